@@ -1,0 +1,50 @@
+# Every dependency comes through find_package or pkg-config, as namespaced imported targets.
+find_package(PkgConfig REQUIRED)
+find_package(MPI REQUIRED COMPONENTS C CXX)
+find_package(Threads REQUIRED)
+
+# HDF5: the MPI-parallel build (Debian: libhdf5-openmpi-dev), found through pkg-config.
+pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5-openmpi)
+pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
+
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+
+# CUDA and NCCL: on when found, so the GPU code builds wherever the toolkit is installed.
+find_package(CUDAToolkit QUIET)
+include(CheckLanguage)
+check_language(CUDA)
+set(_cuda_found OFF)
+if(CUDAToolkit_FOUND AND CMAKE_CUDA_COMPILER)
+  set(_cuda_found ON)
+endif()
+option(EPBENCH_WITH_CUDA "Build the CUDA backend" ${_cuda_found})
+
+find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV NCCL_HOME
+          PATH_SUFFIXES include)
+find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_HOME
+             PATH_SUFFIXES lib lib64)
+set(_nccl_found OFF)
+if(EPBENCH_WITH_CUDA AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+  set(_nccl_found ON)
+endif()
+option(EPBENCH_WITH_NCCL "Build the NCCL all-to-all" ${_nccl_found})
+
+if(EPBENCH_WITH_CUDA)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 90)  # Hopper (H100/H200); override on the command line
+  endif()
+  enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows nvcc dialects up to C++17
+  find_package(CUDAToolkit REQUIRED)
+endif()
+if(EPBENCH_WITH_NCCL)
+  if(NOT NCCL_LIBRARY)
+    message(FATAL_ERROR "EPBENCH_WITH_NCCL=ON but NCCL was not found (set NCCL_HOME)")
+  endif()
+  add_library(epbench::nccl UNKNOWN IMPORTED)
+  set_target_properties(epbench::nccl PROPERTIES IMPORTED_LOCATION ${NCCL_LIBRARY}
+                                                 INTERFACE_INCLUDE_DIRECTORIES ${NCCL_INCLUDE_DIR})
+endif()

@@ -1,0 +1,70 @@
+// epbench: expert placement benchmark for Mixture-of-Experts inference.
+// Exit status: 0 success, 2 bad input or options (one line on stderr), 1 anything else.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli/cli_common.h"
+#include "common/error.h"
+
+namespace {
+
+void register_commands(CLI::App& app) {
+  using namespace epbench::cli;
+  register_models(app);
+  register_version(app);
+  CLI::App* trace = app.add_subcommand("trace", "Expert-activation traces (HDF5)");
+  trace->require_subcommand(1);
+  register_trace_info(*trace);
+  register_trace_split(*trace);
+  register_trace_synth(*trace);
+  register_trace_import(*trace);
+  register_trace_stats(*trace);
+}
+
+// CLI11 reports a mistyped command as "a subcommand is required"; name the word instead.
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  CLI::App* level = &app;
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    if (level->get_subcommands({}).empty()) return "";
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : level->get_subcommands({}))
+      if (sub->get_name() == argv[i]) next = sub;
+    if (!next) return argv[i];
+    level = next;
+  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  epbench::cli::set_command_line(argc, argv);
+  CLI::App app{"epbench: expert placement, routing and batching for MoE inference"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", EPBENCH_VERSION);
+  register_commands(app);
+  if (const std::string word = unknown_command(app, argc, argv); !word.empty()) {
+    std::fprintf(stderr, "epbench: error: unknown command '%s' (see --help)\n", word.c_str());
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "epbench: error: %s (see --help)\n", e.what());
+    return 2;
+  } catch (const epbench::InputError& e) {
+    std::fprintf(stderr, "epbench: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "epbench: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,26 @@
+#include "trace/trace.h"
+
+#include "model/presets.h"
+
+namespace epbench {
+
+void TokenBlock::resize(size_t n, bool with_gate_weights) {
+  const size_t ids = n * static_cast<size_t>(num_layers) * top_k;
+  expert_ids.resize(ids);
+  gate_weights.resize(with_gate_weights ? ids : 0);
+  phase.resize(n);
+  position.resize(n);
+}
+
+TraceHeader header_for(const ModelPreset& model) {
+  TraceHeader h;
+  h.model = model.name;
+  h.num_layers = model.num_layers;
+  h.num_experts = model.num_experts;
+  h.top_k = model.top_k;
+  h.d_model = model.d_model;
+  h.d_ff = model.d_ff;
+  return h;
+}
+
+}  // namespace epbench

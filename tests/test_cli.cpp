@@ -1,0 +1,75 @@
+// The command line: help, exit status 2 with one clear line for bad options.
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "trace/trace_io.h"
+
+namespace epbench {
+namespace {
+
+using test::run_epbench;
+
+void expect_usage_error(const std::vector<std::string>& args, const std::string& needle) {
+  const auto r = run_epbench(args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(Cli, HelpAndModelsSucceed) {
+  EXPECT_EQ(run_epbench({"--help"}).exit_code, 0);
+  const auto r = run_epbench({"models"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("deepseek-v3"), std::string::npos);
+}
+
+TEST(Cli, VersionSaysWhetherAGpuIsUsable) {
+  const auto r = run_epbench({"version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("gpus:"), std::string::npos);
+}
+
+TEST(Cli, UnknownOptionAndSubcommand) {
+  expect_usage_error({"trace", "info", "x.h5", "--frobnicate"}, "--frobnicate");
+  expect_usage_error({"tracee"}, "tracee");
+}
+
+TEST(Cli, UnknownPreset) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace());
+  expect_usage_error({"trace", "info", dir.path("t.h5"), "--model", "gpt-moe"}, "'gpt-moe'");
+}
+
+TEST(Cli, TraceForAnotherModelIsRefused) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace());
+  expect_usage_error({"trace", "info", dir.path("t.h5"), "--model", "mixtral-8x7b"},
+                     "expected 'mixtral-8x7b'");
+}
+
+TEST(Cli, ContradictoryOptions) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace());
+  expect_usage_error({"trace", "split", dir.path("t.h5"), "--tokens", "0:3", "--requests", "0:1",
+                      "-o", dir.path("s.h5")},
+                     "excludes");
+  expect_usage_error({"trace", "split", dir.path("t.h5"), "-o", dir.path("s.h5")},
+                     "--tokens A:B or --requests A:B");
+  expect_usage_error({"trace", "split", dir.path("t.h5"), "--tokens", "5:2", "-o",
+                      dir.path("s.h5")},
+                     "A < B");
+  EXPECT_FALSE(test::file_exists(dir.path("s.h5")));
+}
+
+TEST(Cli, InfoPrintsTheHeaderAndValidates) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace(3, 5));
+  const auto r = run_epbench({"trace", "info", dir.path("t.h5")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tokens          15"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decode_tokens   9"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("every token checked"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace epbench

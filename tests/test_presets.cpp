@@ -1,0 +1,62 @@
+// Model presets: the published sizes, lookup by name, and refusal of another model's data.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "model/presets.h"
+
+namespace epbench {
+namespace {
+
+TEST(Presets, PublishedSizes) {
+  const auto& m = find_preset("mixtral-8x7b");
+  EXPECT_EQ(m.num_layers, 32);
+  EXPECT_EQ(m.num_experts, 8);
+  EXPECT_EQ(m.top_k, 2);
+  EXPECT_EQ(m.d_model, 4096);
+  EXPECT_EQ(m.d_ff, 14336);
+  const auto& d = find_preset("deepseek-v3");
+  EXPECT_EQ(d.num_layers, 58);
+  EXPECT_EQ(d.dense_layers, 3);
+  EXPECT_EQ(d.num_experts, 256);
+  EXPECT_EQ(d.expert_groups, 8);
+  EXPECT_EQ(d.groups_per_token, 4);
+  EXPECT_EQ(d.top_k, 8);
+  EXPECT_EQ(d.shared_experts, 1);
+  EXPECT_EQ(find_preset("deepseek-moe-16b").shared_experts, 2);
+  EXPECT_EQ(find_preset("qwen1.5-moe-a2.7b").shared_d_ff, 5632);
+  EXPECT_EQ(find_preset("qwen3-30b-a3b").num_experts, 128);
+  EXPECT_EQ(find_preset("olmoe-1b-7b").top_k, 8);
+  EXPECT_EQ(all_presets().size(), 6u);
+}
+
+TEST(Presets, EveryPresetIsConsistent) {
+  for (const auto& p : all_presets()) {
+    EXPECT_GT(p.num_layers, 0) << p.name;
+    EXPECT_LE(p.top_k, p.num_experts) << p.name;
+    EXPECT_EQ(p.num_experts % p.expert_groups, 0) << p.name;
+    EXPECT_LE(p.groups_per_token, p.expert_groups) << p.name;
+    EXPECT_EQ(&find_preset(p.name), &p);
+  }
+}
+
+TEST(Presets, UnknownNameListsTheKnownOnes) {
+  try {
+    find_preset("mixtral-8x22b", "--model");
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("--model"), std::string::npos);
+    EXPECT_NE(msg.find("'mixtral-8x22b'"), std::string::npos);
+    EXPECT_NE(msg.find("olmoe-1b-7b"), std::string::npos);
+  }
+}
+
+TEST(Presets, DataForAnotherModelIsRefused) {
+  const auto& m = find_preset("mixtral-8x7b");
+  EXPECT_NO_THROW(require_same_model(m, "mixtral-8x7b", 32, 8, 2, "t.h5"));
+  EXPECT_THROW(require_same_model(m, "olmoe-1b-7b", 16, 64, 8, "t.h5"), InputError);
+  EXPECT_THROW(require_same_model(m, "mixtral-8x7b", 16, 8, 2, "t.h5"), InputError);
+}
+
+}  // namespace
+}  // namespace epbench

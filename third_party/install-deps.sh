@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian/Ubuntu package that epbench's build, tests and analysis need.
+# Idempotent: packages already present are skipped, so a second run does nothing.
+# Usage: sudo third_party/install-deps.sh   (or as root)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-format
+  # MPI (OpenMPI) and parallel HDF5 built against it
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  # topology, BLAS, command line, JSON
+  libhwloc-dev hwloc libopenblas-dev libcli11-dev nlohmann-json3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # Python analysis (Debian's interpreter: /usr/bin/python3)
+  python3 python3-h5py python3-numpy python3-pytest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
