@@ -2,10 +2,10 @@
 // generation alone, and generation plus the HDF5 write.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <unistd.h>
 
 #include "trace/synth.h"
 #include "trace/trace_io.h"

@@ -438,6 +438,12 @@ TEST(ImportErrors, BadOptions) {
   expect_cli_rejects(dir, {"--model", "mixtral-8x7b", "--npy", ids, "--layout", "tlk"},
                      {"--request-length"});
   expect_cli_rejects(dir, {"--model", "mixtral-8x7b", "--layout", "tlk"}, {"--jsonl"});
+  expect_cli_rejects(dir,
+                     {"--model", "mixtral-8x7b", "--npy", dir.path("none.npy"), "--layout", "tlk",
+                      "--request-length", "2"},
+                     {dir.path("none.npy"), "cannot open"});
+  expect_cli_rejects(dir, {"--model", "mixtral-8x7b", "--jsonl", dir.path("none.jsonl")},
+                     {dir.path("none.jsonl"), "cannot open"});
   expect_cli_rejects(dir, {"--model", "mixtral-8x7b", "--jsonl", ids, "--layout", "tlk"},
                      {"--layout", "only with --npy"});
 }

@@ -87,7 +87,8 @@ void run_synth(SynthCliOptions& o) {
   while (gen.next_block(block, default_chunk_tokens(h.num_layers, h.top_k))) {
     for (size_t t = 0; t < block.size(); ++t)
       for (int l = 0; l < h.num_layers; ++l)
-        for (int j = 0; j < h.top_k; ++j) ++load[size_t(l) * h.num_experts + block.experts(t, l)[j]];
+        for (int j = 0; j < h.top_k; ++j)
+          ++load[size_t(l) * h.num_experts + block.experts(t, l)[j]];
     writer.append(block);
     progress.update(gen.tokens_done());
   }

@@ -81,6 +81,14 @@ std::optional<T> read_numeric_attr(hid_t obj, const std::string& name, H5T_class
 
 }  // namespace
 
+void create_parent_groups(hid_t loc, const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string parent = path.substr(0, slash);
+    if (!exists(loc, parent)) create_group(loc, parent);
+  }
+}
+
 Handle& Handle::operator=(Handle&& o) noexcept {
   if (this != &o) {
     reset();
@@ -111,7 +119,9 @@ std::string describe(hid_t obj) {
 
 File create_file(const std::string& path) {
   silence_errors();
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_obj_track_times(fcpl.id(), 0);  // no timestamps: same inputs, same bytes
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT);
   if (f < 0) throw InputError(path + ": cannot create HDF5 file");
   return File(f, H5Fclose);
 }
@@ -130,7 +140,9 @@ File open_file(const std::string& path, bool writable) {
 }
 
 Group create_group(hid_t loc, const std::string& name) {
-  return Group(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), loc,
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_obj_track_times(gcpl.id(), 0);
+  return Group(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT), loc,
                      "cannot create group " + name),
                H5Gclose);
 }
@@ -248,6 +260,7 @@ Dataset create_dataset(hid_t loc, const std::string& name, const std::vector<hsi
   if (opt.extendible) maxdims[0] = H5S_UNLIMITED;
   Handle space(H5Screate_simple(static_cast<int>(d.size()), d.data(), maxdims.data()), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(dcpl.id(), 0);
   if (!opt.chunk.empty()) {
     H5Pset_chunk(dcpl.id(), static_cast<int>(opt.chunk.size()), opt.chunk.data());
     if (opt.deflate_level > 0) {
@@ -255,9 +268,8 @@ Dataset create_dataset(hid_t loc, const std::string& name, const std::vector<hsi
       H5Pset_deflate(dcpl.id(), static_cast<unsigned>(opt.deflate_level));
     }
   }
-  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(lcpl.id(), 1);
-  return Dataset(check(H5Dcreate2(loc, name.c_str(), native_type<T>(), space.id(), lcpl.id(),
+  create_parent_groups(loc, name);
+  return Dataset(check(H5Dcreate2(loc, name.c_str(), native_type<T>(), space.id(), H5P_DEFAULT,
                                   dcpl.id(), H5P_DEFAULT),
                        loc, "cannot create dataset " + name),
                  H5Dclose);

@@ -45,6 +45,8 @@ File open_file(const std::string& path, bool writable = false);
 Group create_group(hid_t loc, const std::string& name);
 Group open_group(hid_t loc, const std::string& name);
 bool exists(hid_t loc, const std::string& path);  // path may have several components
+// Creates the missing groups above `path` ("a/b/c" creates a and a/b).
+void create_parent_groups(hid_t loc, const std::string& path);
 
 template <class T>
 hid_t native_type();

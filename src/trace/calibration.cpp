@@ -70,13 +70,12 @@ std::vector<int> read_layers(const json& doc, const std::string& path) {
 std::vector<double> read_count_row(const json& row, const std::string& path,
                                    const std::string& field, int num_experts) {
   if (!row.is_array() || row.size() != static_cast<size_t>(num_experts))
-    throw_field_error(path, field, "an array of num_experts=" + std::to_string(num_experts) +
-                                       " counts", row.is_array() ? std::to_string(row.size()) +
-                                                                       " entries" : row.dump());
+    throw_field_error(path, field,
+                      "an array of num_experts=" + std::to_string(num_experts) + " counts",
+                      row.is_array() ? std::to_string(row.size()) + " entries" : row.dump());
   std::vector<double> out;
   for (size_t e = 0; e < row.size(); ++e) {
-    if (!row[e].is_number() || !(row[e].get<double>() >= 0) ||
-        !std::isfinite(row[e].get<double>()))
+    if (!row[e].is_number() || !(row[e].get<double>() >= 0) || !std::isfinite(row[e].get<double>()))
       throw_field_error(path, field + "[" + std::to_string(e) + "]", "a finite count >= 0",
                         row[e].dump());
     out.push_back(row[e].get<double>());
@@ -139,9 +138,9 @@ CalibrationSource load_shipped(const std::string& spec, const std::string& optio
     if (!seen.insert(d).second) throw InputError(option + ": domain '" + d + "' given twice");
     src.domains.push_back(read_counts_file(dir + "/" + d + ".json"));
   }
-  src.description = "olmoe-routing-analysis " + (folder == "mistral" ? std::string("mixtral")
-                                                                      : folder) +
-                    " (" + join(wanted, ",") + ")";
+  src.description = "olmoe-routing-analysis " +
+                    (folder == "mistral" ? std::string("mixtral") : folder) + " (" +
+                    join(wanted, ",") + ")";
   return src;
 }
 
@@ -177,8 +176,7 @@ std::vector<int> random_permutation(int n, uint64_t seed) {
   std::vector<int> p(static_cast<size_t>(n));
   std::iota(p.begin(), p.end(), 0);
   Rng rng(seed);
-  for (int i = n - 1; i > 0; --i)
-    std::swap(p[i], p[rng.below(static_cast<uint64_t>(i) + 1)]);
+  for (int i = n - 1; i > 0; --i) std::swap(p[i], p[rng.below(static_cast<uint64_t>(i) + 1)]);
   return p;
 }
 
@@ -209,13 +207,13 @@ CountsFile read_counts_file(const std::string& path) {
                         : std::max(known_model_layers(c.model), c.layers.back() + 1);
   if (!doc.contains("counts") || !doc["counts"].is_array() ||
       doc["counts"].size() != c.layers.size())
-    throw_field_error(path, "counts",
-                      "an array of one count row per layer (" + std::to_string(c.layers.size()) +
-                          ")",
-                      doc.contains("counts") ? doc["counts"].type_name() : "nothing");
+    throw_field_error(
+        path, "counts",
+        "an array of one count row per layer (" + std::to_string(c.layers.size()) + ")",
+        doc.contains("counts") ? doc["counts"].type_name() : "nothing");
   for (size_t j = 0; j < c.layers.size(); ++j)
-    c.counts.push_back(read_count_row(doc["counts"][j], path, "counts[" + std::to_string(j) + "]",
-                                      c.num_experts));
+    c.counts.push_back(
+        read_count_row(doc["counts"][j], path, "counts[" + std::to_string(j) + "]", c.num_experts));
   return c;
 }
 
@@ -249,8 +247,8 @@ std::vector<double> resample_quantiles(const std::vector<double>& sorted_desc, i
     const double lo = std::clamp(std::floor(pos), 0.0, m - 1);
     const double hi = std::min(lo + 1, m - 1);
     const double f = std::clamp(pos - lo, 0.0, 1.0);
-    out[i] = sorted_desc[static_cast<size_t>(lo)] * (1 - f) +
-             sorted_desc[static_cast<size_t>(hi)] * f;
+    out[i] =
+        sorted_desc[static_cast<size_t>(lo)] * (1 - f) + sorted_desc[static_cast<size_t>(hi)] * f;
   }
   return mean_normalised(out);
 }
@@ -276,8 +274,8 @@ std::vector<double> power_to_ratio(const std::vector<double>& profile, double ta
   return powered(0.5 * (lo + hi));
 }
 
-LayerTarget layer_target(const CountsFile& c, int layer, int num_layers, int num_experts,
-                         int top_k, uint64_t perm_seed) {
+LayerTarget layer_target(const CountsFile& c, int layer, int num_layers, int num_experts, int top_k,
+                         uint64_t perm_seed) {
   const auto depth = [](int l, int n) { return n > 1 ? double(l) / (n - 1) : 0.0; };
   const double x = depth(layer, num_layers);
   std::vector<double> xs, ratios;
@@ -295,8 +293,8 @@ LayerTarget layer_target(const CountsFile& c, int layer, int num_layers, int num
 
   // The real experts keep their identity only where the layer is the calibrated one itself.
   const auto& row = c.counts[nearest];
-  const bool same = num_layers == c.source_layers && num_experts == c.num_experts &&
-                    layer == c.layers[nearest];
+  const bool same =
+      num_layers == c.source_layers && num_experts == c.num_experts && layer == c.layers[nearest];
   std::vector<int> perm(static_cast<size_t>(num_experts));
   std::iota(perm.begin(), perm.end(), 0);
   if (!same) perm = random_permutation(num_experts, mix_seed(perm_seed, uint64_t(layer)));

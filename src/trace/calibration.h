@@ -41,18 +41,18 @@ std::string calibration_data_dir();
 
 // The wanted load of one synthetic layer for one domain.
 struct LayerTarget {
-  std::vector<double> load;    // per expert, mean 1
-  double max_over_mean = 1;    // of `load`
-  double uncapped = 1;         // the interpolated real skew before the top-k cap
-  bool capped = false;         // uncapped exceeded E/k
+  std::vector<double> load;  // per expert, mean 1
+  double max_over_mean = 1;  // of `load`
+  double uncapped = 1;       // the interpolated real skew before the top-k cap
+  bool capped = false;       // uncapped exceeded E/k
 };
 
 // Target for layer `layer` of `num_layers` in a model with `num_experts` and `top_k`:
 // max/mean interpolated by relative depth, shape from the nearest calibrated layer, resampled
 // as a quantile function when the expert counts differ and reshaped by a power transform.
 // `perm_seed` fixes which synthetic expert plays which real one (same for every domain).
-LayerTarget layer_target(const CountsFile& c, int layer, int num_layers, int num_experts,
-                         int top_k, uint64_t perm_seed);
+LayerTarget layer_target(const CountsFile& c, int layer, int num_layers, int num_experts, int top_k,
+                         uint64_t perm_seed);
 
 // Profile helpers, exposed for tests.
 // Resamples a descending profile at `n` points as a quantile function (linear interpolation).

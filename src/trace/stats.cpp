@@ -26,8 +26,9 @@ constexpr uint64_t kFlushTokens = 0xFFFFFFFFull;
 // The hot loops, with K a compile-time constant for the common top-k values so the inner
 // loops unroll (K = 0: read it at run time).
 struct LayerView {
-  const uint16_t* ids;  // this layer's ids of token 0; token t at ids + t * stride
-  size_t stride, n, E;
+  const uint16_t* ids;   // this layer's ids, token t at ids + t * k (layer-major copy)
+  const uint16_t* next;  // the next layer's, or null
+  size_t n, E;
   int k;
 };
 
@@ -35,17 +36,15 @@ template <int K>
 void count_loads_pairs(const LayerView& v, const uint16_t* group, uint32_t* load, uint32_t* pair) {
   const int k = K ? K : v.k;
   for (size_t t = 0; t < v.n; ++t) {
-    const uint16_t* x = v.ids + t * v.stride;
-    uint32_t* row = load + group[t] * v.E;
-    for (int i = 0; i < k; ++i) ++row[x[i]];
+    const uint16_t* x = v.ids + t * k;
+    uint32_t* load_row = load + group[t] * v.E;
+    for (int i = 0; i < k; ++i) ++load_row[x[i]];
     if (!pair) continue;
+    // Ordered by rank (row: the higher-ranked expert), symmetrised in flush(). Sorting each
+    // pair with min/max instead compiled to unpredictable branches: 3-4x slower at k = 8.
     for (int i = 0; i < k; ++i) {
-      const size_t a = x[i];
-      for (int j = i + 1; j < k; ++j) {
-        const size_t b = x[j];
-        // Upper triangle only: one increment per pair, half the cache lines touched.
-        ++pair[std::min(a, b) * v.E + std::max(a, b)];
-      }
+      uint32_t* row = pair + x[i] * v.E;
+      for (int j = i + 1; j < k; ++j) ++row[x[j]];
     }
   }
 }
@@ -54,10 +53,11 @@ template <int K>
 void count_transitions_k(const LayerView& v, uint32_t* top1, uint32_t* rank) {
   const int k = K ? K : v.k;
   for (size_t t = 0; t < v.n; ++t) {
-    const uint16_t* x = v.ids + t * v.stride;
-    const uint16_t* y = x + k;  // the same token's ids in the next layer
+    const uint16_t* x = v.ids + t * k;
+    const uint16_t* y = v.next + t * k;  // the same token in the next layer
     ++top1[x[0] * v.E + y[0]];
-    for (int r = 0; r < k; ++r) ++rank[x[r] * v.E + y[r]];
+    // Ranks 1..k-1 only: rank 0 is the top-1 matrix, added back in flush().
+    for (int r = 1; r < k; ++r) ++rank[x[r] * v.E + y[r]];
   }
 }
 
@@ -117,7 +117,7 @@ StatsAccumulator::StatsAccumulator(const TraceHeader& h, const TraceRequests& re
   group_load_.assign(L * 2 * sz(groups_per_phase_) * E, 0);
   if (opt_.pairs) {
     s_.pairs.assign(L * E * E, 0);
-    pair_upper_.assign(L * E * E, 0);
+    pair_.assign(L * E * E, 0);
   }
   if (opt_.transitions && L > 1) {
     for (auto* m : {&s_.transitions_top1, &s_.transitions_rank}) m->assign((L - 1) * E * E, 0);
@@ -170,22 +170,39 @@ void StatsAccumulator::resolve_groups(const TokenBlock& b) {
   s_.tokens += n;
 }
 
-void StatsAccumulator::count_layer(const TokenBlock& b, int layer) {
-  const size_t E = sz(s_.num_experts), L = sz(s_.num_layers), K = sz(s_.top_k);
-  LayerView v{b.expert_ids.data() + sz(layer) * K, L * K, b.size(), E, s_.top_k};
-  uint32_t* load = group_load_.data() + sz(layer) * 2 * sz(groups_per_phase_) * E;
-  uint32_t* pair = opt_.pairs ? pair_upper_.data() + sz(layer) * E * E : nullptr;
-  dispatch_k(s_.top_k, [&](auto k) {
-    count_loads_pairs<decltype(k)::value>(v, token_group_.data(), load, pair);
+// Why a layer-major copy: a layer's ids in the token-major block are k of every L * k values,
+// so each layer pass would pull a whole cache line per token (16x the data for k = 2, L = 32).
+void StatsAccumulator::transpose(const TokenBlock& b) {
+  const size_t n = b.size(), L = sz(s_.num_layers), K = sz(s_.top_k);
+  layer_ids_.resize(n * L * K);
+  dispatch_k(s_.top_k, [&](auto kc) {
+    constexpr size_t KC = decltype(kc)::value;
+    const size_t k = KC ? KC : K;  // constant k: each copy is one fixed-size move
+    const uint16_t* src = b.expert_ids.data();
+    uint16_t* dst = layer_ids_.data();
+    // In tiles of 64 tokens: writing all L layers token by token would hit L addresses a
+    // power-of-two apart, all in one cache set.
+    for (size_t t0 = 0; t0 < n; t0 += 64) {
+      const size_t t1 = std::min(n, t0 + 64);
+      for (size_t l = 0; l < L; ++l)
+        for (size_t t = t0; t < t1; ++t)
+          std::copy_n(src + (t * L + l) * k, k, dst + (l * n + t) * k);
+    }
   });
 }
 
-void StatsAccumulator::count_transitions(const TokenBlock& b, int layer) {
-  const size_t E = sz(s_.num_experts), L = sz(s_.num_layers), K = sz(s_.top_k);
-  LayerView v{b.expert_ids.data() + sz(layer) * K, L * K, b.size(), E, s_.top_k};
-  const size_t at = sz(layer) * E * E;
+void StatsAccumulator::count_layer(size_t n, int layer) {
+  const size_t E = sz(s_.num_experts), K = sz(s_.top_k), l = sz(layer);
+  const bool next = !top1_.empty() && layer + 1 < s_.num_layers;
+  LayerView v{&layer_ids_[l * n * K], next ? &layer_ids_[(l + 1) * n * K] : nullptr, n, E,
+              s_.top_k};
+  uint32_t* load = group_load_.data() + l * 2 * sz(groups_per_phase_) * E;
+  uint32_t* pair = opt_.pairs ? pair_.data() + l * E * E : nullptr;
+  const size_t at = l * E * E;
+  // Separate passes so each works on one E x E matrix at a time (cache).
   dispatch_k(s_.top_k, [&](auto k) {
-    count_transitions_k<decltype(k)::value>(v, top1_.data() + at, rank_.data() + at);
+    count_loads_pairs<decltype(k)::value>(v, token_group_.data(), load, pair);
+    if (next) count_transitions_k<decltype(k)::value>(v, top1_.data() + at, rank_.data() + at);
   });
 }
 
@@ -194,12 +211,9 @@ void StatsAccumulator::add(const TokenBlock& block) {
   check_block(block);
   if (pending_tokens_ + block.size() > kFlushTokens) flush();
   resolve_groups(block);
-  const bool transitions = !top1_.empty();
+  transpose(block);
   // Layer-major so one layer's E x E matrices stay in cache while the block streams by.
-  for (int l = 0; l < s_.num_layers; ++l) {
-    count_layer(block, l);
-    if (transitions && l + 1 < s_.num_layers) count_transitions(block, l);
-  }
+  for (int l = 0; l < s_.num_layers; ++l) count_layer(block.size(), l);
   pending_tokens_ += block.size();
 }
 
@@ -216,16 +230,19 @@ void StatsAccumulator::flush() const {
         if (domains) s_.load_by_domain[(domain * L + l) * E + e] += c;
         c = 0;
       }
-  if (!pair_upper_.empty())
+  if (!pair_.empty())
     for (size_t l = 0; l < L; ++l)
       for (size_t a = 0; a < E; ++a)
         for (size_t b = a + 1; b < E; ++b) {
-          uint32_t& c = pair_upper_[(l * E + a) * E + b];
+          uint32_t& ab = pair_[(l * E + a) * E + b];
+          uint32_t& ba = pair_[(l * E + b) * E + a];
+          const uint64_t c = uint64_t{ab} + ba;
           s_.pairs[(l * E + a) * E + b] += c;
           s_.pairs[(l * E + b) * E + a] += c;
-          c = 0;
+          ab = ba = 0;
         }
   if (!top1_.empty()) {
+    for (size_t i = 0; i < top1_.size(); ++i) s_.transitions_rank[i] += top1_[i];
     add_into(s_.transitions_top1, top1_);
     add_into(s_.transitions_rank, rank_);
   }
@@ -242,6 +259,14 @@ TraceStats StatsAccumulator::take() {
   return std::move(s_);
 }
 
+uint64_t stats_block_tokens(const TraceHeader& h, uint64_t chunk_tokens) {
+  const uint64_t chunk = std::max<uint64_t>(chunk_tokens, 1);
+  const uint64_t E = static_cast<uint64_t>(std::max(h.num_experts, 0));
+  const uint64_t cap = (uint64_t{64} << 20) / std::max<uint64_t>(h.ids_per_token() * 2, 1);
+  const uint64_t want = std::min(E * E / 4, cap);
+  return std::max<uint64_t>(1, (want + chunk - 1) / chunk) * chunk;  // whole chunks
+}
+
 TraceStats compute_stats(const TraceReader& reader, StatsOptions opt) {
   const TraceHeader& h = reader.header();
   StatsAccumulator acc(h, reader.requests(), opt);
@@ -254,7 +279,7 @@ TraceStats compute_stats(const TraceReader& reader, StatsOptions opt) {
         done += b.size();
         if (progress) progress->update(done);
       },
-      opt.block_tokens);
+      opt.block_tokens ? opt.block_tokens : stats_block_tokens(h, reader.chunk_tokens()));
   return acc.take();
 }
 

@@ -38,7 +38,7 @@ struct TraceStats {
 struct StatsOptions {
   bool pairs = true;          // co-activation pair counting (the costly part for large k)
   bool transitions = true;    // cross-layer transition matrices
-  uint64_t block_tokens = 0;  // compute_stats: tokens per streamed block (0: the file's chunk)
+  uint64_t block_tokens = 0;  // compute_stats: tokens per streamed block (0: automatic)
   bool progress = true;       // compute_stats: progress line on stderr (only on a terminal)
 };
 
@@ -53,8 +53,8 @@ class StatsAccumulator {
  private:
   void check_block(const TokenBlock& block) const;
   void resolve_groups(const TokenBlock& block);
-  void count_layer(const TokenBlock& block, int layer);
-  void count_transitions(const TokenBlock& block, int layer);
+  void transpose(const TokenBlock& block);
+  void count_layer(size_t n, int layer);
   void flush() const;
 
   const TraceRequests& requests_;
@@ -64,14 +64,22 @@ class StatsAccumulator {
   // matrices (256 experts: 256 KiB instead of 512 KiB). No counter grows by more than one per
   // token, so flushing before 2^32 tokens accumulate keeps them exact.
   mutable std::vector<uint32_t> group_load_;   // [L][2 * groups_per_phase_][E]
-  mutable std::vector<uint32_t> pair_upper_;   // [L][E][E], only a < b used
-  mutable std::vector<uint32_t> top1_, rank_;  // [L-1][E][E]
+  mutable std::vector<uint32_t> pair_;         // [L][E][E]: a ranked above b in a token's top-k
+  mutable std::vector<uint32_t> top1_, rank_;  // [L-1][E][E]; rank_ without rank 0 (= top1_)
   mutable uint64_t pending_tokens_ = 0;
   std::vector<uint16_t> token_group_;  // per token of the current block, reused
+  std::vector<uint16_t> layer_ids_;    // the current block's ids, [L][n][K], reused
   mutable TraceStats s_;
 };
 
-// One streaming pass over the file (opt.block_tokens at a time).
+// Tokens per block for compute_stats: whole file chunks, at least E^2 / 4 tokens (at most 64 MiB
+// of ids). Each block-layer pass pulls that layer's E x E counters back into cache, so large E
+// wants large blocks (256 experts: a 1129-token chunk runs at a third of the speed of 16k-token
+// blocks), while small E wants the block itself to stay in cache (8 experts: 8k tokens run 2.5x
+// faster than 128k).
+uint64_t stats_block_tokens(const TraceHeader& h, uint64_t chunk_tokens);
+
+// One streaming pass over the file (opt.block_tokens at a time, 0: stats_block_tokens).
 TraceStats compute_stats(const TraceReader& reader, StatsOptions opt = {});
 
 // Load balance of one layer's counts.

@@ -63,7 +63,12 @@ LayerStructure make_structure(const SynthOptions& opt, const ModelPreset& p, int
       s.groups[g].push_back(order[i]);
       s.group_of[order[i]] = g;
     }
-    for (auto& g : s.groups) std::sort(g.begin(), g.end());
+    for (auto& g : s.groups) {
+      std::sort(g.begin(), g.end());
+      s.group_begin.push_back(uint32_t(s.members.size()));
+      s.members.insert(s.members.end(), g.begin(), g.end());
+    }
+    s.group_begin.push_back(uint32_t(s.members.size()));
   }
   const auto succ = shuffled(E, mix_seed(opt.seed, uint64_t(layer), kSuccessors));
   s.successor.assign(succ.begin(), succ.end());
@@ -81,8 +86,8 @@ std::string capped_warning(int layer, const LayerTarget& t, const std::string& d
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "warning: layer %d%s%s: calibrated max/mean %.2f exceeds E/k = %d/%d, capped",
-                layer, domain.empty() ? "" : " domain ", domain.c_str(), t.uncapped,
-                p.num_experts, p.top_k);
+                layer, domain.empty() ? "" : " domain ", domain.c_str(), t.uncapped, p.num_experts,
+                p.top_k);
   return buf;
 }
 
@@ -160,7 +165,6 @@ void calibrate(SynthModel& m, const SynthOptions& opt) {
   for (int it = 0;; ++it) {
     counts = simulate(m, n, mix_seed(opt.seed, uint64_t(it), kCalibration));
     const double chi2 = calibration_chi2(m, counts, n);
-    if (std::getenv("SYNTH_DEBUG")) std::fprintf(stderr, "iter %d chi2 %.3f\n", it, chi2);
     if (it >= opt.calib_iters || (it >= 2 && chi2 < 1.2)) break;
     const double step = std::min(0.8, 2.0 / (it + 1));
     for (size_t t = 0; t < m.tables.size(); ++t) {
@@ -171,7 +175,7 @@ void calibrate(SynthModel& m, const SynthOptions& opt) {
         w[e] *= std::clamp(std::pow(odds(want) / odds(got), step), 0.5, 2.0);
       }
       w = mean_normalised(w);
-      m.tables[t].rebuild();
+      m.tables[t].rebuild(m.layers[t / size_t(D)]);
     }
   }
   m.calibrated_ratio.assign(size_t(m.num_layers), 0);
@@ -198,7 +202,7 @@ std::unique_ptr<SynthModel> build_model(const SynthOptions& opt, const ModelPres
       m->target.push_back(domain_target(*m, opt, p, src, l, d));
       LayerDomainTable t;
       t.weight = m->target.back();
-      t.rebuild();
+      t.rebuild(m->layers[size_t(l)]);
       m->tables.push_back(std::move(t));
     }
   }
@@ -288,9 +292,10 @@ SynthGenerator::SynthGenerator(const SynthOptions& opt) : opt_(opt) {
   if (opt_.calibrate.empty()) opt_.calibrate = default_calibration_source(p);
   const CalibrationSource src = load_calibration_source(opt_.calibrate);
   if (opt_.domains > 0 && src.domains.size() > 1)
-    throw InputError("--domains: synthetic domains need a single-profile --calibrate source "
-                     "(one domain, or uniform), got '" + opt_.calibrate + "' with " +
-                     std::to_string(src.domains.size()) + " domains");
+    throw InputError(
+        "--domains: synthetic domains need a single-profile --calibrate source "
+        "(one domain, or uniform), got '" +
+        opt_.calibrate + "' with " + std::to_string(src.domains.size()) + " domains");
   header_ = header_for(p);
   header_.source = "synth";
   header_.dataset = src.description;
@@ -313,8 +318,10 @@ void SynthGenerator::plan_requests() {
   for (uint64_t r = 0;; ++r) {
     if (opt_.requests ? r == opt_.requests : total >= opt_.tokens) break;
     Rng rng(mix_seed(opt_.seed, r, kPlan));
-    const auto prompt = uint32_t(opt_.prompt_min + rng.below(opt_.prompt_max - opt_.prompt_min + 1ull));
-    const auto decode = uint32_t(opt_.decode_min + rng.below(opt_.decode_max - opt_.decode_min + 1ull));
+    const auto prompt =
+        uint32_t(opt_.prompt_min + rng.below(opt_.prompt_max - opt_.prompt_min + 1ull));
+    const auto decode =
+        uint32_t(opt_.decode_min + rng.below(opt_.decode_max - opt_.decode_min + 1ull));
     const auto domain = uint16_t(rng.below(D));
     uint64_t len = uint64_t(prompt) + decode;
     if (opt_.tokens) len = std::min(len, opt_.tokens - total);
@@ -362,7 +369,9 @@ void SynthGenerator::rewind() {
   start_request(0);
 }
 
-int SynthGenerator::num_domains() const { return model_->num_domains; }
+int SynthGenerator::num_domains() const {
+  return model_->num_domains;
+}
 
 const std::vector<std::vector<int>>& SynthGenerator::coact_groups(int layer) const {
   return model_->layers.at(size_t(layer)).groups;
@@ -390,6 +399,8 @@ double SynthGenerator::calibrated_max_over_mean(int layer) const {
   return model_->calibrated_ratio.at(size_t(layer));
 }
 
-const std::vector<std::string>& SynthGenerator::warnings() const { return model_->warnings; }
+const std::vector<std::string>& SynthGenerator::warnings() const {
+  return model_->warnings;
+}
 
 }  // namespace epbench

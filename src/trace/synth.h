@@ -18,12 +18,12 @@ struct SynthOptions {
   uint64_t tokens = 0;    // the last request is cut so the trace has exactly this many
   uint32_t prompt_min = 64, prompt_max = 512;
   uint32_t decode_min = 16, decode_max = 256;
-  std::string calibrate;        // empty: default_calibration_source(model)
-  int domains = 0;              // synthetic domains (only with a single-profile source)
+  std::string calibrate;         // empty: default_calibration_source(model)
+  int domains = 0;               // synthetic domains (only with a single-profile source)
   double domain_strength = 0.5;  // sigma of their log-normal perturbation
-  int coact_groups = -1;        // -1: E/k groups; 0 or E: no co-activation groups
-  double coact_strength = 1.0;  // weight multiplier 1+s for group-mates of chosen experts
-  double layer_affinity = 1.0;  // weight multiplier 1+a for successors of the previous layer
+  int coact_groups = -1;         // -1: E/k groups; 0 or E: no co-activation groups
+  double coact_strength = 1.0;   // weight multiplier 1+s for group-mates of chosen experts
+  double layer_affinity = 1.0;   // weight multiplier 1+a for successors of the previous layer
   bool gate_weights = true;
   uint64_t calib_tokens = 16384;  // tokens simulated per calibration iteration
   int calib_iters = 12;
@@ -57,7 +57,7 @@ class SynthGenerator {
   // What was planted, for reports and tests.
   int num_domains() const;
   const std::vector<std::vector<int>>& coact_groups(int layer) const;  // disjoint groups
-  int successor(int layer, int expert) const;  // affinity target in layer+1
+  int successor(int layer, int expert) const;                          // affinity target in layer+1
   const std::vector<double>& target_load(int layer, int domain) const;  // mean 1
   // Target max/mean of a layer over all domains (mixed by their expected token shares).
   double target_max_over_mean(int layer) const;

@@ -14,41 +14,47 @@
 namespace epbench {
 
 // Walker's alias method: one 64-bit random number per draw (32 bits pick the cell, 32 bits
-// decide between the cell and its alias).
+// decide between the cell and its alias), one 8-byte cell read.
 class AliasTable {
  public:
   void build(const std::vector<double>& weights);
   int draw(uint64_t r) const {
-    const auto cell = static_cast<uint32_t>(((r >> 32) * n_) >> 32);
-    return (r & 0xFFFFFFFFull) < threshold_[cell] ? static_cast<int>(cell) : alias_[cell];
+    const Cell& c = cells_[((r >> 32) * n_) >> 32];
+    return static_cast<int>((r & 0xFFFFFFFFull) < c.threshold ? &c - cells_.data() : c.alias);
   }
 
  private:
+  struct Cell {
+    uint32_t threshold;  // keep the cell when the low 32 bits are below this
+    uint32_t alias;
+  };
   uint64_t n_ = 0;
-  std::vector<uint64_t> threshold_;  // 2^32 * probability of keeping the cell
-  std::vector<int> alias_;
-};
-
-struct LayerDomainTable {
-  std::vector<double> weight;  // Plackett-Luce base weights, fitted by calibration
-  double total = 0;
-  AliasTable alias;
-  void rebuild();
+  std::vector<Cell> cells_;
 };
 
 struct LayerStructure {
-  std::vector<int> group_of;                // expert -> group, -1 when in none
-  std::vector<std::vector<int>> groups;     // planted co-activation groups
-  std::vector<uint16_t> successor;          // expert -> expert of the next layer
+  std::vector<int> group_of;             // expert -> group, -1 when in none
+  std::vector<std::vector<int>> groups;  // planted co-activation groups
+  std::vector<uint16_t> members;         // the groups' experts, group after group
+  std::vector<uint32_t> group_begin;     // [G+1] offsets into members
+  std::vector<uint16_t> successor;       // expert -> expert of the next layer
+};
+
+struct LayerDomainTable {
+  std::vector<double> weight;        // Plackett-Luce base weights, fitted by calibration
+  std::vector<double> group_weight;  // [G] sum of the base weights of each group's members
+  double total = 0;
+  AliasTable alias;
+  void rebuild(const LayerStructure& s);
 };
 
 struct SynthModel {
   int num_layers = 0, num_experts = 0, top_k = 0, num_domains = 1;
   double coact = 0, affinity = 0;
-  std::vector<LayerStructure> layers;     // [L]
-  std::vector<LayerDomainTable> tables;   // [L * D], index l * D + d
+  std::vector<LayerStructure> layers;       // [L]
+  std::vector<LayerDomainTable> tables;     // [L * D], index l * D + d
   std::vector<std::vector<double>> target;  // [L * D] wanted load, mean 1
-  std::vector<double> calibrated_ratio;   // [L] max/mean reached in calibration
+  std::vector<double> calibrated_ratio;     // [L] max/mean reached in calibration
   std::vector<std::string> warnings;
 
   const LayerDomainTable& table(int l, int d) const { return tables[size_t(l) * num_domains + d]; }
@@ -64,59 +70,70 @@ class TokenSampler {
   void sample_token(int d, Rng& rng, uint16_t* ids, float* gates);
 
  private:
+  struct Boost {
+    int id;        // expert (successor boosts) or group (group boosts)
+    double extra;  // successor: extra weight; group: unchosen members' base weight
+    int count;     // group: chosen members so far
+  };
+
   void sample_layer(int l, const LayerDomainTable& t, const uint16_t* prev, Rng& rng,
                     uint16_t* out);
-  int draw(const LayerDomainTable& t, const uint16_t* chosen, int n, Rng& rng);
-  int exact_draw(const LayerDomainTable& t, const uint16_t* chosen, int n, Rng& rng) const;
-  void boost(int e, double amount);
-  void reset_boosts();
+  int draw(const LayerStructure& s, const LayerDomainTable& t, Rng& rng);
+  int draw_boosted(const LayerStructure& s, const LayerDomainTable& t, double u);
+  int exact_draw(const LayerStructure& s, const LayerDomainTable& t, Rng& rng) const;
+  void choose(const LayerStructure& s, const LayerDomainTable& t, int e);
+  double boost_of(const LayerStructure& s, const LayerDomainTable& t, int e) const;
+  bool chosen(int e) const { return stamp_[e] == epoch_; }
   void fill_gates(Rng& rng, float* g) const;
 
   const SynthModel& m_;
-  std::vector<double> extra_;    // [E] boost of each expert for the current token-layer
-  std::vector<int> touched_;     // experts with extra_ > 0
-  double extra_total_ = 0;
+  std::vector<uint32_t> stamp_;  // [E] == epoch_: chosen in the current token-layer
+  uint32_t epoch_ = 0;
+  std::vector<Boost> succ_, group_;
+  double succ_total_ = 0, group_total_ = 0;
 };
 
 // ---- inline definitions: this is the inner loop, so it stays visible to the optimiser ----
 
 inline void AliasTable::build(const std::vector<double>& weights) {
   n_ = weights.size();
-  threshold_.assign(n_, 0);
-  alias_.assign(n_, 0);
+  cells_.assign(n_, Cell{0xFFFFFFFFu, 0});
   double total = 0;
   for (double w : weights) total += w;
   std::vector<double> scaled(n_);
-  std::vector<int> small, large;
-  for (size_t i = 0; i < n_; ++i) {
+  std::vector<uint32_t> small, large;
+  for (uint32_t i = 0; i < n_; ++i) {
     scaled[i] = weights[i] * static_cast<double>(n_) / total;
-    (scaled[i] < 1 ? small : large).push_back(static_cast<int>(i));
+    cells_[i].alias = i;
+    (scaled[i] < 1 ? small : large).push_back(i);
   }
   while (!small.empty() && !large.empty()) {
-    const int s = small.back(), l = large.back();
+    const uint32_t s = small.back(), l = large.back();
     small.pop_back();
-    threshold_[s] = static_cast<uint64_t>(scaled[s] * 4294967296.0);
-    alias_[s] = l;
+    cells_[s].threshold = static_cast<uint32_t>(scaled[s] * 4294967295.0);
+    cells_[s].alias = l;
     scaled[l] -= 1 - scaled[s];
     if (scaled[l] < 1) {
       large.pop_back();
       small.push_back(l);
     }
   }
-  // What is left is 1 up to rounding: always keep the cell.
-  for (int i : small) threshold_[i] = 1ull << 32, alias_[i] = i;
-  for (int i : large) threshold_[i] = 1ull << 32, alias_[i] = i;
+  // Cells left over are full up to rounding: they keep the defaults (always themselves).
 }
 
-inline void LayerDomainTable::rebuild() {
+inline void LayerDomainTable::rebuild(const LayerStructure& s) {
   total = 0;
   for (double w : weight) total += w;
+  group_weight.assign(s.groups.size(), 0.0);
+  for (size_t e = 0; e < weight.size(); ++e)
+    if (s.group_of[e] >= 0) group_weight[size_t(s.group_of[e])] += weight[e];
   alias.build(weight);
 }
 
 inline TokenSampler::TokenSampler(const SynthModel& m)
-    : m_(m), extra_(static_cast<size_t>(m.num_experts), 0.0) {
-  touched_.reserve(static_cast<size_t>(m.num_experts));
+    : m_(m), stamp_(static_cast<size_t>(m.num_experts), 0) {
+  succ_.reserve(static_cast<size_t>(m.top_k));
+  group_.reserve(static_cast<size_t>(m.top_k));
 }
 
 inline void TokenSampler::sample_token(int d, Rng& rng, uint16_t* ids, float* gates) {
@@ -131,72 +148,111 @@ inline void TokenSampler::sample_token(int d, Rng& rng, uint16_t* ids, float* ga
 inline void TokenSampler::sample_layer(int l, const LayerDomainTable& t, const uint16_t* prev,
                                        Rng& rng, uint16_t* out) {
   const int k = m_.top_k;
+  if (++epoch_ == 0) {  // wrapped: old stamps could match again
+    std::fill(stamp_.begin(), stamp_.end(), 0);
+    epoch_ = 1;
+  }
+  succ_.clear();
+  group_.clear();
+  succ_total_ = group_total_ = 0;
   if (prev) {
     const auto& succ = m_.layers[static_cast<size_t>(l) - 1].successor;
-    for (int j = 0; j < k; ++j) boost(succ[prev[j]], m_.affinity * t.weight[succ[prev[j]]]);
-  }
-  const LayerStructure& st = m_.layers[static_cast<size_t>(l)];
-  for (int j = 0; j < k; ++j) {
-    const int e = draw(t, out, j, rng);
-    out[j] = static_cast<uint16_t>(e);
-    extra_total_ -= extra_[e];
-    extra_[e] = 0;
-    if (m_.coact > 0 && st.group_of[e] >= 0 && j + 1 < k) {
-      for (int mate : st.groups[static_cast<size_t>(st.group_of[e])])
-        if (mate != e && std::find(out, out + j, mate) == out + j)
-          boost(mate, m_.coact * t.weight[mate]);
+    for (int j = 0; j < k; ++j) {
+      const int e = succ[prev[j]];
+      succ_.push_back({e, m_.affinity * t.weight[e], 0});
+      succ_total_ += succ_.back().extra;
     }
   }
-  reset_boosts();
+  const LayerStructure& s = m_.layers[static_cast<size_t>(l)];
+  for (int j = 0; j < k; ++j) {
+    const int e = draw(s, t, rng);
+    out[j] = static_cast<uint16_t>(e);
+    if (j + 1 < k) choose(s, t, e);
+    stamp_[e] = epoch_;
+  }
 }
 
-inline int TokenSampler::draw(const LayerDomainTable& t, const uint16_t* chosen, int n,
-                              Rng& rng) {
+// Marks `e` chosen in the boosts: its own successor boost goes, its group's boost grows.
+inline void TokenSampler::choose(const LayerStructure& s, const LayerDomainTable& t, int e) {
+  for (auto& b : succ_)
+    if (b.id == e) succ_total_ -= b.extra, b.extra = 0;
+  const int g = s.group_of[e];
+  if (g < 0 || m_.coact <= 0) return;
+  Boost* gb = nullptr;
+  for (auto& b : group_)
+    if (b.id == g) gb = &b;
+  if (!gb) {
+    group_.push_back({g, t.group_weight[g], 0});
+    gb = &group_.back();
+  }
+  gb->extra = std::max(0.0, gb->extra - t.weight[e]);
+  ++gb->count;
+  group_total_ = 0;
+  for (const auto& b : group_) group_total_ += m_.coact * b.count * b.extra;
+}
+
+inline int TokenSampler::draw(const LayerStructure& s, const LayerDomainTable& t, Rng& rng) {
+  const double boosted = succ_total_ + group_total_;
   for (int tries = 0; tries < 64; ++tries) {
-    if (extra_total_ > 0) {
-      double u = rng.uniform() * (t.total + extra_total_);
-      if (u < extra_total_) {
-        for (int e : touched_) {
-          if ((u -= extra_[e]) < 0 && extra_[e] > 0) return e;
-        }
-        continue;  // rounding left u past the last boost: draw again
+    if (boosted > 0) {
+      const double u = rng.uniform() * (t.total + boosted);
+      if (u < boosted) {
+        const int e = draw_boosted(s, t, u);
+        if (e >= 0) return e;
+        continue;  // rounding ran past the last boost: draw again
       }
     }
     const int e = t.alias.draw(rng.next());
-    if (std::find(chosen, chosen + n, e) == chosen + n) return e;
+    if (!chosen(e)) return e;
   }
   // Chosen experts hold nearly all the weight: rejection would crawl, so scan once.
-  return exact_draw(t, chosen, n, rng);
+  return exact_draw(s, t, rng);
 }
 
-inline int TokenSampler::exact_draw(const LayerDomainTable& t, const uint16_t* chosen, int n,
+// `u` falls in the boosts: a successor, or a boosted group's unchosen member by base weight.
+inline int TokenSampler::draw_boosted(const LayerStructure& s, const LayerDomainTable& t,
+                                      double u) {
+  for (const auto& b : succ_)
+    if ((u -= b.extra) < 0 && b.extra > 0) return b.id;
+  for (const auto& b : group_) {
+    const double mass = m_.coact * b.count * b.extra;
+    if ((u -= mass) >= 0 || mass <= 0) continue;
+    double v = (u + mass) / (m_.coact * b.count);  // position within the group's free weight
+    int last = -1;
+    for (uint32_t i = s.group_begin[b.id]; i < s.group_begin[b.id + 1]; ++i) {
+      const int e = s.members[i];
+      if (chosen(e)) continue;
+      last = e;
+      if ((v -= t.weight[e]) < 0) return e;
+    }
+    return last;
+  }
+  return -1;
+}
+
+inline double TokenSampler::boost_of(const LayerStructure& s, const LayerDomainTable& t,
+                                     int e) const {
+  double extra = 0;
+  for (const auto& b : succ_)
+    if (b.id == e) extra += b.extra;
+  for (const auto& b : group_)
+    if (b.id == s.group_of[e]) extra += m_.coact * b.count * t.weight[e];
+  return extra;
+}
+
+inline int TokenSampler::exact_draw(const LayerStructure& s, const LayerDomainTable& t,
                                     Rng& rng) const {
-  auto free_weight = [&](int e) {
-    return std::find(chosen, chosen + n, e) == chosen + n ? t.weight[e] + extra_[e] : 0.0;
-  };
   double total = 0;
-  for (int e = 0; e < m_.num_experts; ++e) total += free_weight(e);
+  for (int e = 0; e < m_.num_experts; ++e)
+    if (!chosen(e)) total += t.weight[e] + boost_of(s, t, e);
   double u = rng.uniform() * total;
   int last = -1;
   for (int e = 0; e < m_.num_experts; ++e) {
-    const double w = free_weight(e);
-    if (w <= 0) continue;
+    if (chosen(e)) continue;
     last = e;
-    if ((u -= w) < 0) return e;
+    if ((u -= t.weight[e] + boost_of(s, t, e)) < 0) return e;
   }
   return last;
-}
-
-inline void TokenSampler::boost(int e, double amount) {
-  if (extra_[e] == 0) touched_.push_back(e);
-  extra_[e] += amount;
-  extra_total_ += amount;
-}
-
-inline void TokenSampler::reset_boosts() {
-  for (int e : touched_) extra_[e] = 0;
-  touched_.clear();
-  extra_total_ = 0;
 }
 
 // Gate weights: sorted uniforms plus a floor, normalised. Real routers' renormalised top-k
