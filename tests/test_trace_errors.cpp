@@ -113,6 +113,9 @@ const std::vector<BadTrace>& bad_traces() {
   return cases;
 }
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const BadTrace& b, std::ostream* os) { *os << b.name; }
+
 class BadTraceTest : public ::testing::TestWithParam<BadTrace> {
  protected:
   std::string make_bad() {

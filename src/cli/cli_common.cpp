@@ -17,6 +17,16 @@ uint64_t parse_u64(std::string_view s, const std::string& option, const std::str
                      "'");
   return v;
 }
+// One side of a token range: tokens, or percent of `total` when it ends in '%'.
+uint64_t parse_range_end(std::string_view s, uint64_t total, uint64_t empty_value,
+                         const std::string& option, const std::string& text) {
+  if (s.empty()) return empty_value;
+  if (s.back() != '%') return parse_u64(s, option, text);
+  const uint64_t pct = parse_u64(s.substr(0, s.size() - 1), option, text);
+  if (pct > 100) throw InputError(option + ": expected percentages <= 100%, got '" + text + "'");
+  return static_cast<uint64_t>(static_cast<long double>(total) * pct / 100);
+}
+
 }  // namespace
 
 const std::string& command_line() { return g_command_line; }
@@ -35,6 +45,21 @@ std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::st
   const uint64_t b = parse_u64(std::string_view(text).substr(colon + 1), option, text);
   if (a >= b)
     throw InputError(option + ": expected A:B with A < B, got '" + text + "'");
+  return {a, b};
+}
+
+std::pair<uint64_t, uint64_t> parse_token_range(const std::string& text, uint64_t total,
+                                                const std::string& option) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos)
+    throw InputError(option + ": expected A:B (tokens) or A%:B% (percent), got '" + text + "'");
+  const std::string_view sv(text);
+  const uint64_t a = parse_range_end(sv.substr(0, colon), total, 0, option, text);
+  const uint64_t b = parse_range_end(sv.substr(colon + 1), total, total, option, text);
+  if (b > total)
+    throw InputError(option + ": range '" + text + "' ends beyond the trace's " +
+                     std::to_string(total) + " tokens");
+  if (a >= b) throw InputError(option + ": expected a non-empty range, got '" + text + "'");
   return {a, b};
 }
 

@@ -13,6 +13,9 @@ void register_trace_split(CLI::App& trace);
 void register_trace_synth(CLI::App& trace);
 void register_trace_import(CLI::App& trace);
 void register_trace_stats(CLI::App& trace);
+void register_place(CLI::App& app);
+void register_bound(CLI::App& app);
+void register_evaluate(CLI::App& app);
 
 // The command line as typed, for provenance attributes in output files.
 const std::string& command_line();
@@ -20,5 +23,11 @@ void set_command_line(int argc, char** argv);
 
 // Parses "A:B" into [a, b); throws InputError naming `option` otherwise.
 std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::string& option);
+
+// Parses a token range of a trace with `total` tokens: "A:B" in tokens or "A%:B%" in percent
+// of the trace; an empty side means the start or the end ("50%:" is the second half).
+// Throws InputError naming `option` when malformed, empty, or beyond the trace.
+std::pair<uint64_t, uint64_t> parse_token_range(const std::string& text, uint64_t total,
+                                                const std::string& option);
 
 }  // namespace epbench::cli

@@ -20,6 +20,9 @@ void register_commands(CLI::App& app) {
   register_trace_synth(*trace);
   register_trace_import(*trace);
   register_trace_stats(*trace);
+  register_place(app);
+  register_bound(app);
+  register_evaluate(app);
 }
 
 // CLI11 reports a mistyped command as "a subcommand is required"; name the word instead.

@@ -1,0 +1,37 @@
+#pragma once
+// Placement algorithms: one file each (src/placement/<name>.cpp), registered in one table
+// (registry.cpp). Each takes the statistics of the fit range and a cluster, returns a layout.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+
+#include "model/cluster.h"
+#include "placement/layout.h"
+#include "trace/stats.h"
+
+namespace epbench {
+
+struct PlacementInput {
+  std::string model;        // preset name (copied into the layout)
+  const TraceStats& stats;  // load [L][E], pairs [L][E][E], transitions of the fit range
+  const ClusterSpec& cluster;
+  uint64_t seed = 1;
+  nlohmann::json params = nlohmann::json::object();  // algorithm-specific options
+};
+
+using PlacementFn = Layout (*)(const PlacementInput& in);
+
+struct PlacementAlgorithm {
+  const char* name;
+  const char* summary;  // one line for --help and docs
+  PlacementFn place;
+};
+
+std::span<const PlacementAlgorithm> placement_algorithms();
+const PlacementAlgorithm& find_placement(const std::string& name);  // InputError if unknown
+
+// A layout with the model/cluster fields filled and empty layers, for algorithms to fill.
+Layout empty_layout(const PlacementInput& in, const std::string& algorithm);
+
+}  // namespace epbench
