@@ -10,12 +10,7 @@ namespace {
 std::string g_command_line;
 
 uint64_t parse_u64(std::string_view s, const std::string& option, const std::string& text) {
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size())
-    throw InputError(option + ": expected A:B with non-negative integers A < B, got '" + text +
-                     "'");
-  return v;
+  return parse_uint(s, option, "A:B with non-negative integers A < B", text);
 }
 // One side of a token range: tokens, or percent of `total` when it ends in '%'.
 uint64_t parse_range_end(std::string_view s, uint64_t total, uint64_t empty_value,
@@ -29,7 +24,18 @@ uint64_t parse_range_end(std::string_view s, uint64_t total, uint64_t empty_valu
 
 }  // namespace
 
-const std::string& command_line() { return g_command_line; }
+uint64_t parse_uint(std::string_view s, const std::string& option, const std::string& expected,
+                    const std::string& text) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size())
+    throw InputError(option + ": expected " + expected + ", got '" + text + "'");
+  return v;
+}
+
+const std::string& command_line() {
+  return g_command_line;
+}
 
 void set_command_line(int argc, char** argv) {
   g_command_line.clear();
@@ -43,8 +49,7 @@ std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::st
                      "'");
   const uint64_t a = parse_u64(std::string_view(text).substr(0, colon), option, text);
   const uint64_t b = parse_u64(std::string_view(text).substr(colon + 1), option, text);
-  if (a >= b)
-    throw InputError(option + ": expected A:B with A < B, got '" + text + "'");
+  if (a >= b) throw InputError(option + ": expected A:B with A < B, got '" + text + "'");
   return {a, b};
 }
 

@@ -21,6 +21,11 @@ void register_evaluate(CLI::App& app);
 const std::string& command_line();
 void set_command_line(int argc, char** argv);
 
+// Parses a non-negative integer; otherwise throws InputError "OPTION: expected EXPECTED,
+// got 'TEXT'".
+uint64_t parse_uint(std::string_view s, const std::string& option, const std::string& expected,
+                    const std::string& text);
+
 // Parses "A:B" into [a, b); throws InputError naming `option` otherwise.
 std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::string& option);
 

@@ -1,6 +1,5 @@
 // `epbench trace synth`: a synthetic expert-activation trace for a model preset (docs/synth.md).
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -24,12 +23,11 @@ struct SynthCliOptions {
 };
 
 uint32_t parse_u32(std::string_view s, const std::string& option, const std::string& text) {
-  uint32_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size())
-    throw InputError(option + ": expected MIN:MAX (or N) with integers MIN <= MAX, got '" + text +
-                     "'");
-  return v;
+  const std::string expected = "MIN:MAX (or N) with integers MIN <= MAX";
+  const uint64_t v = parse_uint(s, option, expected, text);
+  if (v > UINT32_MAX)
+    throw InputError(option + ": expected " + expected + " < 2^32, got '" + text + "'");
+  return static_cast<uint32_t>(v);
 }
 
 // "MIN:MAX", or "N" for a fixed length; the range itself is checked by validate().
