@@ -19,6 +19,7 @@ echo "== epbench trace synth: 2000 requests of Mixtral-8x7B, calibrated to real 
   -o "$out/mixtral-synth.h5"
 echo
 echo "== epbench trace stats"
-"$epbench" trace stats "$out/mixtral-synth.h5" --output "$out/mixtral-synth.stats.h5"
+"$epbench" trace stats "$out/mixtral-synth.h5" --layers 0,7,15,31 --top-pairs 3 \
+  --output "$out/mixtral-synth.stats.h5"
 echo
 echo "outputs: $out/mixtral-synth.h5 (trace), $out/mixtral-synth.stats.h5 (statistics)"
