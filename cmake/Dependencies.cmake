@@ -48,3 +48,14 @@ if(EPBENCH_WITH_NCCL)
   set_target_properties(epbench::nccl PROPERTIES IMPORTED_LOCATION ${NCCL_LIBRARY}
                                                  INTERFACE_INCLUDE_DIRECTORIES ${NCCL_INCLUDE_DIR})
 endif()
+
+# METIS (Debian: libmetis-dev): graph partitioning for the `colocate` and `topo` placements.
+# Debian ships no CMake or pkg-config file for it, so find the header and library directly.
+find_path(METIS_INCLUDE_DIR metis.h)
+find_library(METIS_LIBRARY metis)
+if(NOT METIS_INCLUDE_DIR OR NOT METIS_LIBRARY)
+  message(FATAL_ERROR "METIS not found (Debian: apt-get install libmetis-dev)")
+endif()
+add_library(epbench::metis UNKNOWN IMPORTED)
+set_target_properties(epbench::metis PROPERTIES IMPORTED_LOCATION ${METIS_LIBRARY}
+                                                INTERFACE_INCLUDE_DIRECTORIES ${METIS_INCLUDE_DIR})

@@ -11,6 +11,8 @@ packages=(
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   # topology, BLAS, command line, JSON
   libhwloc-dev hwloc libopenblas-dev libcli11-dev nlohmann-json3-dev
+  # graph partitioning (colocate and topo placements)
+  libmetis-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python analysis (Debian's interpreter: /usr/bin/python3)

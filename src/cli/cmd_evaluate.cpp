@@ -1,6 +1,150 @@
-// placeholder: being written
+// `epbench evaluate`: scores layouts on the held-out part of a trace with the cost model
+// (docs/evaluate.md); writes a results file and prints a summary table of predicted figures.
+#include <algorithm>
+#include <charconv>
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <memory>
+
 #include "cli/cli_common.h"
+#include "common/error.h"
+#include "sim/evaluate.h"
+#include "trace/trace_io.h"
 
 namespace epbench::cli {
-void register_evaluate(CLI::App& app) { app.add_subcommand("evaluate", "(being written)"); }
+
+namespace {
+
+struct EvaluateCliOptions {
+  std::string trace, layouts, cluster = "h800", routing = "first", allocation = "round-robin";
+  std::string batching = "fifo", batch_sizes = "1,8,64,256", test = "50%:100%", output;
+  int nodes = 0, gpus_per_node = 0;
+  uint64_t steps = 0, prefill_chunk = 2048;
+  bool hierarchical = false;
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    out.push_back(text.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::vector<int> parse_sizes(const std::string& text) {
+  std::vector<int> out;
+  for (const std::string& item : split(text)) {
+    int v = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || v < 1)
+      throw InputError("--batch-sizes: expected positive integers separated by commas, got '" +
+                       text + "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+EvaluateConfig make_config(const EvaluateCliOptions& o) {
+  EvaluateConfig c;
+  c.trace = o.trace;
+  for (const std::string& l : split(o.layouts))
+    if (!l.empty()) c.layouts.push_back(l);
+  c.cluster = o.cluster;
+  c.nodes = o.nodes, c.gpus_per_node = o.gpus_per_node;
+  c.routings.clear();
+  for (const std::string& r : split(o.routing)) c.routings.push_back(parse_routing(r));
+  c.allocation = parse_allocation(o.allocation);
+  c.batching = parse_batching(o.batching);
+  c.batch_sizes = parse_sizes(o.batch_sizes);
+  c.prefill_chunk = o.prefill_chunk;
+  c.max_steps = o.steps;
+  c.cost.hierarchical = o.hierarchical;
+  c.command_line = command_line();
+  c.output = o.output;
+  const TraceReader reader(o.trace);  // only for the length: run_evaluate reads it again
+  std::tie(c.test_begin, c.test_end) =
+      parse_token_range(o.test, reader.header().num_tokens, "--test");
+  return c;
+}
+
+std::string row(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string row(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+// One row per run; speed-up is over the round-robin layout with the same routing and batch.
+std::string summary_table(const std::vector<RunResult>& runs) {
+  std::map<std::pair<int, int>, double> baseline;  // (routing, batch) -> tokens/s
+  for (const RunResult& r : runs)
+    if (r.algorithm == "round-robin")
+      baseline.emplace(std::make_pair(static_cast<int>(r.routing), r.batch_size),
+                       r.summary.tokens_per_s);
+  std::string out = "predicted by the cost model (docs/costmodel.md)\n";
+  out += row("%-28s %-12s %5s %12s %10s %10s %9s %12s %8s\n", "layout", "routing", "B", "tokens/s",
+             "mean ms", "p99 ms", "imbalance", "net B/token", "speedup");
+  for (const RunResult& r : runs) {
+    const RunSummary& m = r.summary;
+    const auto it = baseline.find({static_cast<int>(r.routing), r.batch_size});
+    const std::string speedup =
+        it != baseline.end() && it->second > 0 ? row("%.2fx", m.tokens_per_s / it->second) : "-";
+    const std::string layout = r.name.substr(0, r.name.find('.'));
+    out += row("%-28s %-12s %5d %12.4g %10.4g %10.4g %9.3f %12.4g %8s\n", layout.c_str(),
+               routing_name(r.routing), r.batch_size, m.tokens_per_s, m.step_time_mean * 1e3,
+               m.step_time_p99 * 1e3, m.imbalance, m.other_node_bytes_per_token, speedup.c_str());
+  }
+  return out;
+}
+
+void run(const EvaluateCliOptions& o) {
+  const EvaluateConfig cfg = make_config(o);
+  const std::vector<RunResult> runs = run_evaluate(cfg);
+  const std::string text = summary_table(runs);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+}  // namespace
+
+void register_evaluate(CLI::App& app) {
+  auto o = std::make_shared<EvaluateCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "evaluate", "Predict step times of layouts on a held-out trace range (cost model)");
+  cmd->add_option("--trace", o->trace, "Trace (HDF5)")->required();
+  cmd->add_option("--layouts", o->layouts, "Layout files, comma-separated")->required();
+  cmd->add_option("--cluster", o->cluster, "Cluster preset (h800, h100, a100) or JSON file")
+      ->capture_default_str();
+  cmd->add_option("--nodes", o->nodes, "Nodes (default: the layouts')");
+  cmd->add_option("--gpus-per-node", o->gpus_per_node, "GPUs per node (default: the layouts')");
+  cmd->add_option("--routing", o->routing,
+                  "Routing policies, comma-separated: first, round-robin, least-loaded, "
+                  "local-first, optimal")
+      ->capture_default_str();
+  cmd->add_option("--allocation", o->allocation,
+                  "Request homes: round-robin, least-loaded, affinity")
+      ->capture_default_str();
+  cmd->add_option("--batching", o->batching, "Batching policy: fifo, affinity")
+      ->capture_default_str();
+  cmd->add_option("--batch-sizes", o->batch_sizes, "Concurrent requests per batch, e.g. 1,8,64")
+      ->capture_default_str();
+  cmd->add_option("--test", o->test, "Token range scored: A:B tokens or A%:B% of the trace")
+      ->capture_default_str();
+  cmd->add_option("--steps", o->steps, "At most this many steps per configuration (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Prompt tokens per prefill step (0: decode tokens only)")
+      ->capture_default_str();
+  cmd->add_flag("--hierarchical", o->hierarchical,
+                "Hierarchical dispatch: cross the network once per destination node");
+  cmd->add_option("-o,--output", o->output, "Results file to write (HDF5)")->required();
+  cmd->callback([o] { run(*o); });
+}
+
 }  // namespace epbench::cli

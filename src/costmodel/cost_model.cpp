@@ -1,1 +1,169 @@
-// placeholder: being written
+#include "costmodel/cost_model.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/error.h"
+
+namespace epbench {
+
+namespace {
+size_t sz(int v) {
+  return static_cast<size_t>(v);
+}
+double dbl(uint64_t v) {
+  return static_cast<double>(v);
+}
+}  // namespace
+
+CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOptions opt)
+    : c_(cluster),
+      G_(cluster.num_gpus()),
+      S_(cluster.slots_per_gpu),
+      gpn_(cluster.gpus_per_node),
+      opt_(opt) {
+  if (G_ <= 0 || S_ <= 0 || gpn_ <= 0 || cluster.gpus_per_nic <= 0)
+    throw InputError("cluster '" + cluster.name +
+                     "': expected nodes, gpus_per_node, slots_per_gpu and gpus_per_nic > 0");
+  if (d_model <= 0 || d_ff <= 0)
+    throw InputError("cost model: expected d_model and d_ff > 0, got " + std::to_string(d_model) +
+                     " and " + std::to_string(d_ff));
+  token_bytes_ =
+      static_cast<uint64_t>(d_model) * static_cast<uint64_t>(cluster.bytes_per_activation);
+  const double ffn = static_cast<double>(d_model) * d_ff;
+  flop_per_token_ = 6 * ffn;
+  // Without a compute rate or memory bandwidth the corresponding roofline term vanishes.
+  weight_time_ = cluster.hbm_bandwidth_Bps > 0
+                     ? 3 * ffn * cluster.bytes_per_weight / cluster.hbm_bandwidth_Bps
+                     : 0;
+  nic_bandwidth_ = cluster.other_node.bandwidth_Bps * cluster.gpus_per_nic;
+  token_time_ = cluster.gpu_flops > 0 ? flop_per_token_ / cluster.gpu_flops : 0;
+  same_s_per_byte_ = cluster.same_node.bandwidth_Bps > 0 ? 1 / cluster.same_node.bandwidth_Bps : 0;
+  nic_s_per_byte_ = nic_bandwidth_ > 0 ? 1 / nic_bandwidth_ : 0;
+  send_.assign(2 * sz(G_), 0);
+  recv_.assign(2 * sz(G_), 0);
+  stamp_.assign(sz(G_), 0);
+  node_stamp_.assign(sz(cluster.nodes), 0);
+  slot_tokens_.assign(sz(G_) * sz(S_), 0);
+  for (int s = 0; s < G_ * S_; ++s) slot_gpu_.push_back(s / S_);
+  for (int g = 0; g < G_; ++g) gpu_node_.push_back(g / gpn_);
+}
+
+double CostModel::expert_time(uint32_t tokens) const {
+  return tokens == 0 ? 0 : std::max(token_time_ * tokens, weight_time_);
+}
+
+double CostModel::link_time(const LinkSpec& link, double bytes, double bandwidth) {
+  if (bytes <= 0) return 0;
+  return link.latency_s + (bandwidth > 0 ? bytes / bandwidth : 0);
+}
+
+// Flat dispatch: the home GPU sends the token straight to every other destination GPU.
+void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, int k) const {
+  for (size_t t = 0; t < n; ++t) {
+    const int h = home[t], hn = gpu_node_[sz(h)];
+    const uint64_t id = ++epoch_;
+    stamp_[sz(h)] = id;  // the home GPU needs no transfer
+    for (int j = 0; j < k; ++j) {
+      const int s = slot[t * sz(k) + sz(j)];
+      ++slot_tokens_[sz(s)];
+      const size_t g = sz(slot_gpu_[sz(s)]);
+      // Branch-free: destinations are random, so branches on them mispredict half the time.
+      const uint64_t fresh = stamp_[g] != id;  // 0 when this token already reached g
+      stamp_[g] = id;
+      const size_t same = gpu_node_[g] == hn;
+      send_[2 * sz(h) + same] += fresh;
+      recv_[2 * g + same] += fresh;
+    }
+  }
+}
+
+// Hierarchical dispatch: one network transfer per destination node, to the GPU there with the
+// sender's local index (the relay), which forwards over NVLink to the node's other destinations.
+void CostModel::count_hierarchical(const int32_t* home, const int32_t* slot, size_t n,
+                                   int k) const {
+  for (size_t t = 0; t < n; ++t) {
+    const int h = home[t], hn = gpu_node_[sz(h)], local = h - hn * gpn_;
+    const uint64_t id = ++epoch_;
+    stamp_[sz(h)] = id;
+    node_stamp_[sz(hn)] = id;
+    for (int j = 0; j < k; ++j) {
+      const int s = slot[t * sz(k) + sz(j)];
+      ++slot_tokens_[sz(s)];
+      const int g = slot_gpu_[sz(s)], gn = gpu_node_[sz(g)];
+      const int relay = gn * gpn_ + local;
+      if (node_stamp_[sz(gn)] != id) {  // first destination on a remote node
+        node_stamp_[sz(gn)] = id;
+        stamp_[sz(relay)] = id;
+        ++send_[2 * sz(h)];
+        ++recv_[2 * sz(relay)];
+      }
+      if (stamp_[sz(g)] == id) continue;
+      stamp_[sz(g)] = id;
+      const int from = gn == hn ? h : relay;  // NVLink hop from the home or the relay
+      ++send_[2 * sz(from) + 1];
+      ++recv_[2 * sz(g) + 1];
+    }
+  }
+}
+
+void CostModel::price_layer(const int32_t* home, const int32_t* slot, size_t n, int k,
+                            LayerCost& out) const {
+  std::fill(send_.begin(), send_.end(), 0);
+  std::fill(recv_.begin(), recv_.end(), 0);
+  std::fill(slot_tokens_.begin(), slot_tokens_.end(), 0u);
+  if (opt_.hierarchical)
+    count_hierarchical(home, slot, n, k);
+  else
+    count_flat(home, slot, n, k);
+  finish(out);
+}
+
+// Converts the token counters into bytes and times. The combine mirrors the dispatch (each
+// destination returns one partial sum per token along the same path), so it sends what the
+// dispatch received and costs the same; links are full duplex, so a GPU's all-to-all takes the
+// longer of its sending and its receiving side.
+void CostModel::finish(LayerCost& out) const {
+  const size_t G = sz(G_);
+  for (auto* v : {&out.dispatch_s, &out.compute_s, &out.combine_s}) v->resize(G);
+  out.bytes_same_node.resize(G);
+  out.bytes_other_node.resize(G);
+  out.pairs.resize(G);
+  out.dispatch_max = out.compute_max = out.combine_max = 0;
+  const size_t per_nic = sz(c_.gpus_per_nic);
+  const double tb = dbl(token_bytes_);
+  const double same_alpha = c_.same_node.latency_s, other_alpha = c_.other_node.latency_s;
+  const auto same = [&](uint64_t tokens) {
+    return tokens ? same_alpha + dbl(tokens) * tb * same_s_per_byte_ : 0;
+  };
+  const auto other = [&](uint64_t tokens) {
+    return tokens ? other_alpha + dbl(tokens) * tb * nic_s_per_byte_ : 0;
+  };
+  for (size_t g = 0; g < G; ++g) {
+    // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
+    uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
+    if (per_nic > 1) {
+      const size_t first = g / per_nic * per_nic, last = std::min(G, first + per_nic);
+      nic_send = nic_recv = 0;
+      for (size_t q = first; q < last; ++q) nic_send += send_[2 * q], nic_recv += recv_[2 * q];
+    }
+    const double send = same(send_[2 * g + 1]) + (send_[2 * g] ? other(nic_send) : 0);
+    const double recv = same(recv_[2 * g + 1]) + (recv_[2 * g] ? other(nic_recv) : 0);
+    out.dispatch_s[g] = out.combine_s[g] = std::max(send, recv);
+    out.bytes_same_node[g] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
+    out.bytes_other_node[g] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;
+    double compute = 0;
+    uint32_t pairs = 0;
+    for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
+      compute += expert_time(slot_tokens_[s]);
+      pairs += slot_tokens_[s];
+    }
+    out.compute_s[g] = compute;
+    out.pairs[g] = pairs;
+    out.dispatch_max = std::max(out.dispatch_max, out.dispatch_s[g]);
+    out.compute_max = std::max(out.compute_max, compute);
+  }
+  out.combine_max = out.dispatch_max;
+}
+
+}  // namespace epbench

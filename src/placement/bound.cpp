@@ -1,1 +1,55 @@
-// placeholder: being written
+#include "placement/bound.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace epbench {
+
+namespace {
+
+// Compute: replicas of an expert split its tokens, and splitting never lowers the roofline
+// sum (sum_r max(a t_r, w) >= max(a sum_r t_r, w)), so the total work is at least the sum of
+// every expert run once; the slowest GPU carries at least its share. The hottest expert has
+// at most min(G, G*S - (E-1)) replicas (the other experts need a slot each), so one of them
+// serves at least ceil(t / replicas) tokens.
+double compute_bound(const CostModel& model, const std::vector<uint32_t>& tokens, int num_experts) {
+  const int G = model.num_gpus();
+  const int max_replicas = std::max(1, std::min(G, G * model.slots_per_gpu() - (num_experts - 1)));
+  double work = 0, hottest = 0;
+  for (uint32_t t : tokens) {
+    work += model.expert_time(t);
+    const uint32_t share = (t + static_cast<uint32_t>(max_replicas) - 1) / max_replicas;
+    hottest = std::max(hottest, model.expert_time(share));
+  }
+  return std::max(work / G, hottest);
+}
+
+// Dispatch: a GPU holds at most S experts, so a token's k distinct experts span at least
+// ceil(k/S) GPUs, all but one remote from its home. The busiest sender sends at least the
+// average, over the fastest link there is.
+double dispatch_bound(const CostModel& model, size_t n, int k) {
+  const ClusterSpec& c = model.cluster();
+  const int remote = (k + model.slots_per_gpu() - 1) / model.slots_per_gpu() - 1;
+  if (remote <= 0 || n == 0) return 0;
+  const double bytes_per_gpu =
+      static_cast<double>(n) * remote * static_cast<double>(model.token_bytes()) / model.num_gpus();
+  const double fastest = std::max(c.same_node.bandwidth_Bps,
+                                  c.nodes > 1 ? c.other_node.bandwidth_Bps * c.gpus_per_nic : 0);
+  const double latency =
+      c.nodes > 1 ? std::min(c.same_node.latency_s, c.other_node.latency_s) : c.same_node.latency_s;
+  return latency + (fastest > 0 ? bytes_per_gpu / fastest : 0);
+}
+
+}  // namespace
+
+LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, size_t n, int k,
+                             int num_experts) {
+  std::vector<uint32_t> tokens(static_cast<size_t>(num_experts), 0);
+  for (size_t i = 0; i < n * static_cast<size_t>(k); ++i) ++tokens[ids[i]];
+  LayerBound b;
+  b.compute_s = compute_bound(model, tokens, num_experts);
+  b.dispatch_s = b.combine_s = dispatch_bound(model, n, k);
+  return b;
+}
+
+}  // namespace epbench

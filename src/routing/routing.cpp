@@ -1,1 +1,274 @@
-// placeholder: being written
+#include "routing/routing.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/error.h"
+
+namespace epbench {
+
+namespace {
+
+size_t sz(int v) {
+  return static_cast<size_t>(v);
+}
+
+struct NamedPolicy {
+  const char* name;
+  RoutingPolicy policy;
+};
+constexpr NamedPolicy kPolicies[] = {{"first", RoutingPolicy::kFirst},
+                                     {"round-robin", RoutingPolicy::kRoundRobin},
+                                     {"least-loaded", RoutingPolicy::kLeastLoaded},
+                                     {"local-first", RoutingPolicy::kLocalFirst},
+                                     {"optimal", RoutingPolicy::kOptimal}};
+
+}  // namespace
+
+std::vector<std::string> routing_names() {
+  std::vector<std::string> out;
+  for (const auto& p : kPolicies) out.emplace_back(p.name);
+  return out;
+}
+
+RoutingPolicy parse_routing(const std::string& name) {
+  for (const auto& p : kPolicies)
+    if (name == p.name) return p.policy;
+  std::string known;
+  for (const auto& p : kPolicies) known += std::string(known.empty() ? "" : ", ") + p.name;
+  throw InputError("--routing: expected one of " + known + ", got '" + name + "'");
+}
+
+const char* routing_name(RoutingPolicy p) {
+  for (const auto& q : kPolicies)
+    if (q.policy == p) return q.name;
+  return "?";
+}
+
+LayerReplicas make_replicas(const LayerPlacement& layer, int num_experts, int slots_per_gpu,
+                            int gpus_per_node) {
+  LayerReplicas r;
+  r.num_gpus = static_cast<int>(layer.gpu_experts.size());
+  r.slots_per_gpu = slots_per_gpu;
+  r.gpus_per_node = gpus_per_node;
+  std::vector<std::vector<int32_t>> by_expert(sz(num_experts));
+  for (int g = 0; g < r.num_gpus; ++g) {
+    const auto& list = layer.gpu_experts[sz(g)];
+    if (static_cast<int>(list.size()) > slots_per_gpu)
+      throw InputError("layout: GPU " + std::to_string(g) + " holds more experts than its " +
+                       std::to_string(slots_per_gpu) + " slots");
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i] >= num_experts)
+        throw InputError("layout: expert id " + std::to_string(list[i]) + " out of range");
+      by_expert[list[i]].push_back(g * slots_per_gpu + static_cast<int32_t>(i));
+    }
+  }
+  for (int s = 0; s < r.num_gpus * slots_per_gpu; ++s) r.slot_gpu.push_back(s / slots_per_gpu);
+  r.offset.push_back(0);
+  for (int e = 0; e < num_experts; ++e) {
+    if (by_expert[sz(e)].empty())
+      throw InputError("layout: expert " + std::to_string(e) + " has no replica");
+    r.slot.insert(r.slot.end(), by_expert[sz(e)].begin(), by_expert[sz(e)].end());
+    r.offset.push_back(static_cast<uint32_t>(r.slot.size()));
+  }
+  return r;
+}
+
+uint32_t max_gpu_load(const LayerReplicas& r, const int32_t* slot, size_t pairs) {
+  std::vector<uint32_t> load(sz(r.num_gpus), 0);
+  for (size_t i = 0; i < pairs; ++i) ++load[sz(r.gpu(slot[i]))];
+  return load.empty() ? 0 : *std::max_element(load.begin(), load.end());
+}
+
+void Router::route(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
+                   int k, int32_t* slot) {
+  const size_t pairs = n * sz(k);
+  switch (policy_) {
+    case RoutingPolicy::kFirst:
+      for (size_t i = 0; i < pairs; ++i) slot[i] = r.slot[r.offset[ids[i]]];
+      return;
+    case RoutingPolicy::kRoundRobin:
+      // vLLM: the flattened (token * k + rank) index modulo the expert's replica count.
+      for (size_t i = 0; i < pairs; ++i) {
+        const uint32_t first = r.offset[ids[i]], count = r.offset[ids[i] + 1u] - first;
+        slot[i] = r.slot[first +
+                         (count == 1 ? 0 : static_cast<uint32_t>(i) % count)];  // 32-bit: i < n * k
+      }
+      return;
+    case RoutingPolicy::kLeastLoaded:
+      return least_loaded(r, ids, home, n, k, slot, false);
+    case RoutingPolicy::kLocalFirst:
+      return least_loaded(r, ids, home, n, k, slot, true);
+    case RoutingPolicy::kOptimal:
+      return optimal(r, ids, home, n, k, slot);
+  }
+}
+
+// Greedy in pair order onto the replica whose GPU has the fewest pairs so far (ties: the lower
+// GPU). local_first: the home GPU's replica if any, else the least loaded on the home node,
+// else the least loaded anywhere.
+void Router::least_loaded(const LayerReplicas& r, const uint16_t* ids, const int32_t* home,
+                          size_t n, int k, int32_t* slot, bool local_first) {
+  load_.assign(sz(r.num_gpus), 0);
+  const int gpn = r.gpus_per_node;
+  for (size_t i = 0; i < n * sz(k); ++i) {
+    const uint32_t first = r.offset[ids[i]], last = r.offset[ids[i] + 1u];
+    int32_t best = r.slot[first];
+    if (last - first > 1) {
+      const int h = home[i / sz(k)];
+      int best_rank = std::numeric_limits<int>::max();
+      uint32_t best_load = std::numeric_limits<uint32_t>::max();
+      for (uint32_t q = first; q < last; ++q) {
+        const int g = r.gpu(r.slot[q]);
+        // rank 0: home GPU, 1: home node, 2: elsewhere (all 0 without local_first).
+        const int rank = !local_first ? 0 : g == h ? 0 : g / gpn == h / gpn ? 1 : 2;
+        if (rank < best_rank || (rank == best_rank && load_[sz(g)] < best_load)) {
+          best_rank = rank, best_load = load_[sz(g)], best = r.slot[q];
+        }
+      }
+    }
+    slot[i] = best;
+    ++load_[sz(r.gpu(best))];
+  }
+}
+
+namespace detail {
+
+void MaxFlow::reset(int nodes) {
+  head_.assign(sz(nodes), -1);
+  to_.clear(), next_.clear(), cap_.clear();
+}
+
+int MaxFlow::add_edge(int from, int to, int64_t cap) {
+  const int id = static_cast<int>(to_.size());
+  to_.push_back(to), next_.push_back(head_[sz(from)]), cap_.push_back(cap);
+  head_[sz(from)] = id;
+  to_.push_back(from), next_.push_back(head_[sz(to)]), cap_.push_back(0);
+  head_[sz(to)] = id + 1;
+  return id;
+}
+
+bool MaxFlow::levels(int source, int sink) {
+  level_.assign(head_.size(), -1);
+  queue_.assign(1, source);
+  level_[sz(source)] = 0;
+  for (size_t qi = 0; qi < queue_.size(); ++qi) {
+    const int u = queue_[qi];
+    for (int e = head_[sz(u)]; e >= 0; e = next_[sz(e)])
+      if (cap_[sz(e)] > 0 && level_[sz(to_[sz(e)])] < 0) {
+        level_[sz(to_[sz(e)])] = level_[sz(u)] + 1;
+        queue_.push_back(to_[sz(e)]);
+      }
+  }
+  return level_[sz(sink)] >= 0;
+}
+
+int64_t MaxFlow::push(int u, int sink, int64_t limit) {
+  if (u == sink) return limit;
+  for (int& e = it_[sz(u)]; e >= 0; e = next_[sz(e)]) {
+    const int v = to_[sz(e)];
+    if (cap_[sz(e)] <= 0 || level_[sz(v)] != level_[sz(u)] + 1) continue;
+    const int64_t got = push(v, sink, std::min(limit, cap_[sz(e)]));
+    if (got > 0) {
+      cap_[sz(e)] -= got, cap_[sz(e) ^ 1u] += got;
+      return got;
+    }
+  }
+  return 0;
+}
+
+int64_t MaxFlow::run(int source, int sink) {
+  int64_t total = 0;
+  while (levels(source, sink)) {
+    it_ = head_;
+    while (const int64_t f = push(source, sink, std::numeric_limits<int64_t>::max())) total += f;
+  }
+  return total;
+}
+
+}  // namespace detail
+
+// Can every replicated expert's pairs be spread over its replicas with no GPU above max_load?
+// A flow network: source -> expert (its pairs) -> GPUs holding it -> sink (room left under
+// max_load once the unreplicated experts' pairs are counted). Leaves the flow in flow_.
+bool Router::feasible(const LayerReplicas& r, int64_t max_load) {
+  const int m = static_cast<int>(replicated_.size()), G = r.num_gpus;
+  flow_.reset(2 + m + G);
+  int64_t want = 0;
+  for (int i = 0; i < m; ++i) {
+    const int e = replicated_[sz(i)];
+    flow_.add_edge(0, 2 + i, demand_[sz(e)]);
+    want += demand_[sz(e)];
+    for (uint32_t q = r.offset[sz(e)]; q < r.offset[sz(e) + 1]; ++q)
+      edge_[q] = flow_.add_edge(2 + i, 2 + m + r.gpu(r.slot[q]), demand_[sz(e)]);
+  }
+  for (int g = 0; g < G; ++g) {
+    if (base_[sz(g)] > max_load) return false;
+    flow_.add_edge(2 + m + g, 1, max_load - base_[sz(g)]);
+  }
+  return flow_.run(0, 1) == want;
+}
+
+// Exact: the smallest maximum GPU load, by binary search on it with a max-flow feasibility
+// test (pairs of one expert are interchangeable for the load). The greedy least-loaded answer
+// bounds the search from above and is kept when it already meets the lower bound.
+void Router::optimal(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
+                     int k, int32_t* slot) {
+  const size_t pairs = n * sz(k);
+  const int G = r.num_gpus;
+  demand_.assign(sz(r.num_experts()), 0);
+  base_.assign(sz(G), 0);
+  for (size_t i = 0; i < pairs; ++i) ++demand_[ids[i]];
+  replicated_.clear();
+  for (int e = 0; e < r.num_experts(); ++e) {
+    if (demand_[sz(e)] == 0) continue;
+    if (r.count(e) == 1)
+      base_[sz(r.gpu(r.slot[r.offset[sz(e)]]))] += demand_[sz(e)];
+    else
+      replicated_.push_back(e);
+  }
+  least_loaded(r, ids, home, n, k, slot, false);
+  int64_t hi = *std::max_element(load_.begin(), load_.end());
+  int64_t lo = std::max<int64_t>(*std::max_element(base_.begin(), base_.end()),
+                                 (static_cast<int64_t>(pairs) + G - 1) / G);
+  if (replicated_.empty() || hi <= lo) return;
+  edge_.assign(r.slot.size(), -1);
+  while (lo < hi) {  // smallest feasible maximum load in [lo, hi]; hi is feasible
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (feasible(r, mid))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  feasible(r, hi);
+  assign_quotas(r, ids, home, n, k, slot);
+}
+
+// Turns the flow's per-replica quotas into a replica per pair, preferring the token's home
+// GPU, then its home node, so that the optimum also saves bytes where it can.
+void Router::assign_quotas(const LayerReplicas& r, const uint16_t* ids, const int32_t* home,
+                           size_t n, int k, int32_t* slot) {
+  quota_.assign(r.slot.size(), 0);
+  for (size_t q = 0; q < r.slot.size(); ++q)
+    if (edge_[q] >= 0) quota_[q] = static_cast<uint32_t>(flow_.flow(edge_[q]));
+  const size_t pairs = n * sz(k);
+  for (size_t i = 0; i < pairs; ++i) slot[i] = r.count(ids[i]) == 1 ? r.slot[r.offset[ids[i]]] : -1;
+  const int gpn = r.gpus_per_node;
+  for (int pass = 0; pass < 3; ++pass) {
+    for (size_t i = 0; i < pairs; ++i) {
+      if (slot[i] >= 0) continue;
+      const int h = home[i / sz(k)];
+      for (uint32_t q = r.offset[ids[i]]; q < r.offset[ids[i] + 1u]; ++q) {
+        const int g = r.gpu(r.slot[q]);
+        const bool ok = pass == 2 || (pass == 0 ? g == h : g / gpn == h / gpn);
+        if (ok && quota_[q] > 0) {
+          --quota_[q];
+          slot[i] = r.slot[q];
+          break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace epbench

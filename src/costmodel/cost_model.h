@@ -1,0 +1,79 @@
+#pragma once
+// The analytic cost of one MoE layer in one step (docs/costmodel.md): alpha-beta links for the
+// dispatch and combine all-to-alls, a roofline for the expert FFNs. Called once per layer and
+// step by `evaluate`, and reusable by exact placement, lower bounds and the runtime's
+// predictions: no allocation after construction, one pass over the token-expert pairs.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model/cluster.h"
+
+namespace epbench {
+
+struct CostOptions {
+  // Hierarchical dispatch (DeepEP internode, Tutel 2DH): cross the network once per destination
+  // node, to the GPU there with the sender's local index, which fans out over NVLink.
+  bool hierarchical = false;
+};
+
+// What one layer of one step costs, per GPU and overall.
+struct LayerCost {
+  // Per GPU [G]. Bytes are sent by that GPU, dispatch plus combine.
+  std::vector<double> dispatch_s, compute_s, combine_s;
+  std::vector<uint64_t> bytes_same_node, bytes_other_node;
+  std::vector<uint32_t> pairs;  // token-expert pairs computed on the GPU
+  // Each phase ends in a collective, so the layer costs the slowest GPU of each phase.
+  double dispatch_max = 0, compute_max = 0, combine_max = 0;
+  double total() const { return dispatch_max + compute_max + combine_max; }
+};
+
+class CostModel {
+ public:
+  // d_model, d_ff: the expert FFN's sizes; the cluster's shape and slots must be final.
+  CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOptions opt = {});
+
+  int num_gpus() const { return G_; }
+  int slots_per_gpu() const { return S_; }
+  const ClusterSpec& cluster() const { return c_; }
+
+  // Prices one layer: n tokens with their home GPUs, each with k token-expert pairs served by
+  // replica slots slot[t*k + j] (slot = gpu * slots_per_gpu + index in the GPU's list, as
+  // routing returns it). A token's hidden state goes once to each distinct GPU among its
+  // slots; pairs on the home GPU cost no transfer. `out` is resized once and reused.
+  void price_layer(const int32_t* home, const int32_t* slot, size_t n, int k, LayerCost& out) const;
+
+  // Compute time of one GPU-resident expert that serves `tokens` tokens (0 when idle).
+  double expert_time(uint32_t tokens) const;
+  // alpha + bytes/beta of one link class, 0 when nothing is sent.
+  static double link_time(const LinkSpec& link, double bytes, double bandwidth);
+  uint64_t token_bytes() const { return token_bytes_; }  // one hidden state
+
+ private:
+  void count_flat(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  void count_hierarchical(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  void finish(LayerCost& out) const;
+
+  ClusterSpec c_;
+  int G_ = 0, S_ = 0, gpn_ = 1;
+  uint64_t token_bytes_ = 0;   // one hidden state
+  double flop_per_token_ = 0;  // 6 d_model d_ff: three GEMMs, 2 FLOP per multiply-add
+  double weight_time_ = 0;     // 3 d_model d_ff bytes_per_weight / hbm_bw
+  double nic_bandwidth_ = 0;   // other_node.bandwidth_Bps * gpus_per_nic
+  // Reciprocals, so that pricing a layer multiplies instead of dividing (0: term vanishes).
+  double token_time_ = 0;  // 6 d_model d_ff / gpu_flops
+  double same_s_per_byte_ = 0, nic_s_per_byte_ = 0;
+  CostOptions opt_;
+  // Scratch, reused across calls (mutable: pricing is logically const).
+  // Tokens sent and received per GPU and link class: [2g] other node, [2g + 1] same node.
+  mutable std::vector<uint64_t> send_, recv_;
+  mutable std::vector<uint32_t> slot_tokens_;  // [G*S]
+  // Lookup tables: integer division by a run-time divisor costs more than the rest of a pair.
+  std::vector<int32_t> slot_gpu_;             // [G*S]
+  std::vector<int32_t> gpu_node_;             // [G]
+  mutable std::vector<uint64_t> stamp_;       // [G] last token id that reached each GPU
+  mutable std::vector<uint64_t> node_stamp_;  // [N]
+  mutable uint64_t epoch_ = 0;
+};
+
+}  // namespace epbench

@@ -1,0 +1,22 @@
+#pragma once
+// Lower bounds on the predicted time of one MoE layer in one step, valid for ANY placement
+// (with or without replicas) and any routing on the given cluster (docs/placement.md).
+#include <cstddef>
+#include <cstdint>
+
+#include "costmodel/cost_model.h"
+
+namespace epbench {
+
+struct LayerBound {
+  double compute_s = 0;   // max(total work / GPUs, hottest expert over its most replicas)
+  double dispatch_s = 0;  // fewest remote GPUs a token must reach, spread evenly, fastest link
+  double combine_s = 0;   // the combine mirrors the dispatch
+  double total() const { return compute_s + dispatch_s + combine_s; }
+};
+
+// `ids`: the step's tokens, [n, k] expert ids of this layer.
+LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, size_t n, int k,
+                             int num_experts);
+
+}  // namespace epbench

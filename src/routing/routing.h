@@ -1,0 +1,84 @@
+#pragma once
+// Routing: which replica serves each (token, expert) pair of a batch, one layer at a time
+// (docs/evaluate.md). A replica is named by its slot, gpu * slots_per_gpu + its index in the
+// GPU's expert list, which is what CostModel::price_layer takes.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "placement/layout.h"
+
+namespace epbench {
+
+enum class RoutingPolicy { kFirst, kRoundRobin, kLeastLoaded, kLocalFirst, kOptimal };
+
+std::vector<std::string> routing_names();
+RoutingPolicy parse_routing(const std::string& name);  // InputError naming --routing
+const char* routing_name(RoutingPolicy p);
+
+// The replicas of every expert of one layer, flattened for fast lookup.
+struct LayerReplicas {
+  int num_gpus = 0, slots_per_gpu = 0, gpus_per_node = 1;
+  std::vector<uint32_t> offset;   // [E+1]: expert e's replicas are slot[offset[e] .. offset[e+1])
+  std::vector<int32_t> slot;      // slot ids, ascending GPU
+  std::vector<int32_t> slot_gpu;  // [G*S]: the GPU of each slot (no division in hot loops)
+
+  int num_experts() const { return static_cast<int>(offset.size()) - 1; }
+  uint32_t count(int e) const { return offset[e + 1] - offset[e]; }
+  int gpu(int32_t s) const { return slot_gpu[static_cast<size_t>(s)]; }
+};
+// Throws InputError when an expert has no replica or an id is out of range.
+LayerReplicas make_replicas(const LayerPlacement& layer, int num_experts, int slots_per_gpu,
+                            int gpus_per_node);
+
+namespace detail {
+// Dinic's maximum flow on a small graph; the storage is reused from call to call.
+class MaxFlow {
+ public:
+  void reset(int nodes);
+  int add_edge(int from, int to, int64_t cap);  // returns the edge id
+  int64_t run(int source, int sink);
+  int64_t flow(int edge) const { return cap_[static_cast<size_t>(edge) ^ 1u]; }
+
+ private:
+  bool levels(int source, int sink);
+  int64_t push(int u, int sink, int64_t limit);
+  std::vector<int32_t> to_, next_, head_, level_, it_, queue_;
+  std::vector<int64_t> cap_;
+};
+}  // namespace detail
+
+class Router {
+ public:
+  explicit Router(RoutingPolicy policy) : policy_(policy) {}
+  RoutingPolicy policy() const { return policy_; }
+
+  // ids[t*k + j]: token t's j-th expert; home[t]: its home GPU. Writes slot[t*k + j].
+  void route(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n, int k,
+             int32_t* slot);
+
+ private:
+  void least_loaded(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
+                    int k, int32_t* slot, bool local_first);
+  void optimal(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n, int k,
+               int32_t* slot);
+
+  bool feasible(const LayerReplicas& r, int64_t max_load);
+  void assign_quotas(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
+                     int k, int32_t* slot);
+
+  RoutingPolicy policy_;
+  std::vector<uint32_t> load_;    // [G] pairs per GPU in this batch and layer
+  std::vector<uint32_t> demand_;  // [E] pairs per expert
+  std::vector<uint32_t> base_;    // [G] pairs of experts without replicas
+  std::vector<int> replicated_;   // experts with demand and several replicas
+  std::vector<int> edge_;         // flow edge of each replica (index into LayerReplicas::slot)
+  std::vector<uint32_t> quota_;   // pairs each replica serves under the optimum
+  detail::MaxFlow flow_;
+};
+
+// The largest number of pairs on one GPU under an assignment.
+uint32_t max_gpu_load(const LayerReplicas& r, const int32_t* slot, size_t pairs);
+
+}  // namespace epbench
