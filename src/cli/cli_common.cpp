@@ -1,6 +1,8 @@
 #include "cli/cli_common.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 #include "common/error.h"
 
@@ -51,6 +53,29 @@ std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::st
   const uint64_t b = parse_u64(std::string_view(text).substr(colon + 1), option, text);
   if (a >= b) throw InputError(option + ": expected A:B with A < B, got '" + text + "'");
   return {a, b};
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    out.push_back(text.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::vector<int> parse_positive_list(const std::string& text, const std::string& option) {
+  const std::string expected = "positive integers separated by commas";
+  std::vector<int> out;
+  for (const std::string& item : split_commas(text)) {
+    const uint64_t v = parse_uint(item, option, expected, text);
+    if (v < 1 || v > INT32_MAX)
+      throw InputError(option + ": expected " + expected + ", got '" + text + "'");
+    out.push_back(static_cast<int>(v));
+  }
+  return out;
 }
 
 std::pair<uint64_t, uint64_t> parse_token_range(const std::string& text, uint64_t total,

@@ -3,6 +3,7 @@
 // exposes one register_* function; main.cpp lists them in one table.
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace epbench::cli {
 
@@ -25,6 +26,11 @@ void set_command_line(int argc, char** argv);
 // got 'TEXT'".
 uint64_t parse_uint(std::string_view s, const std::string& option, const std::string& expected,
                     const std::string& text);
+
+// Splits "a,b,c" at commas (empty items kept).
+std::vector<std::string> split_commas(const std::string& text);
+// Parses "1,8,64": positive integers separated by commas; InputError naming `option` otherwise.
+std::vector<int> parse_positive_list(const std::string& text, const std::string& option);
 
 // Parses "A:B" into [a, b); throws InputError naming `option` otherwise.
 std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::string& option);

@@ -24,42 +24,18 @@ struct EvaluateCliOptions {
   bool hierarchical = false;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t comma = std::min(text.find(',', pos), text.size());
-    out.push_back(text.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
-  return out;
-}
-
-std::vector<int> parse_sizes(const std::string& text) {
-  std::vector<int> out;
-  for (const std::string& item : split(text)) {
-    int v = 0;
-    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || v < 1)
-      throw InputError("--batch-sizes: expected positive integers separated by commas, got '" +
-                       text + "'");
-    out.push_back(v);
-  }
-  return out;
-}
-
 EvaluateConfig make_config(const EvaluateCliOptions& o) {
   EvaluateConfig c;
   c.trace = o.trace;
-  for (const std::string& l : split(o.layouts))
+  for (const std::string& l : split_commas(o.layouts))
     if (!l.empty()) c.layouts.push_back(l);
   c.cluster = o.cluster;
   c.nodes = o.nodes, c.gpus_per_node = o.gpus_per_node;
   c.routings.clear();
-  for (const std::string& r : split(o.routing)) c.routings.push_back(parse_routing(r));
+  for (const std::string& r : split_commas(o.routing)) c.routings.push_back(parse_routing(r));
   c.allocation = parse_allocation(o.allocation);
   c.batching = parse_batching(o.batching);
-  c.batch_sizes = parse_sizes(o.batch_sizes);
+  c.batch_sizes = parse_positive_list(o.batch_sizes, "--batch-sizes");
   c.prefill_chunk = o.prefill_chunk;
   c.max_steps = o.steps;
   c.cost.hierarchical = o.hierarchical;
@@ -88,18 +64,21 @@ std::string summary_table(const std::vector<RunResult>& runs) {
     if (r.algorithm == "round-robin")
       baseline.emplace(std::make_pair(static_cast<int>(r.routing), r.batch_size),
                        r.summary.tokens_per_s);
-  std::string out = "predicted by the cost model (docs/costmodel.md)\n";
-  out += row("%-28s %-12s %5s %12s %10s %10s %9s %12s %8s\n", "layout", "routing", "B", "tokens/s",
-             "mean ms", "p99 ms", "imbalance", "net B/token", "speedup");
+  std::string out =
+      "predicted by the cost model (docs/costmodel.md); vs bound: step time over the lower bound\n"
+      "for any placement and routing (docs/placement.md)\n";
+  out += row("%-28s %-12s %5s %12s %10s %10s %9s %12s %8s %8s\n", "layout", "routing", "B",
+             "tokens/s", "mean ms", "p99 ms", "imbalance", "net B/token", "speedup", "vs bound");
   for (const RunResult& r : runs) {
     const RunSummary& m = r.summary;
     const auto it = baseline.find({static_cast<int>(r.routing), r.batch_size});
     const std::string speedup =
         it != baseline.end() && it->second > 0 ? row("%.2fx", m.tokens_per_s / it->second) : "-";
     const std::string layout = r.name.substr(0, r.name.find('.'));
-    out += row("%-28s %-12s %5d %12.4g %10.4g %10.4g %9.3f %12.4g %8s\n", layout.c_str(),
+    out += row("%-28s %-12s %5d %12.4g %10.4g %10.4g %9.3f %12.4g %8s %7.2fx\n", layout.c_str(),
                routing_name(r.routing), r.batch_size, m.tokens_per_s, m.step_time_mean * 1e3,
-               m.step_time_p99 * 1e3, m.imbalance, m.other_node_bytes_per_token, speedup.c_str());
+               m.step_time_p99 * 1e3, m.imbalance, m.other_node_bytes_per_token, speedup.c_str(),
+               m.gap_to_lower_bound);
   }
   return out;
 }

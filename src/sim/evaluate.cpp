@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "io/h5.h"
 #include "model/presets.h"
+#include "placement/bound.h"
 #include "routing/allocation.h"
 #include "trace/trace_io.h"
 
@@ -52,6 +53,7 @@ void evaluate_plan(const TokenBlock& tokens, const StepPlan& plan,
   out.tokens_per_gpu.assign(cells, 0);
   if (out.tokens_per_expert.size() != sz(L) * sz(E)) out.tokens_per_expert.assign(sz(L) * sz(E), 0);
   out.step_time.assign(S, 0);
+  out.step_lower_bound.assign(S, 0);
   out.step_tokens.assign(S, 0);
   out.step_prefill.assign(plan.prefill.begin() + static_cast<std::ptrdiff_t>(first_step),
                           plan.prefill.begin() + static_cast<std::ptrdiff_t>(last_step));
@@ -65,7 +67,7 @@ void evaluate_plan(const TokenBlock& tokens, const StepPlan& plan,
     const int32_t* home = plan.home.data() + first;
     ids.resize(n * kk);
     slots.resize(n * kk);
-    double step = 0;
+    double step = 0, bound = 0;
     for (int l = 0; l < L; ++l) {
       uint64_t* per_expert = out.tokens_per_expert.data() + sz(l) * sz(E);
       for (size_t i = 0; i < n; ++i) {
@@ -73,6 +75,7 @@ void evaluate_plan(const TokenBlock& tokens, const StepPlan& plan,
         std::memcpy(ids.data() + i * kk, src, kk * sizeof(uint16_t));
         for (size_t j = 0; j < kk; ++j) ++per_expert[src[j]];
       }
+      bound += layer_lower_bound(cost, ids.data(), n, k, E).total();
       router.route(replicas[sz(l)], ids.data(), home, n, k, slots.data());
       cost.price_layer(home, slots.data(), n, k, lc);
       const size_t at = (s * sz(L) + sz(l)) * sz(G);
@@ -87,6 +90,7 @@ void evaluate_plan(const TokenBlock& tokens, const StepPlan& plan,
       step += lc.total();
     }
     out.step_time[s] = step;
+    out.step_lower_bound[s] = bound;
     out.step_tokens[s] = static_cast<uint32_t>(n);
   }
 }
@@ -95,6 +99,7 @@ void accumulate(const RunResult& r, SummaryParts& m) {
   for (size_t s = 0; s < r.steps; ++s) {
     m.tokens += r.step_tokens[s];
     m.step_time.push_back(r.step_time[s]);
+    m.lower_bound += r.step_lower_bound[s];
     for (size_t l = 0; l < r.layers; ++l) {
       const size_t at = (s * r.layers + l) * r.gpus;
       double d = 0, c = 0;
@@ -125,6 +130,8 @@ RunSummary finish_summary(const SummaryParts& p) {
   m.comm_share = m.total_time > 0 ? p.comm / m.total_time : 0;
   m.imbalance = p.mean_pairs > 0 ? p.max_pairs / p.mean_pairs : 0;
   m.other_node_bytes_per_token = m.tokens ? p.other_bytes / dbl(m.tokens) : 0;
+  m.lower_bound_time = p.lower_bound;
+  m.gap_to_lower_bound = p.lower_bound > 0 ? m.total_time / p.lower_bound : 0;
   return m;
 }
 
@@ -282,6 +289,8 @@ void write_summary_attrs(hid_t g, const RunSummary& m) {
   h5::write_attr(g, "step_time_mean", m.step_time_mean);
   h5::write_attr(g, "step_time_p50", m.step_time_p50);
   h5::write_attr(g, "step_time_p99", m.step_time_p99);
+  h5::write_attr(g, "lower_bound_time", m.lower_bound_time);
+  h5::write_attr(g, "gap_to_lower_bound", m.gap_to_lower_bound);
   h5::write_attr(g, "comm_share", m.comm_share);
   h5::write_attr(g, "imbalance", m.imbalance);
   h5::write_attr(g, "other_node_bytes_per_token", m.other_node_bytes_per_token);
@@ -305,6 +314,7 @@ class RunWriter {
     row.extendible = true;
     row.chunk = {4096};
     time_ = h5::create_dataset<double>(group_.id(), "steps/time", {0}, row);
+    bound_ = h5::create_dataset<double>(group_.id(), "steps/lower_bound", {0}, row);
     tokens_ = h5::create_dataset<uint32_t>(group_.id(), "steps/tokens", {0}, row);
     prefill_ = h5::create_dataset<uint8_t>(group_.id(), "steps/prefill", {0}, row);
   }
@@ -319,6 +329,7 @@ class RunWriter {
     append_rows(u64_[1], c.bytes_other_node.data(), n);
     append_rows(pairs_, c.tokens_per_gpu.data(), n);
     append_rows(time_, c.step_time.data(), n);
+    append_rows(bound_, c.step_lower_bound.data(), n);
     append_rows(tokens_, c.step_tokens.data(), n);
     append_rows(prefill_, c.step_prefill.data(), n);
     rows_ += n;
@@ -333,7 +344,7 @@ class RunWriter {
   }
   h5::Group group_;
   std::vector<h5::Dataset> f64_, u64_;
-  h5::Dataset pairs_, time_, tokens_, prefill_;
+  h5::Dataset pairs_, time_, bound_, tokens_, prefill_;
   hsize_t rows_ = 0;
 };
 

@@ -44,6 +44,8 @@ struct RunSummary {
   double comm_share = 0;                  // (dispatch + combine) / step time, over the run
   double imbalance = 0;                   // sum of max over sum of mean GPU pairs, per layer
   double other_node_bytes_per_token = 0;  // all layers, dispatch plus combine
+  double lower_bound_time = 0;            // sum over steps of the placement-free lower bound
+  double gap_to_lower_bound = 0;          // total_time / lower_bound_time (>= 1)
 };
 
 // One configuration: a layout, a routing policy and a batch size, priced step by step.
@@ -57,6 +59,7 @@ struct RunResult {
   std::vector<uint32_t> tokens_per_gpu;                     // [S, L, G] pairs computed
   std::vector<uint64_t> tokens_per_expert;                  // [L, E]
   std::vector<double> step_time;                            // [S]
+  std::vector<double> step_lower_bound;                     // [S] any placement and routing
   std::vector<uint32_t> step_tokens;                        // [S]
   std::vector<uint8_t> step_prefill;                        // [S]
   RunSummary summary;
@@ -74,7 +77,7 @@ void evaluate_plan(const TokenBlock& tokens, const StepPlan& plan,
 // Summaries built chunk by chunk.
 struct SummaryParts {
   uint64_t tokens = 0;
-  double comm = 0, max_pairs = 0, mean_pairs = 0, other_bytes = 0;
+  double comm = 0, max_pairs = 0, mean_pairs = 0, other_bytes = 0, lower_bound = 0;
   std::vector<double> step_time;
 };
 void accumulate(const RunResult& chunk, SummaryParts& parts);
