@@ -9,6 +9,7 @@
 
 #include "cli/cli_common.h"
 #include "common/error.h"
+#include "common/strprintf.h"
 #include "sim/evaluate.h"
 #include "trace/trace_io.h"
 
@@ -47,16 +48,6 @@ EvaluateConfig make_config(const EvaluateCliOptions& o) {
   return c;
 }
 
-std::string row(const char* f, ...) __attribute__((format(printf, 1, 2)));
-std::string row(const char* f, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, f);
-  std::vsnprintf(buf, sizeof buf, f, ap);
-  va_end(ap);
-  return buf;
-}
-
 // One row per run; speed-up is over the round-robin layout with the same routing and batch.
 std::string summary_table(const std::vector<RunResult>& runs) {
   std::map<std::pair<int, int>, double> baseline;  // (routing, batch) -> tokens/s
@@ -67,18 +58,20 @@ std::string summary_table(const std::vector<RunResult>& runs) {
   std::string out =
       "predicted by the cost model (docs/costmodel.md); vs bound: step time over the lower bound\n"
       "for any placement and routing (docs/placement.md)\n";
-  out += row("%-28s %-12s %5s %12s %10s %10s %9s %12s %8s %8s\n", "layout", "routing", "B",
-             "tokens/s", "mean ms", "p99 ms", "imbalance", "net B/token", "speedup", "vs bound");
+  out +=
+      strprintf("%-28s %-12s %5s %12s %10s %10s %9s %12s %8s %8s\n", "layout", "routing", "B",
+                "tokens/s", "mean ms", "p99 ms", "imbalance", "net B/token", "speedup", "vs bound");
   for (const RunResult& r : runs) {
     const RunSummary& m = r.summary;
     const auto it = baseline.find({static_cast<int>(r.routing), r.batch_size});
-    const std::string speedup =
-        it != baseline.end() && it->second > 0 ? row("%.2fx", m.tokens_per_s / it->second) : "-";
+    const std::string speedup = it != baseline.end() && it->second > 0
+                                    ? strprintf("%.2fx", m.tokens_per_s / it->second)
+                                    : "-";
     const std::string layout = r.name.substr(0, r.name.find('.'));
-    out += row("%-28s %-12s %5d %12.4g %10.4g %10.4g %9.3f %12.4g %8s %7.2fx\n", layout.c_str(),
-               routing_name(r.routing), r.batch_size, m.tokens_per_s, m.step_time_mean * 1e3,
-               m.step_time_p99 * 1e3, m.imbalance, m.other_node_bytes_per_token, speedup.c_str(),
-               m.gap_to_lower_bound);
+    out += strprintf("%-28s %-12s %5d %12.4g %10.4g %10.4g %9.3f %12.4g %8s %7.2fx\n",
+                     layout.c_str(), routing_name(r.routing), r.batch_size, m.tokens_per_s,
+                     m.step_time_mean * 1e3, m.step_time_p99 * 1e3, m.imbalance,
+                     m.other_node_bytes_per_token, speedup.c_str(), m.gap_to_lower_bound);
   }
   return out;
 }

@@ -4,17 +4,9 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/numeric.h"
 
 namespace epbench {
-
-namespace {
-size_t sz(int v) {
-  return static_cast<size_t>(v);
-}
-double dbl(uint64_t v) {
-  return static_cast<double>(v);
-}
-}  // namespace
 
 CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOptions opt)
     : c_(cluster),

@@ -44,7 +44,8 @@ double dispatch_bound(const CostModel& model, size_t n, int k) {
 
 LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, size_t n, int k,
                              int num_experts) {
-  std::vector<uint32_t> tokens(static_cast<size_t>(num_experts), 0);
+  thread_local std::vector<uint32_t> tokens;  // reused: evaluate calls this per layer and step
+  tokens.assign(static_cast<size_t>(num_experts), 0);
   for (size_t i = 0; i < n * static_cast<size_t>(k); ++i) ++tokens[ids[i]];
   LayerBound b;
   b.compute_s = compute_bound(model, tokens, num_experts);

@@ -3,42 +3,29 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/named.h"
+#include "common/numeric.h"
 
 namespace epbench {
 
 namespace {
 
-size_t sz(int v) {
-  return static_cast<size_t>(v);
-}
-
-struct NamedPolicy {
-  const char* name;
-  AllocationPolicy policy;
-};
-constexpr NamedPolicy kPolicies[] = {{"round-robin", AllocationPolicy::kRoundRobin},
-                                     {"least-loaded", AllocationPolicy::kLeastLoaded},
-                                     {"affinity", AllocationPolicy::kAffinity}};
+constexpr Named<AllocationPolicy> kPolicies[] = {{"round-robin", AllocationPolicy::kRoundRobin},
+                                                 {"least-loaded", AllocationPolicy::kLeastLoaded},
+                                                 {"affinity", AllocationPolicy::kAffinity}};
 
 }  // namespace
 
 std::vector<std::string> allocation_names() {
-  std::vector<std::string> out;
-  for (const auto& p : kPolicies) out.emplace_back(p.name);
-  return out;
+  return names_of<AllocationPolicy>(kPolicies);
 }
 
 AllocationPolicy parse_allocation(const std::string& name) {
-  for (const auto& p : kPolicies)
-    if (name == p.name) return p.policy;
-  throw InputError("--allocation: expected one of round-robin, least-loaded, affinity, got '" +
-                   name + "'");
+  return parse_named<AllocationPolicy>(kPolicies, name, "--allocation");
 }
 
 const char* allocation_name(AllocationPolicy p) {
-  for (const auto& q : kPolicies)
-    if (q.policy == p) return q.name;
-  return "?";
+  return name_of<AllocationPolicy>(kPolicies, p);
 }
 
 Allocator::Allocator(AllocationPolicy policy, const ClusterSpec& cluster)

@@ -4,21 +4,15 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/named.h"
+#include "common/numeric.h"
 
 namespace epbench {
 
 namespace {
 
-size_t sz(int v) {
-  return static_cast<size_t>(v);
-}
-
-struct NamedPolicy {
-  const char* name;
-  BatchingPolicy policy;
-};
-constexpr NamedPolicy kPolicies[] = {{"fifo", BatchingPolicy::kFifo},
-                                     {"affinity", BatchingPolicy::kAffinity}};
+constexpr Named<BatchingPolicy> kPolicies[] = {{"fifo", BatchingPolicy::kFifo},
+                                               {"affinity", BatchingPolicy::kAffinity}};
 
 struct Member {
   size_t request;
@@ -158,19 +152,15 @@ class Planner {
 }  // namespace
 
 std::vector<std::string> batching_names() {
-  return {"fifo", "affinity"};
+  return names_of<BatchingPolicy>(kPolicies);
 }
 
 BatchingPolicy parse_batching(const std::string& name) {
-  for (const auto& p : kPolicies)
-    if (name == p.name) return p.policy;
-  throw InputError("--batching: expected one of fifo, affinity, got '" + name + "'");
+  return parse_named<BatchingPolicy>(kPolicies, name, "--batching");
 }
 
 const char* batching_name(BatchingPolicy p) {
-  for (const auto& q : kPolicies)
-    if (q.policy == p) return q.name;
-  return "?";
+  return name_of<BatchingPolicy>(kPolicies, p);
 }
 
 StepPlan plan_steps(const std::vector<RequestSpan>& requests,

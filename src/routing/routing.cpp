@@ -4,45 +4,31 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/named.h"
+#include "common/numeric.h"
 
 namespace epbench {
 
 namespace {
 
-size_t sz(int v) {
-  return static_cast<size_t>(v);
-}
-
-struct NamedPolicy {
-  const char* name;
-  RoutingPolicy policy;
-};
-constexpr NamedPolicy kPolicies[] = {{"first", RoutingPolicy::kFirst},
-                                     {"round-robin", RoutingPolicy::kRoundRobin},
-                                     {"least-loaded", RoutingPolicy::kLeastLoaded},
-                                     {"local-first", RoutingPolicy::kLocalFirst},
-                                     {"optimal", RoutingPolicy::kOptimal}};
+constexpr Named<RoutingPolicy> kPolicies[] = {{"first", RoutingPolicy::kFirst},
+                                              {"round-robin", RoutingPolicy::kRoundRobin},
+                                              {"least-loaded", RoutingPolicy::kLeastLoaded},
+                                              {"local-first", RoutingPolicy::kLocalFirst},
+                                              {"optimal", RoutingPolicy::kOptimal}};
 
 }  // namespace
 
 std::vector<std::string> routing_names() {
-  std::vector<std::string> out;
-  for (const auto& p : kPolicies) out.emplace_back(p.name);
-  return out;
+  return names_of<RoutingPolicy>(kPolicies);
 }
 
 RoutingPolicy parse_routing(const std::string& name) {
-  for (const auto& p : kPolicies)
-    if (name == p.name) return p.policy;
-  std::string known;
-  for (const auto& p : kPolicies) known += std::string(known.empty() ? "" : ", ") + p.name;
-  throw InputError("--routing: expected one of " + known + ", got '" + name + "'");
+  return parse_named<RoutingPolicy>(kPolicies, name, "--routing");
 }
 
 const char* routing_name(RoutingPolicy p) {
-  for (const auto& q : kPolicies)
-    if (q.policy == p) return q.name;
-  return "?";
+  return name_of<RoutingPolicy>(kPolicies, p);
 }
 
 LayerReplicas make_replicas(const LayerPlacement& layer, int num_experts, int slots_per_gpu,

@@ -12,6 +12,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/numeric.h"
 #include "io/h5.h"
 #include "model/presets.h"
 #include "placement/bound.h"
@@ -21,13 +22,6 @@
 namespace epbench {
 
 namespace {
-
-size_t sz(int v) {
-  return static_cast<size_t>(v);
-}
-double dbl(uint64_t v) {
-  return static_cast<double>(v);
-}
 
 // Nearest-rank percentile of unsorted values.
 double percentile(std::vector<double> v, double q) {

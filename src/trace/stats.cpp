@@ -6,19 +6,13 @@
 #include <optional>
 
 #include "common/error.h"
+#include "common/numeric.h"
 #include "common/progress.h"
 #include "trace/trace_io.h"
 
 namespace epbench {
 
 namespace {
-
-size_t sz(int v) {
-  return static_cast<size_t>(v);
-}
-double dbl(uint64_t v) {
-  return static_cast<double>(v);
-}
 
 // Pending 32-bit counters are folded into s_ before any of them could wrap.
 constexpr uint64_t kFlushTokens = 0xFFFFFFFFull;

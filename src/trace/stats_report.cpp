@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
+#include "common/strprintf.h"
 #include "io/h5.h"
 
 namespace epbench {
@@ -53,31 +54,21 @@ DomainReport domain_report(const TraceStats& s, int d, const std::vector<int>& l
   return r;
 }
 
-std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
-std::string fmt(const char* f, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, f);
-  std::vsnprintf(buf, sizeof buf, f, ap);
-  va_end(ap);
-  return buf;
-}
-
 std::string percent(uint64_t part, uint64_t whole) {
-  return whole ? fmt("%.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole))
+  return whole ? strprintf("%.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole))
                : "-";
 }
 
 std::string heading(const TraceStats& s, const TraceHeader& h, const std::string& path) {
-  std::string out = fmt("trace     %s\n", path.c_str());
-  out += fmt("model     %s  (%d layers, %d experts, top-%d)\n", h.model.c_str(), s.num_layers,
-             s.num_experts, s.top_k);
-  out += fmt("tokens    %llu  (prefill %llu, decode %llu)\n",
-             static_cast<unsigned long long>(s.tokens),
-             static_cast<unsigned long long>(s.tokens_by_phase[0]),
-             static_cast<unsigned long long>(s.tokens_by_phase[1]));
-  out += fmt("requests  %llu   domains %zu\n", static_cast<unsigned long long>(h.num_requests),
-             s.domains.size());
+  std::string out = strprintf("trace     %s\n", path.c_str());
+  out += strprintf("model     %s  (%d layers, %d experts, top-%d)\n", h.model.c_str(), s.num_layers,
+                   s.num_experts, s.top_k);
+  out += strprintf("tokens    %llu  (prefill %llu, decode %llu)\n",
+                   static_cast<unsigned long long>(s.tokens),
+                   static_cast<unsigned long long>(s.tokens_by_phase[0]),
+                   static_cast<unsigned long long>(s.tokens_by_phase[1]));
+  out += strprintf("requests  %llu   domains %zu\n",
+                   static_cast<unsigned long long>(h.num_requests), s.domains.size());
   return out;
 }
 
@@ -85,18 +76,18 @@ std::string layer_table(const TraceStats& s, const StatsReport& r) {
   std::string out =
       "\nExpert load per layer (m/m: hottest expert over the mean; H: entropy of the load;\n"
       "JS p|d: prefill vs decode divergence; MI: top-1 mutual information to the next layer)\n";
-  out += fmt("%5s %8s %7s %7s %7s %7s %7s %9s %9s %7s %7s\n", "layer", "m/m", "cv", "H bits",
-             "H norm", "hottest", "share", "prefill", "decode", "JS p|d", "MI");
+  out += strprintf("%5s %8s %7s %7s %7s %7s %7s %9s %9s %7s %7s\n", "layer", "m/m", "cv", "H bits",
+                   "H norm", "hottest", "share", "prefill", "decode", "JS p|d", "MI");
   for (const LayerReport& l : r.layers) {
     const uint64_t hot = l.load.hottest >= 0 ? s.load_at(l.layer, l.load.hottest) : 0;
     const std::string mi = l.layer + 1 < s.num_layers && !s.transitions_top1.empty()
-                               ? fmt("%.4f", l.transition_mi)
+                               ? strprintf("%.4f", l.transition_mi)
                                : "-";
-    out +=
-        fmt("%5d %8.3f %7.3f %7.3f %7.3f %7d %7s %9.3f %9.3f %7.4f %7s\n", l.layer,
-            l.load.max_over_mean, l.load.cv, l.load.entropy_bits, l.load.entropy_norm,
-            l.load.hottest, percent(hot, s.tokens * sz(s.top_k)).c_str(),
-            l.by_phase[0].max_over_mean, l.by_phase[1].max_over_mean, l.phase_js_bits, mi.c_str());
+    out += strprintf("%5d %8.3f %7.3f %7.3f %7.3f %7d %7s %9.3f %9.3f %7.4f %7s\n", l.layer,
+                     l.load.max_over_mean, l.load.cv, l.load.entropy_bits, l.load.entropy_norm,
+                     l.load.hottest, percent(hot, s.tokens * sz(s.top_k)).c_str(),
+                     l.by_phase[0].max_over_mean, l.by_phase[1].max_over_mean, l.phase_js_bits,
+                     mi.c_str());
   }
   return out;
 }
@@ -112,14 +103,14 @@ std::string domain_table(const TraceStats& s, const StatsReport& r) {
   std::string out =
       "\nDomains (m/m and JS averaged over the layers shown; JS: domain vs overall load, bits;\n"
       "hottest: the domain's hottest experts in its most divergent layer)\n";
-  out += fmt("%-16s %10s %7s %8s %8s %8s %6s  %s\n", "domain", "tokens", "share", "m/m", "JS mean",
-             "JS max", "layer", "hottest");
+  out += strprintf("%-16s %10s %7s %8s %8s %8s %6s  %s\n", "domain", "tokens", "share", "m/m",
+                   "JS mean", "JS max", "layer", "hottest");
   for (const DomainReport& d : r.domains) {
     const DomainLayerReport& worst = d.layers[sz(d.most_divergent)];
-    out += fmt("%-16s %10llu %7s %8.3f %8.4f %8.4f %6d  %s\n", d.name.c_str(),
-               static_cast<unsigned long long>(d.tokens), percent(d.tokens, s.tokens).c_str(),
-               d.mean_max_over_mean, d.mean_js_bits, worst.js_bits,
-               r.layers[sz(d.most_divergent)].layer, join(worst.hottest).c_str());
+    out += strprintf("%-16s %10llu %7s %8.3f %8.4f %8.4f %6d  %s\n", d.name.c_str(),
+                     static_cast<unsigned long long>(d.tokens), percent(d.tokens, s.tokens).c_str(),
+                     d.mean_max_over_mean, d.mean_js_bits, worst.js_bits,
+                     r.layers[sz(d.most_divergent)].layer, join(worst.hottest).c_str());
   }
   return out;
 }
@@ -129,11 +120,11 @@ std::string pair_table(const TraceStats& s, const StatsReport& r) {
   std::string out =
       "\nTop co-activated pairs (count: tokens choosing both; expected: independent choices\n"
       "with the same per-expert frequencies, docs/stats.md; lift = count / expected)\n";
-  out += fmt("%5s %5s %5s %12s %12s %7s\n", "layer", "a", "b", "count", "expected", "lift");
+  out += strprintf("%5s %5s %5s %12s %12s %7s\n", "layer", "a", "b", "count", "expected", "lift");
   for (const LayerReport& l : r.layers)
     for (const PairLift& p : l.pairs)
-      out += fmt("%5d %5d %5d %12llu %12.1f %7.3f\n", p.layer, p.a, p.b,
-                 static_cast<unsigned long long>(p.count), p.expected, p.lift);
+      out += strprintf("%5d %5d %5d %12llu %12.1f %7.3f\n", p.layer, p.a, p.b,
+                       static_cast<unsigned long long>(p.count), p.expected, p.lift);
   return out;
 }
 
