@@ -55,9 +55,8 @@ TEST(Cli, ContradictoryOptions) {
                      "excludes");
   expect_usage_error({"trace", "split", dir.path("t.h5"), "-o", dir.path("s.h5")},
                      "--tokens A:B or --requests A:B");
-  expect_usage_error({"trace", "split", dir.path("t.h5"), "--tokens", "5:2", "-o",
-                      dir.path("s.h5")},
-                     "A < B");
+  expect_usage_error(
+      {"trace", "split", dir.path("t.h5"), "--tokens", "5:2", "-o", dir.path("s.h5")}, "A < B");
   EXPECT_FALSE(test::file_exists(dir.path("s.h5")));
 }
 

@@ -158,8 +158,8 @@ TEST(LowerBound, NeverAboveAnyAlgorithmsCost) {
       const Layout layout = algo.place(PlacementInput{"test", s, c, 1, {}});
       for (int l = 0; l < 2; ++l) {
         const auto ids = layer_ids(t, l);
-        const LayerBound b = layer_lower_bound(m, ids.data(), t.tokens.size(), sh.top_k,
-                                               sh.experts);
+        const LayerBound b =
+            layer_lower_bound(m, ids.data(), t.tokens.size(), sh.top_k, sh.experts);
         const LayerCost cost = price_first_replica(m, t, layout, l);
         EXPECT_LE(b.compute_s, cost.compute_max * (1 + 1e-12)) << algo.name;
         EXPECT_LE(b.dispatch_s, cost.dispatch_max * (1 + 1e-12)) << algo.name;

@@ -87,21 +87,27 @@ const std::vector<BadTrace>& bad_traces() {
        [](auto& p) { overwrite(p, "tokens/phase", std::vector<uint8_t>(15, 7)); },
        {"tokens/phase", "0 (prefill) or 1 (decode)"}},
       {"OffsetsNotIncreasing",
-       [](auto& p) { overwrite<uint64_t>(p, "requests/token_offset", {0, 5, 5, 15}); },
+       [](auto& p) {
+         overwrite<uint64_t>(p, "requests/token_offset", {0, 5, 5, 15});
+       },
        {"requests/token_offset", "strictly increasing"}},
       {"OffsetsNotEndingAtT",
-       [](auto& p) { overwrite<uint64_t>(p, "requests/token_offset", {0, 5, 10, 14}); },
+       [](auto& p) {
+         overwrite<uint64_t>(p, "requests/token_offset", {0, 5, 10, 14});
+       },
        {"requests/token_offset", "number of tokens 15", "14"}},
       {"PromptLongerThanRequest",
-       [](auto& p) { overwrite<uint32_t>(p, "requests/prompt_len", {2, 6, 2}); },
+       [](auto& p) {
+         overwrite<uint32_t>(p, "requests/prompt_len", {2, 6, 2});
+       },
        {"requests/prompt_len", "request 1"}},
       {"DomainIndexUnknown",
-       [](auto& p) { overwrite<uint16_t>(p, "requests/domain", {0, 1, 5}); },
+       [](auto& p) {
+         overwrite<uint16_t>(p, "requests/domain", {0, 1, 5});
+       },
        {"requests/domain", "5 for request 2"}},
       {"Truncated",
-       [](auto& p) {
-         std::filesystem::resize_file(p, std::filesystem::file_size(p) / 2);
-       },
+       [](auto& p) { std::filesystem::resize_file(p, std::filesystem::file_size(p) / 2); },
        {"damaged or truncated"}},
       {"NotHdf5",
        [](auto& p) {
@@ -114,7 +120,9 @@ const std::vector<BadTrace>& bad_traces() {
 }
 
 // Names the case in test listings instead of dumping its bytes.
-void PrintTo(const BadTrace& b, std::ostream* os) { *os << b.name; }
+void PrintTo(const BadTrace& b, std::ostream* os) {
+  *os << b.name;
+}
 
 class BadTraceTest : public ::testing::TestWithParam<BadTrace> {
  protected:

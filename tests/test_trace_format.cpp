@@ -114,9 +114,9 @@ TEST(TraceFormat, RootAttributesFollowTheDesign) {
   EXPECT_EQ(h5::read_attr_int(f.id(), "version").value(), kTraceVersion);
   EXPECT_EQ(h5::read_attr_int(f.id(), "num_layers").value(), 2);
   EXPECT_EQ(h5::read_attr_int(f.id(), "top_k").value(), 2);
-  for (const char* ds : {"tokens/expert_ids", "tokens/gate_weights", "tokens/phase",
-                         "tokens/position", "requests/token_offset", "requests/prompt_len",
-                         "requests/domain"})
+  for (const char* ds :
+       {"tokens/expert_ids", "tokens/gate_weights", "tokens/phase", "tokens/position",
+        "requests/token_offset", "requests/prompt_len", "requests/domain"})
     EXPECT_TRUE(h5::exists(f.id(), ds)) << ds;
 }
 

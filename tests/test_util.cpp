@@ -102,7 +102,9 @@ CommandResult run_epbench(const std::vector<std::string>& args) {
   return r;
 }
 
-bool file_exists(const std::string& path) { return fs::exists(path); }
+bool file_exists(const std::string& path) {
+  return fs::exists(path);
+}
 
 std::vector<std::string> files_matching(const std::string& dir, const std::string& needle) {
   std::vector<std::string> found;

@@ -32,22 +32,30 @@ uint64_t scan_tokens(const TraceReader& in) {
 
 nlohmann::json info_json(const TraceReader& in, bool scanned, uint64_t decode) {
   const TraceHeader& h = in.header();
-  nlohmann::json j = {{"file", in.path()},       {"format", kTraceFormat},
-                      {"version", h.version},    {"model", h.model},
-                      {"num_layers", h.num_layers}, {"num_experts", h.num_experts},
-                      {"top_k", h.top_k},        {"d_model", h.d_model},
-                      {"d_ff", h.d_ff},          {"source", h.source},
-                      {"dataset", h.dataset},    {"tokens", h.num_tokens},
-                      {"requests", h.num_requests}, {"gate_weights", h.has_gate_weights},
-                      {"domains", h.domains},    {"validated_tokens", scanned}};
+  nlohmann::json j = {{"file", in.path()},
+                      {"format", kTraceFormat},
+                      {"version", h.version},
+                      {"model", h.model},
+                      {"num_layers", h.num_layers},
+                      {"num_experts", h.num_experts},
+                      {"top_k", h.top_k},
+                      {"d_model", h.d_model},
+                      {"d_ff", h.d_ff},
+                      {"source", h.source},
+                      {"dataset", h.dataset},
+                      {"tokens", h.num_tokens},
+                      {"requests", h.num_requests},
+                      {"gate_weights", h.has_gate_weights},
+                      {"domains", h.domains},
+                      {"validated_tokens", scanned}};
   if (scanned) j["decode_tokens"] = decode;
   return j;
 }
 
 void print_table(const nlohmann::json& j) {
-  for (const char* key : {"file", "model", "num_layers", "num_experts", "top_k", "d_model", "d_ff",
-                          "source", "dataset", "tokens", "requests", "decode_tokens",
-                          "gate_weights", "domains"}) {
+  for (const char* key :
+       {"file", "model", "num_layers", "num_experts", "top_k", "d_model", "d_ff", "source",
+        "dataset", "tokens", "requests", "decode_tokens", "gate_weights", "domains"}) {
     if (!j.contains(key)) continue;
     const auto& v = j[key];
     std::printf("%-15s %s\n", key, v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());

@@ -20,8 +20,8 @@ void run_split(const SplitOptions& o) {
   SplitRange range;
   const bool by_requests = !o.requests.empty();
   range.unit = by_requests ? SplitUnit::kRequests : SplitUnit::kTokens;
-  std::tie(range.begin, range.end) = by_requests ? parse_range(o.requests, "--requests")
-                                                 : parse_range(o.tokens, "--tokens");
+  std::tie(range.begin, range.end) =
+      by_requests ? parse_range(o.requests, "--requests") : parse_range(o.tokens, "--tokens");
   const auto [a, b] = split_trace(in, range, o.output);
   std::printf("wrote %s: tokens [%llu, %llu) of %s\n", o.output.c_str(),
               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),

@@ -35,8 +35,7 @@ std::pair<Handle, Handle> select_rows(hid_t dset, hsize_t first, hsize_t count) 
   std::vector<hsize_t> start(d.size(), 0), cnt = d;
   start[0] = first;
   cnt[0] = count;
-  check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(),
-                            nullptr),
+  check(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(), nullptr),
         dset, "cannot select rows");
   Handle mem(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr), H5Sclose);
   return {std::move(space), std::move(mem)};
@@ -53,16 +52,17 @@ template <class T>
 void write_scalar_attr(hid_t obj, const std::string& name, hid_t type, const T* value) {
   if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attr(check(H5Acreate2(obj, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
-                    obj, "cannot create attribute " + name),
+  Handle attr(check(H5Acreate2(obj, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), obj,
+                    "cannot create attribute " + name),
               H5Aclose);
   check(H5Awrite(attr.id(), type, value), obj, "cannot write attribute " + name);
 }
 
 Handle open_attr(hid_t obj, const std::string& name) {
   if (H5Aexists(obj, name.c_str()) <= 0) return {};
-  return Handle(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), obj, "cannot open attribute " + name),
-                H5Aclose);
+  return Handle(
+      check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), obj, "cannot open attribute " + name),
+      H5Aclose);
 }
 
 template <class T>
@@ -72,8 +72,8 @@ std::optional<T> read_numeric_attr(hid_t obj, const std::string& name, H5T_class
   Handle type(H5Aget_type(attr.id()), H5Tclose);
   Handle space(H5Aget_space(attr.id()), H5Sclose);
   if (H5Tget_class(type.id()) != cls || H5Sget_simple_extent_npoints(space.id()) != 1)
-    fail(obj, "attribute " + name + ": expected a scalar " +
-                  (cls == H5T_INTEGER ? "integer" : "float"));
+    fail(obj,
+         "attribute " + name + ": expected a scalar " + (cls == H5T_INTEGER ? "integer" : "float"));
   T value{};
   check(H5Aread(attr.id(), native_type<T>(), &value), obj, "cannot read attribute " + name);
   return value;
@@ -99,7 +99,9 @@ Handle& Handle::operator=(Handle&& o) noexcept {
   return *this;
 }
 
-void Handle::reset() { close(); }
+void Handle::reset() {
+  close();
+}
 
 herr_t Handle::close() {
   herr_t status = 0;
@@ -108,7 +110,9 @@ herr_t Handle::close() {
   return status;
 }
 
-void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_errors() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 std::string describe(hid_t obj) {
   char file[4096] = "?", path[4096] = "";
@@ -166,21 +170,37 @@ bool exists(hid_t loc, const std::string& path) {
 }
 
 template <>
-hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
+hid_t native_type<uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
 template <>
-hid_t native_type<uint16_t>() { return H5T_NATIVE_UINT16; }
+hid_t native_type<uint16_t>() {
+  return H5T_NATIVE_UINT16;
+}
 template <>
-hid_t native_type<uint32_t>() { return H5T_NATIVE_UINT32; }
+hid_t native_type<uint32_t>() {
+  return H5T_NATIVE_UINT32;
+}
 template <>
-hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+hid_t native_type<uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
 template <>
-hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
+hid_t native_type<int32_t>() {
+  return H5T_NATIVE_INT32;
+}
 template <>
-hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+hid_t native_type<int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 template <>
-hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 template <>
-hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
 
 void write_attr(hid_t obj, const std::string& name, const std::string& value) {
   Handle type = string_type();
@@ -209,14 +229,15 @@ void write_attr(hid_t obj, const std::string& name, const std::vector<std::strin
   check(H5Awrite(attr.id(), type.id(), ptrs.data()), obj, "cannot write attribute " + name);
 }
 
-bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
+bool has_attr(hid_t obj, const std::string& name) {
+  return H5Aexists(obj, name.c_str()) > 0;
+}
 
 std::optional<std::vector<std::string>> read_attr_strings(hid_t obj, const std::string& name) {
   Handle attr = open_attr(obj, name);
   if (!attr.valid()) return std::nullopt;
   Handle type(H5Aget_type(attr.id()), H5Tclose);
-  if (H5Tget_class(type.id()) != H5T_STRING)
-    fail(obj, "attribute " + name + ": expected a string");
+  if (H5Tget_class(type.id()) != H5T_STRING) fail(obj, "attribute " + name + ": expected a string");
   Handle space(H5Aget_space(attr.id()), H5Sclose);
   hssize_t n = H5Sget_simple_extent_npoints(space.id());
   std::vector<std::string> out;
@@ -277,8 +298,9 @@ Dataset create_dataset(hid_t loc, const std::string& name, const std::vector<hsi
 
 Dataset open_dataset(hid_t loc, const std::string& name) {
   if (!exists(loc, name)) fail(loc, "missing dataset '" + name + "'");
-  return Dataset(check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), loc, "cannot open dataset " + name),
-                 H5Dclose);
+  return Dataset(
+      check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), loc, "cannot open dataset " + name),
+      H5Dclose);
 }
 
 std::vector<hsize_t> dims(hid_t dset) {
@@ -341,14 +363,14 @@ std::vector<T> read_all(hid_t dset) {
   return out;
 }
 
-#define EPBENCH_H5_INSTANTIATE(T)                                                               \
-  template Dataset create_dataset<T>(hid_t, const std::string&, const std::vector<hsize_t>&,    \
-                                     const DatasetOptions&);                                    \
-  template bool stored_type_is<T>(hid_t);                                                       \
-  template void write_rows<T>(hid_t, hsize_t, hsize_t, const T*);                               \
-  template void read_rows<T>(hid_t, hsize_t, hsize_t, T*);                                      \
+#define EPBENCH_H5_INSTANTIATE(T)                                                              \
+  template Dataset create_dataset<T>(hid_t, const std::string&, const std::vector<hsize_t>&,   \
+                                     const DatasetOptions&);                                   \
+  template bool stored_type_is<T>(hid_t);                                                      \
+  template void write_rows<T>(hid_t, hsize_t, hsize_t, const T*);                              \
+  template void read_rows<T>(hid_t, hsize_t, hsize_t, T*);                                     \
   template void write_all<T>(hid_t, const std::string&, const std::vector<hsize_t>&, const T*, \
-                             const DatasetOptions&);                                            \
+                             const DatasetOptions&);                                           \
   template std::vector<T> read_all<T>(hid_t);
 
 EPBENCH_H5_INSTANTIATE(uint8_t)

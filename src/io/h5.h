@@ -88,8 +88,8 @@ template <class T>
 void read_rows(hid_t dset, hsize_t first, hsize_t count, T* data);
 
 template <class T>
-void write_all(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims,
-               const T* data, const DatasetOptions& opt = {});
+void write_all(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims, const T* data,
+               const DatasetOptions& opt = {});
 template <class T>
 std::vector<T> read_all(hid_t dset);
 

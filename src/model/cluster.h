@@ -8,24 +8,24 @@
 namespace epbench {
 
 struct LinkSpec {
-  double latency_s = 0;       // alpha: per message
-  double bandwidth_Bps = 0;   // beta: bytes per second, one direction, per GPU
+  double latency_s = 0;      // alpha: per message
+  double bandwidth_Bps = 0;  // beta: bytes per second, one direction, per GPU
 };
 
 struct ClusterSpec {
   std::string name;
   int nodes = 1;
   int gpus_per_node = 1;
-  int slots_per_gpu = 0;           // expert slots per GPU per MoE layer (0: E / GPUs)
-  double kv_capacity_tokens = 0;   // KV-cache capacity per GPU, in tokens of context
-  LinkSpec same_node;              // NVLink-class
-  LinkSpec other_node;             // NIC-class, per GPU when gpus_per_nic GPUs share one NIC
+  int slots_per_gpu = 0;          // expert slots per GPU per MoE layer (0: E / GPUs)
+  double kv_capacity_tokens = 0;  // KV-cache capacity per GPU, in tokens of context
+  LinkSpec same_node;             // NVLink-class
+  LinkSpec other_node;            // NIC-class, per GPU when gpus_per_nic GPUs share one NIC
   int gpus_per_nic = 1;
-  double gpu_flops = 0;            // dense bf16 FLOP/s per GPU
-  double hbm_bandwidth_Bps = 0;    // bytes/s per GPU
-  int bytes_per_activation = 2;    // bf16 hidden states
-  int bytes_per_weight = 2;        // bf16 expert weights
-  std::string source;              // where the numbers come from
+  double gpu_flops = 0;          // dense bf16 FLOP/s per GPU
+  double hbm_bandwidth_Bps = 0;  // bytes/s per GPU
+  int bytes_per_activation = 2;  // bf16 hidden states
+  int bytes_per_weight = 2;      // bf16 expert weights
+  std::string source;            // where the numbers come from
 
   int num_gpus() const { return nodes * gpus_per_node; }
   int node_of(int gpu) const { return gpu / gpus_per_node; }

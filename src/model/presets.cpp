@@ -10,8 +10,10 @@ namespace {
 
 // Sizes from each model's published config.json (Hugging Face model cards).
 const std::array<ModelPreset, 6> kPresets = {{
-    {"mixtral-8x7b", 32, 8, 2, 4096, 14336, 0, 0, 0, 1, 1, "mistralai/Mixtral-8x7B-v0.1 config.json"},
-    {"deepseek-v3", 58, 256, 8, 7168, 2048, 3, 1, 2048, 8, 4, "deepseek-ai/DeepSeek-V3 config.json"},
+    {"mixtral-8x7b", 32, 8, 2, 4096, 14336, 0, 0, 0, 1, 1,
+     "mistralai/Mixtral-8x7B-v0.1 config.json"},
+    {"deepseek-v3", 58, 256, 8, 7168, 2048, 3, 1, 2048, 8, 4,
+     "deepseek-ai/DeepSeek-V3 config.json"},
     {"deepseek-moe-16b", 27, 64, 6, 2048, 1408, 1, 2, 1408, 1, 1,
      "deepseek-ai/deepseek-moe-16b-base config.json"},
     {"qwen1.5-moe-a2.7b", 24, 60, 4, 2048, 1408, 0, 1, 5632, 1, 1,
@@ -28,7 +30,9 @@ std::string known_names() {
 
 }  // namespace
 
-std::span<const ModelPreset> all_presets() { return kPresets; }
+std::span<const ModelPreset> all_presets() {
+  return kPresets;
+}
 
 const ModelPreset& find_preset(std::string_view name, std::string_view where) {
   for (const auto& p : kPresets)

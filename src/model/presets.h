@@ -12,13 +12,13 @@ struct ModelPreset {
   int num_experts = 0;  // routed experts per MoE layer
   int top_k = 0;        // routed experts per token
   int d_model = 0;
-  int d_ff = 0;                 // one routed expert's FFN width
-  int dense_layers = 0;         // leading dense (non-MoE) layers
-  int shared_experts = 0;       // always-active experts, not placed by epbench
-  int shared_d_ff = 0;          // width of one shared expert (0 when none)
-  int expert_groups = 1;        // DeepSeek-V3 node-limited routing: groups of experts
-  int groups_per_token = 1;     // groups a token may route to
-  std::string source;           // where the sizes come from
+  int d_ff = 0;              // one routed expert's FFN width
+  int dense_layers = 0;      // leading dense (non-MoE) layers
+  int shared_experts = 0;    // always-active experts, not placed by epbench
+  int shared_d_ff = 0;       // width of one shared expert (0 when none)
+  int expert_groups = 1;     // DeepSeek-V3 node-limited routing: groups of experts
+  int groups_per_token = 1;  // groups a token may route to
+  std::string source;        // where the sizes come from
 };
 
 std::span<const ModelPreset> all_presets();

@@ -25,9 +25,9 @@ struct Layout {
   int nodes = 1, gpus_per_node = 1, slots_per_gpu = 1;
   std::string algorithm;
   nlohmann::json params = nlohmann::json::object();
-  std::string fit_trace;                 // trace the placement was fitted on ("" if none)
-  uint64_t fit_begin = 0, fit_end = 0;   // its token range
-  std::vector<LayerPlacement> layers;    // [L]
+  std::string fit_trace;                // trace the placement was fitted on ("" if none)
+  uint64_t fit_begin = 0, fit_end = 0;  // its token range
+  std::vector<LayerPlacement> layers;   // [L]
 
   int num_gpus() const { return nodes * gpus_per_node; }
 };
@@ -45,7 +45,7 @@ void validate_layout(const Layout& layout, const std::string& file);
 void require_layout_matches(const Layout& layout, const ModelPreset& model,
                             const ClusterSpec& cluster, const std::string& file);
 
-Layout read_layout(const std::string& path);               // validates
+Layout read_layout(const std::string& path);                       // validates
 void write_layout(const std::string& path, const Layout& layout);  // atomic
 nlohmann::json layout_to_json(const Layout& layout);
 Layout layout_from_json(const nlohmann::json& j, const std::string& file);  // validates

@@ -31,7 +31,9 @@ const std::array<PlacementAlgorithm, 7> kAlgorithms = {{
 
 }  // namespace
 
-std::span<const PlacementAlgorithm> placement_algorithms() { return kAlgorithms; }
+std::span<const PlacementAlgorithm> placement_algorithms() {
+  return kAlgorithms;
+}
 
 const PlacementAlgorithm& find_placement(const std::string& name) {
   std::string known;
@@ -40,8 +42,7 @@ const PlacementAlgorithm& find_placement(const std::string& name) {
     if (!known.empty()) known += ", ";
     known += a.name;
   }
-  throw InputError("--algo: unknown placement algorithm '" + name + "', expected one of: " +
-                   known);
+  throw InputError("--algo: unknown placement algorithm '" + name + "', expected one of: " + known);
 }
 
 }  // namespace epbench

@@ -9,9 +9,9 @@ struct GpuInfo {
   bool built_with_cuda = false;
   bool built_with_nccl = false;
   int device_count = 0;
-  std::string reason;        // why there is no usable GPU (empty when there is one)
-  std::string device_name;   // device 0
-  int nccl_version = 0;      // e.g. 22803 for 2.28.3 (0 without NCCL)
+  std::string reason;       // why there is no usable GPU (empty when there is one)
+  std::string device_name;  // device 0
+  int nccl_version = 0;     // e.g. 22803 for 2.28.3 (0 without NCCL)
 };
 
 GpuInfo probe_gpus();

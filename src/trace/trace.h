@@ -21,10 +21,10 @@ struct TraceHeader {
   int top_k = 0;
   int d_model = 0;
   int d_ff = 0;
-  std::string source;                 // how it was made: "synth", "import:npy", ...
-  std::string dataset;                // the text it was recorded on
-  std::string params;                 // JSON of the generator/importer options, may be empty
-  std::vector<std::string> domains;   // domain names; empty when requests have none
+  std::string source;                // how it was made: "synth", "import:npy", ...
+  std::string dataset;               // the text it was recorded on
+  std::string params;                // JSON of the generator/importer options, may be empty
+  std::vector<std::string> domains;  // domain names; empty when requests have none
   bool has_gate_weights = false;
   uint64_t num_tokens = 0;
   uint64_t num_requests = 0;

@@ -58,8 +58,8 @@ h5::Dataset open_typed(hid_t file, const std::string& path, const std::string& n
   return ds;
 }
 
-void expect_dims(const std::string& path, const std::string& name,
-                 const std::vector<hsize_t>& got, const std::vector<hsize_t>& want) {
+void expect_dims(const std::string& path, const std::string& name, const std::vector<hsize_t>& got,
+                 const std::vector<hsize_t>& want) {
   if (got == want) return;
   auto show = [](const std::vector<hsize_t>& d) {
     std::string s = "[";

@@ -22,9 +22,9 @@ void validate_token_ids(const TraceHeader& h, const uint16_t* ids, uint64_t toke
                         std::to_string(ids[k]) + " at " + token_where(token, layer));
     for (int j = 0; j < k; ++j)
       if (ids[j] == ids[k])
-        throw_field_error(file, "tokens/expert_ids", "distinct experts in a token's top-k",
-                          "expert " + std::to_string(ids[k]) + " twice at " +
-                              token_where(token, layer));
+        throw_field_error(
+            file, "tokens/expert_ids", "distinct experts in a token's top-k",
+            "expert " + std::to_string(ids[k]) + " twice at " + token_where(token, layer));
   }
 }
 
@@ -47,9 +47,9 @@ void validate_block(const TraceHeader& h, const TokenBlock& b, const std::string
   for (size_t i = 0; i < b.gate_weights.size(); ++i) {
     const float w = b.gate_weights[i];
     if (!std::isfinite(w) || w < 0.0f)
-      throw_field_error(file, "tokens/gate_weights", "finite weights >= 0",
-                        std::to_string(w) + " at token " +
-                            std::to_string(b.first_token + i / h.ids_per_token()));
+      throw_field_error(
+          file, "tokens/gate_weights", "finite weights >= 0",
+          std::to_string(w) + " at token " + std::to_string(b.first_token + i / h.ids_per_token()));
   }
 }
 

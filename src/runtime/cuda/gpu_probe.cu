@@ -66,7 +66,8 @@ double cuda_axpy_max_error(int n) {
   cudaFree(dx);
   cudaFree(dy);
   double max_err = 0;
-  for (int i = 0; i < n; ++i) max_err = std::fmax(max_err, std::fabs(out[i] - (2.0f * x[i] + y[i])));
+  for (int i = 0; i < n; ++i)
+    max_err = std::fmax(max_err, std::fabs(out[i] - (2.0f * x[i] + y[i])));
   return max_err;
 }
 
