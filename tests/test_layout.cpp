@@ -122,14 +122,20 @@ const BadCase kBad[] = {
     {"layer_not_object", [](nlohmann::json& j) { j["layers"][0] = 3; }, "layers[0].gpu_experts"},
 };
 
+// The small layout broken as `c` says, written to its own file; returns the path.
+std::string write_bad_layout(const ScratchDir& dir, const BadCase& c) {
+  nlohmann::json j = layout_to_json(small_layout());
+  c.mutate(j);
+  const std::string path = dir.path(std::string(c.name) + ".json");
+  write_json(path, j);
+  return path;
+}
+
 TEST(Layout, EachBrokenInvariantRejected) {
   ScratchDir dir;
   for (const BadCase& c : kBad) {
     SCOPED_TRACE(c.name);
-    nlohmann::json j = layout_to_json(small_layout());
-    c.mutate(j);
-    const std::string path = dir.path(std::string(c.name) + ".json");
-    write_json(path, j);
+    const std::string path = write_bad_layout(dir, c);
     expect_rejected(path, c.needle);
   }
 }
@@ -178,10 +184,7 @@ TEST(Layout, CliRejectsBadLayouts) {
   ScratchDir dir;
   for (const BadCase& c : kBad) {
     SCOPED_TRACE(c.name);
-    nlohmann::json j = layout_to_json(small_layout());
-    c.mutate(j);
-    const std::string path = dir.path(std::string(c.name) + ".json");
-    write_json(path, j);
+    const std::string path = write_bad_layout(dir, c);
     const auto r = test::run_epbench({"place", "--check", path});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
