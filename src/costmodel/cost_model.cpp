@@ -121,6 +121,7 @@ void CostModel::finish(LayerCost& out) const {
   out.bytes_same_node.resize(G);
   out.bytes_other_node.resize(G);
   out.pairs.resize(G);
+  out.active.resize(G);
   out.dispatch_max = out.compute_max = out.combine_max = 0;
   const size_t per_nic = sz(c_.gpus_per_nic);
   const double tb = dbl(token_bytes_);
@@ -145,13 +146,15 @@ void CostModel::finish(LayerCost& out) const {
     out.bytes_same_node[g] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
     out.bytes_other_node[g] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;
     double compute = 0;
-    uint32_t pairs = 0;
+    uint32_t pairs = 0, active = 0;
     for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
       compute += expert_time(slot_tokens_[s]);
       pairs += slot_tokens_[s];
+      active += slot_tokens_[s] > 0;
     }
     out.compute_s[g] = compute;
     out.pairs[g] = pairs;
+    out.active[g] = active;
     out.dispatch_max = std::max(out.dispatch_max, out.dispatch_s[g]);
     out.compute_max = std::max(out.compute_max, compute);
   }

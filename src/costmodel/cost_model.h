@@ -22,7 +22,8 @@ struct LayerCost {
   // Per GPU [G]. Bytes are sent by that GPU, dispatch plus combine.
   std::vector<double> dispatch_s, compute_s, combine_s;
   std::vector<uint64_t> bytes_same_node, bytes_other_node;
-  std::vector<uint32_t> pairs;  // token-expert pairs computed on the GPU
+  std::vector<uint32_t> pairs;   // token-expert pairs computed on the GPU
+  std::vector<uint32_t> active;  // resident experts with at least one token on the GPU
   // Each phase ends in a collective, so the layer costs the slowest GPU of each phase.
   double dispatch_max = 0, compute_max = 0, combine_max = 0;
   double total() const { return dispatch_max + compute_max + combine_max; }

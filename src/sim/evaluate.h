@@ -57,6 +57,7 @@ struct RunResult {
   std::vector<double> dispatch, compute, combine;           // [S, L, G] seconds
   std::vector<uint64_t> bytes_same_node, bytes_other_node;  // [S, L, G] sent
   std::vector<uint32_t> tokens_per_gpu;                     // [S, L, G] pairs computed
+  std::vector<uint32_t> experts_active;                     // [S, L, G] experts with tokens
   std::vector<uint64_t> tokens_per_expert;                  // [L, E]
   std::vector<double> step_time;                            // [S]
   std::vector<double> step_lower_bound;                     // [S] any placement and routing

@@ -1,0 +1,21 @@
+// The GPU factories of a build without CUDA or NCCL: they say why nothing can run.
+#include <stdexcept>
+
+#include "runtime/exchange.h"
+#include "runtime/ffn_backend.h"
+
+namespace epbench {
+
+#ifndef EPBENCH_WITH_CUDA
+std::unique_ptr<FfnBackend> make_cuda_backend(int, int, size_t, int, bool) {
+  throw std::runtime_error("no GPU: epbench was built without CUDA (EPBENCH_WITH_CUDA=OFF)");
+}
+#endif
+
+#ifndef EPBENCH_WITH_NCCL
+std::unique_ptr<Exchange> make_nccl_exchange(MPI_Comm, int) {
+  throw std::runtime_error("no GPU: epbench was built without NCCL (EPBENCH_WITH_NCCL=OFF)");
+}
+#endif
+
+}  // namespace epbench

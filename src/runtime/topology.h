@@ -1,0 +1,48 @@
+#pragma once
+// Where each rank runs (docs/run.md "Topology"): its host and node from
+// MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), its CPU binding and NUMA node from hwloc, and with
+// CUDA its GPU's PCI address and whether the rank is bound close to it. Virtual nodes
+// (--ranks-per-node K) group ranks K by K so one host exercises the intra/inter-node paths.
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+namespace epbench {
+
+struct RankPlacement {
+  int rank = 0;
+  std::string host;      // gethostname
+  int host_index = 0;    // hosts numbered by their lowest rank
+  int local_rank = 0;    // rank within its host (MPI_COMM_TYPE_SHARED)
+  int local_size = 1;    // ranks on its host
+  int node = 0;          // node used for placement and byte accounting (virtual or host_index)
+  std::string cpuset;    // hwloc binding as a list of PUs, e.g. "0-3" ("" when unbound)
+  std::string numa;      // NUMA nodes the binding covers, e.g. "0" or "0,1"
+  int gpu = -1;          // CUDA device index used by this rank, -1 without one
+  std::string gpu_pci;   // e.g. "0000:3b:00.0"
+  bool gpu_near = true;  // the binding lies within the GPU's local CPUs
+};
+
+struct JobTopology {
+  std::vector<RankPlacement> ranks;  // every rank, the same on every rank
+  int nodes = 1;                     // distinct values of RankPlacement::node
+  int ranks_per_node = 1;            // when every node has the same count, else 0
+  bool virtual_nodes = false;
+  int hosts = 1;
+};
+
+// Collective over comm. ranks_per_node > 0 makes virtual nodes of consecutive ranks (the
+// communicator's size must be a multiple; InputError naming --ranks-per-node otherwise);
+// 0 uses the hosts. Ranks of one node must be consecutive for the layout's GPU numbering
+// (InputError otherwise, suggesting --map-by / block distribution).
+JobTopology discover_topology(MPI_Comm comm, int ranks_per_node);
+
+// The rank/host/node/NUMA/GPU map, one line per rank, for `epbench topo` and run logs.
+std::string format_topology(const JobTopology& t);
+
+// Conditions worth a warning: a rank not bound to CPUs, a rank bound far from its GPU, two
+// ranks sharing a GPU. One line each.
+std::vector<std::string> topology_warnings(const JobTopology& t);
+
+}  // namespace epbench
