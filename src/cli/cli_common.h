@@ -17,6 +17,9 @@ void register_trace_stats(CLI::App& trace);
 void register_place(CLI::App& app);
 void register_bound(CLI::App& app);
 void register_evaluate(CLI::App& app);
+void register_run(CLI::App& app);
+void register_topo(CLI::App& app);
+void register_calibrate(CLI::App& app);
 
 // The command line as typed, for provenance attributes in output files.
 const std::string& command_line();

@@ -23,6 +23,9 @@ void register_commands(CLI::App& app) {
   register_place(app);
   register_bound(app);
   register_evaluate(app);
+  register_run(app);
+  register_topo(app);
+  register_calibrate(app);
 }
 
 // CLI11 reports a mistyped command as "a subcommand is required"; name the word instead.

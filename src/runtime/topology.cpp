@@ -1,0 +1,2 @@
+// Placeholder until the topology module lands.
+#include "runtime/topology.h"
