@@ -76,7 +76,7 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-CommandResult run_epbench(const std::vector<std::string>& args) {
+CommandResult run_command(const std::vector<std::string>& args) {
   ScratchDir io;
   std::string out = io.path("stdout"), err = io.path("stderr");
   posix_spawn_file_actions_t actions;
@@ -84,14 +84,13 @@ CommandResult run_epbench(const std::vector<std::string>& args) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_s = {EPBENCH_EXE};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> argv_s = args;
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
   CommandResult r;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
+  if (posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
     int status = 0;
     waitpid(pid, &status, 0);
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -100,6 +99,22 @@ CommandResult run_epbench(const std::vector<std::string>& args) {
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+CommandResult run_epbench(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {EPBENCH_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+std::string mpirun_path() {
+  return EPBENCH_MPIEXEC;
+}
+
+std::vector<std::string> mpirun_args(int ranks) {
+  std::vector<std::string> argv = {mpirun_path(), "-n", std::to_string(ranks), "--oversubscribe"};
+  if (getuid() == 0) argv.push_back("--allow-run-as-root");
+  return argv;
 }
 
 bool file_exists(const std::string& path) {

@@ -28,8 +28,17 @@ struct CommandResult {
   int exit_code = -1;
   std::string out, err;
 };
+// Runs argv[0] (searched in PATH when it has no slash) with the rest as arguments, no shell,
+// stdin from /dev/null, capturing stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv);
 // Runs the epbench executable with `args` (no shell), capturing stdout and stderr.
 CommandResult run_epbench(const std::vector<std::string>& args);
+
+// The mpiexec CMake found (EPBENCH_MPIEXEC).
+std::string mpirun_path();
+// mpiexec -n N --oversubscribe (so tests may start more ranks than cores), plus
+// --allow-run-as-root when running as root (CI): prepend to a command for run_command.
+std::vector<std::string> mpirun_args(int ranks);
 
 bool file_exists(const std::string& path);
 // Files in `dir` whose names contain `needle` (to check no temporary file was left).

@@ -1,6 +1,7 @@
 // epbench: expert placement benchmark for Mixture-of-Experts inference.
 // Exit status: 0 success, 2 bad input or options (one line on stderr), 1 anything else.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -26,6 +27,14 @@ void register_commands(CLI::App& app) {
   register_run(app);
   register_topo(app);
   register_calibrate(app);
+}
+
+// The rank the launcher gave this process (0 when not launched by mpirun or srun), known
+// before MPI is initialised.
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
 }
 
 // CLI11 reports a mistyped command as "a subcommand is required"; name the word instead.
@@ -63,8 +72,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "epbench: error: %s (see --help)\n", e.what());
+    // Under mpirun/srun every rank parses the same line: one message is enough.
+    if (launcher_rank() == 0) std::fprintf(stderr, "epbench: error: %s (see --help)\n", e.what());
     return 2;
+  } catch (const epbench::SilentExit& e) {
+    return e.code();
   } catch (const epbench::InputError& e) {
     std::fprintf(stderr, "epbench: error: %s\n", e.what());
     return 2;

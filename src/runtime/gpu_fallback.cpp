@@ -3,12 +3,17 @@
 
 #include "runtime/exchange.h"
 #include "runtime/ffn_backend.h"
+#include "runtime/gpu_locality.h"
 
 namespace epbench {
 
 #ifndef EPBENCH_WITH_CUDA
 std::unique_ptr<FfnBackend> make_cuda_backend(int, int, size_t, int, bool) {
   throw std::runtime_error("no GPU: epbench was built without CUDA (EPBENCH_WITH_CUDA=OFF)");
+}
+
+RankGpu rank_gpu(int) {
+  return {};
 }
 #endif
 

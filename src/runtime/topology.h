@@ -38,6 +38,10 @@ struct JobTopology {
 // (InputError otherwise, suggesting --map-by / block distribution).
 JobTopology discover_topology(MPI_Comm comm, int ranks_per_node);
 
+// The node step of discover_topology, from each rank's host_index (exposed for tests): sets
+// node, nodes, ranks_per_node and virtual_nodes; InputError when hosts are not consecutive.
+void assign_nodes(JobTopology& t, int ranks_per_node);
+
 // The rank/host/node/NUMA/GPU map, one line per rank, for `epbench topo` and run logs.
 std::string format_topology(const JobTopology& t);
 

@@ -1,0 +1,152 @@
+#include "runtime/moe_layer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "common/numeric.h"
+#include "runtime/mpi_env.h"
+
+namespace epbench {
+
+MoeLayerRunner::MoeLayerRunner(MPI_Comm comm, Exchange& exchange, FfnBackend& backend, DType dtype,
+                               int d_model, std::vector<int> node_of)
+    : comm_(comm),
+      exchange_(exchange),
+      backend_(backend),
+      dtype_(dtype),
+      d_(sz(d_model)),
+      row_bytes_(sz(d_model) * dtype_bytes(dtype)),
+      node_of_(std::move(node_of)) {
+  MPI_Comm_rank(comm, &rank_);
+  const size_t P = node_of_.size();
+  for (auto* v : {&send_bytes_, &send_off_, &recv_bytes_, &recv_off_}) v->assign(P, 0);
+  count_send_.assign(P, 0), count_recv_.assign(P, 0);
+}
+
+void MoeLayerRunner::set_sizes(const DispatchPlan& plan) {
+  for (size_t p = 0; p < node_of_.size(); ++p) {
+    send_bytes_[p] = plan.sent_to(static_cast<int>(p)) * row_bytes_;
+    send_off_[p] = plan.send_off[p] * row_bytes_;
+    recv_bytes_[p] = plan.received_from(static_cast<int>(p)) * row_bytes_;
+    recv_off_[p] = plan.recv_off[p] * row_bytes_;
+  }
+  const size_t most = std::max(plan.send_tokens.size(), plan.received()) * row_bytes_;
+  if (send_buf_.size() < most) send_buf_.resize(most), recv_buf_.resize(most);
+  work_.resize(plan.work_rows() * d_);
+  out_.resize(plan.work_rows() * d_);
+}
+
+// A real dispatcher does not know what it will receive: the counts go first, and the plan's
+// expectation (from the replayed routing) must agree with them.
+void MoeLayerRunner::exchange_counts(const DispatchPlan& plan) {
+  for (size_t p = 0; p < count_send_.size(); ++p)
+    count_send_[p] = plan.sent_to(static_cast<int>(p));
+  EPBENCH_MPI_CHECK(MPI_Alltoall(count_send_.data(), 1, MPI_UINT64_T, count_recv_.data(), 1,
+                                 MPI_UINT64_T, comm_));
+  for (size_t q = 0; q < count_recv_.size(); ++q)
+    if (count_recv_[q] != plan.received_from(static_cast<int>(q)))
+      throw std::runtime_error("rank " + std::to_string(rank_) + ": rank " + std::to_string(q) +
+                               " announced " + std::to_string(count_recv_[q]) +
+                               " tokens, the replayed routing expects " +
+                               std::to_string(plan.received_from(static_cast<int>(q))));
+}
+
+void MoeLayerRunner::dispatch(const DispatchPlan& plan, const float* x) {
+  for (size_t i = 0; i < plan.send_tokens.size(); ++i) {
+    const auto row = sz(plan.home_row[plan.send_tokens[i]]);
+    encode_rows(dtype_, x + row * d_, d_, send_buf_.data() + i * row_bytes_);
+  }
+  exchange_counts(plan);
+  exchange_.alltoallv(send_buf_.data(), send_bytes_, send_off_, recv_buf_.data(), recv_bytes_,
+                      recv_off_);
+  decode_rows(dtype_, recv_buf_.data(), plan.received() * d_, work_.data());
+  float* local = work_.data() + plan.received() * d_;
+  for (size_t i = 0; i < plan.local_tokens.size(); ++i) {
+    const auto row = sz(plan.home_row[plan.local_tokens[i]]);
+    std::memcpy(local + i * d_, x + row * d_, d_ * sizeof(float));
+  }
+}
+
+void MoeLayerRunner::compute(const DispatchPlan& plan, size_t shard0, LayerMeasure& m) {
+  std::fill(out_.begin(), out_.end(), 0.f);
+  for (size_t s = 0; s + 1 < plan.slot_off.size(); ++s) {
+    const size_t first = plan.slot_off[s], rows = plan.slot_off[s + 1] - first;
+    if (rows == 0) continue;
+    m.pairs += static_cast<uint32_t>(rows), ++m.active;
+    xe_.resize(rows * d_), ye_.resize(rows * d_);
+    for (size_t i = 0; i < rows; ++i)
+      std::memcpy(xe_.data() + i * d_, work_.data() + sz(plan.slot_rows[first + i]) * d_,
+                  d_ * sizeof(float));
+    backend_.forward(shard0 + s, xe_.data(), rows, ye_.data());
+    for (size_t i = 0; i < rows; ++i) {
+      float* o = out_.data() + sz(plan.slot_rows[first + i]) * d_;
+      const float g = plan.slot_gate[first + i];
+      const float* yi = ye_.data() + i * d_;
+      for (size_t c = 0; c < d_; ++c) o[c] += g * yi[c];
+    }
+  }
+}
+
+// The partial sums travel back along the dispatch's path: what was received is sent.
+void MoeLayerRunner::combine(const DispatchPlan& plan, float* y) {
+  encode_rows(dtype_, out_.data(), plan.received() * d_, recv_buf_.data());
+  exchange_.alltoallv(recv_buf_.data(), recv_bytes_, recv_off_, send_buf_.data(), send_bytes_,
+                      send_off_);
+  std::fill(y, y + plan.home_tokens.size() * d_, 0.f);
+  const float* local = out_.data() + plan.received() * d_;
+  for (size_t i = 0; i < plan.local_tokens.size(); ++i) {
+    float* yi = y + sz(plan.home_row[plan.local_tokens[i]]) * d_;
+    for (size_t c = 0; c < d_; ++c) yi[c] += local[i * d_ + c];
+  }
+  for (size_t i = 0; i < plan.send_tokens.size(); ++i)
+    accumulate_rows(dtype_, send_buf_.data() + i * row_bytes_, d_,
+                    y + sz(plan.home_row[plan.send_tokens[i]]) * d_);
+}
+
+void MoeLayerRunner::count_bytes(const DispatchPlan& plan, LayerMeasure& m) const {
+  const int mine = node_of_[sz(rank_)];
+  for (size_t p = 0; p < node_of_.size(); ++p) {
+    // Dispatch sends our tokens to p; the combine returns what p sent us.
+    const uint64_t rows =
+        plan.sent_to(static_cast<int>(p)) + plan.received_from(static_cast<int>(p));
+    (node_of_[p] == mine ? m.bytes_same_node : m.bytes_other_node) += rows * row_bytes_;
+  }
+}
+
+void MoeLayerRunner::run(const DispatchPlan& plan, size_t shard0, const float* x, float* y,
+                         LayerMeasure& m) {
+  set_sizes(plan);
+  count_bytes(plan, m);
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm_));
+  const double t0 = MPI_Wtime();
+  dispatch(plan, x);
+  const double t1 = MPI_Wtime();
+  compute(plan, shard0, m);
+  const double t2 = MPI_Wtime();
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm_));  // the combine starts when every expert is done
+  const double t3 = MPI_Wtime();
+  combine(plan, y);
+  const double t4 = MPI_Wtime();
+  m.dispatch += t1 - t0, m.compute += t2 - t1, m.combine += t4 - t3;
+}
+
+void MoeLayerRunner::run_baseline(const DispatchPlan& plan, size_t shard0, LayerMeasure& m) {
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm_));
+  double t = MPI_Wtime();
+  exchange_.alltoallv(send_buf_.data(), send_bytes_, send_off_, recv_buf_.data(), recv_bytes_,
+                      recv_off_);
+  m.raw_alltoallv += MPI_Wtime() - t;
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm_));
+  t = MPI_Wtime();
+  exchange_.alltoallv(recv_buf_.data(), recv_bytes_, recv_off_, send_buf_.data(), send_bytes_,
+                      send_off_);
+  m.raw_alltoallv += MPI_Wtime() - t;
+  t = MPI_Wtime();
+  for (size_t s = 0; s + 1 < plan.slot_off.size(); ++s)
+    backend_.raw_gemms(shard0 + s, plan.slot_off[s + 1] - plan.slot_off[s]);
+  m.raw_gemm += MPI_Wtime() - t;
+}
+
+}  // namespace epbench

@@ -1,0 +1,352 @@
+#include "runtime/run_job.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/numeric.h"
+#include "costmodel/cost_model.h"
+#include "runtime/mpi_env.h"
+#include "runtime/reference_check.h"
+#include "runtime/run_results.h"
+#include "runtime/shards.h"
+#include "runtime/topology.h"
+#include "sim/replay.h"
+#include "trace/trace_io.h"
+
+namespace epbench {
+
+namespace {
+
+// What every rank knows before the first step.
+struct Job {
+  Job(const RunConfig& c, MPI_Comm m) : cfg(c), comm(m) {}
+  const RunConfig& cfg;
+  MPI_Comm comm;
+  int rank = 0, world = 1;
+  TraceHeader header;
+  TokenBlock block;
+  std::vector<RequestSpan> spans;
+  std::vector<PreparedLayout> layouts;
+  JobTopology topo;
+  int d_model = 0, d_ff = 0;
+  std::vector<RunAttrs> attrs;  // per configuration run, for the results file
+  uint64_t shard_bytes = 0;     // the largest layout's, per rank
+};
+
+int scaled(int given, int trace_value, double scale) {
+  const int v = given > 0 ? given : trace_value;
+  return std::max(1, static_cast<int>(static_cast<double>(v) * scale + 0.5));
+}
+
+void load_inputs(Job& job) {
+  const RunConfig& cfg = job.cfg;
+  const TraceReader reader(cfg.trace);
+  job.header = reader.header();
+  if (cfg.begin >= cfg.end || cfg.end > job.header.num_tokens)
+    throw InputError("--range: expected a non-empty token range within the trace's " +
+                     std::to_string(job.header.num_tokens) + " tokens");
+  job.block = reader.read(cfg.begin, cfg.end - cfg.begin);
+  job.spans = request_spans(reader.requests(), cfg.begin, cfg.end);
+  const LayoutSource src{cfg.layouts, cfg.cluster, 0, 0, cfg.trace, cfg.begin, cfg.end};
+  job.layouts = load_layouts(src, job.header);
+  job.d_model = scaled(cfg.d_model, job.header.d_model, cfg.scale);
+  job.d_ff = scaled(cfg.d_ff, job.header.d_ff, cfg.scale);
+}
+
+// The layout must place experts on exactly this job's ranks, grouped into its nodes.
+void check_shape(const Job& job) {
+  for (const PreparedLayout& p : job.layouts) {
+    const Layout& l = p.layout;
+    if (l.num_gpus() != job.world)
+      throw InputError(p.path + ": places experts on " + std::to_string(l.num_gpus()) + " GPUs (" +
+                       std::to_string(l.nodes) + " nodes x " + std::to_string(l.gpus_per_node) +
+                       "), but this job has " + std::to_string(job.world) +
+                       " ranks; launch it with -np " + std::to_string(l.num_gpus()));
+    if (l.nodes != job.topo.nodes || l.gpus_per_node != job.topo.ranks_per_node)
+      throw InputError(p.path + ": expects " + std::to_string(l.nodes) + " nodes x " +
+                       std::to_string(l.gpus_per_node) + " GPUs, but this job's ranks form " +
+                       std::to_string(job.topo.nodes) + " node(s)" +
+                       (job.topo.virtual_nodes ? " (virtual)" : "") + "; --ranks-per-node " +
+                       std::to_string(l.gpus_per_node) +
+                       " groups the ranks into virtual nodes of that size");
+  }
+}
+
+void check_memory(Job& job) {
+  const RankPlacement& me = job.topo.ranks[sz(job.rank)];
+  const uint64_t have = memory_per_rank(job.cfg.memory_limit, me.local_size);
+  for (const PreparedLayout& p : job.layouts) {
+    const uint64_t need = shard_bytes(p.layout, job.d_model, job.d_ff, sizeof(float));
+    require_memory(p.path, need, have, p.layout.num_layers, p.layout.slots_per_gpu, job.d_model,
+                   job.d_ff, sizeof(float), job.cfg.memory_limit);
+    job.shard_bytes = std::max(job.shard_bytes, need);
+  }
+}
+
+std::unique_ptr<FfnBackend> make_backend(const Job& job, const PreparedLayout& p) {
+  const size_t shards = sz(p.layout.num_layers) * sz(p.layout.slots_per_gpu);
+  if (job.cfg.backend == "cpu")
+    return make_cpu_backend(job.d_model, job.d_ff, shards, job.cfg.threads);
+  if (job.cfg.backend == "cuda")
+    return make_cuda_backend(job.d_model, job.d_ff, shards, job.topo.ranks[sz(job.rank)].gpu,
+                             job.cfg.dtype == DType::kBf16);
+  throw InputError("--backend: expected cpu or cuda, got '" + job.cfg.backend + "'");
+}
+
+std::unique_ptr<Exchange> make_exchange(const Job& job) {
+  if (job.cfg.comm == "mpi") return make_mpi_exchange(job.comm);
+  if (job.cfg.comm == "nccl") return make_nccl_exchange(job.comm, job.topo.ranks[sz(job.rank)].gpu);
+  throw InputError("--comm: expected mpi or nccl, got '" + job.cfg.comm + "'");
+}
+
+// The cost model priced like the run: its sizes and its dtype on the wire and in the weights.
+CostModel run_cost_model(const Job& job, const PreparedLayout& p) {
+  ClusterSpec c = p.cluster;
+  c.bytes_per_activation = static_cast<int>(dtype_bytes(job.cfg.dtype));
+  c.bytes_per_weight = job.cfg.backend == "cpu" ? 4 : static_cast<int>(dtype_bytes(job.cfg.dtype));
+  return CostModel(c, job.d_model, job.d_ff);
+}
+
+// A rank that dies mid-run, for the fault tests: the launcher must end the job promptly.
+void maybe_die(const Job& job, uint64_t step) {
+  if (job.rank != job.cfg.fault_rank || step != job.cfg.fault_step) return;
+  std::fprintf(stderr, "epbench: rank %d: --inject-fault: killing this rank at step %llu\n",
+               job.rank, static_cast<unsigned long long>(step));
+  std::fflush(stderr);
+  raise(SIGKILL);
+}
+
+// Per layer, the scratch of one step on this rank.
+struct StepScratch {
+  std::vector<uint16_t> ids;
+  std::vector<float> gate, x, y;
+  std::vector<int32_t> slots;
+  std::vector<uint64_t> trace_token;
+  DispatchPlan plan;
+};
+
+class ConfigRunner {
+ public:
+  ConfigRunner(const Job& job, const PreparedLayout& p, const StepPlan& plan, RoutingPolicy rp,
+               FfnBackend& backend, Exchange& exchange)
+      : job_(job),
+        p_(p),
+        plan_(plan),
+        router_(rp),
+        runner_(job.comm, exchange, backend, job.cfg.dtype, job.d_model, node_of(job)),
+        check_(job.cfg.seed, job.d_model, job.d_ff, job.cfg.dtype, job.cfg.check_stride) {}
+
+  void run(uint64_t measured_steps, RankRecord& rec) {
+    const size_t L = sz(job_.header.num_layers);
+    rec.reset(measured_steps, L, sz(job_.header.num_experts));
+    const uint64_t warmup = std::min(job_.cfg.warmup, measured_steps);
+    for (uint64_t i = 0; i < warmup + measured_steps; ++i) {
+      const bool measured = i >= warmup;
+      const uint64_t s = measured ? i - warmup : i;
+      if (measured) maybe_die(job_, s);
+      run_step(s, measured, rec);
+    }
+    rec.checked_tokens = check_.checked();
+    rec.check_max_error = check_.max_error();
+  }
+
+ private:
+  static std::vector<int> node_of(const Job& job) {
+    std::vector<int> out;
+    for (const RankPlacement& r : job.topo.ranks) out.push_back(r.node);
+    return out;
+  }
+
+  void run_step(uint64_t s, bool measured, RankRecord& rec) {
+    std::string failure;
+    for (int l = 0; l < job_.header.num_layers; ++l) {
+      LayerMeasure scratch;
+      LayerMeasure& m = measured ? rec.measures[s * rec.layers + sz(l)] : scratch;
+      run_layer(s, l, m, measured ? &rec : nullptr, failure);
+    }
+    if (job_.cfg.check)  // one collective per step: a mismatch anywhere stops every rank
+      agree(job_.comm, [&] {
+        if (!failure.empty()) throw std::runtime_error(failure);
+      });
+  }
+
+  void route_layer(uint64_t s, int l) {
+    const size_t first = plan_.offset[s], n = plan_.offset[s + 1] - first;
+    const size_t k = sz(job_.header.top_k);
+    const TokenBlock& b = job_.block;
+    sc_.ids.resize(n * k), sc_.gate.resize(n * k), sc_.slots.resize(n * k);
+    sc_.trace_token.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t t = plan_.token[first + i];
+      sc_.trace_token[i] = job_.cfg.begin + t;
+      std::memcpy(sc_.ids.data() + i * k, b.experts(t, l), k * sizeof(uint16_t));
+      const size_t at = (t * sz(b.num_layers) + sz(l)) * k;
+      for (size_t j = 0; j < k; ++j)
+        sc_.gate[i * k + j] =
+            b.gate_weights.empty() ? 1.f / static_cast<float>(k) : b.gate_weights[at + j];
+    }
+    router_.route(p_.replicas[sz(l)], sc_.ids.data(), plan_.home.data() + first, n,
+                  job_.header.top_k, sc_.slots.data());
+    build_dispatch_plan(job_.rank, job_.world, p_.layout.slots_per_gpu, plan_.home.data() + first,
+                        sc_.slots.data(), sc_.gate.data(), n, job_.header.top_k, sc_.plan);
+  }
+
+  void make_inputs(int l) {
+    const size_t d = sz(job_.d_model), home = sc_.plan.home_tokens.size();
+    sc_.x.resize(home * d), sc_.y.resize(home * d);
+    for (size_t i = 0; i < home; ++i)
+      make_hidden_state(job_.cfg.seed, sc_.trace_token[sc_.plan.home_tokens[i]], l, job_.d_model,
+                        job_.cfg.dtype, sc_.x.data() + i * d);
+  }
+
+  void run_layer(uint64_t s, int l, LayerMeasure& m, RankRecord* rec, std::string& failure) {
+    route_layer(s, l);
+    make_inputs(l);
+    const size_t shard0 = sz(l) * sz(p_.layout.slots_per_gpu);
+    runner_.run(sc_.plan, shard0, sc_.x.data(), sc_.y.data(), m);
+    if (rec && job_.cfg.baseline) runner_.run_baseline(sc_.plan, shard0, m);
+    if (rec) count_experts(l, *rec);
+    if (job_.cfg.check && failure.empty()) try {
+        check_.check_layer(l, sc_.plan, sc_.trace_token.data(), sc_.ids.data(), sc_.gate.data(),
+                           job_.header.top_k, sc_.x.data(), sc_.y.data());
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+  }
+
+  void count_experts(int l, RankRecord& rec) const {
+    const auto& mine = p_.layout.layers[sz(l)].gpu_experts[sz(job_.rank)];
+    uint64_t* row = rec.per_expert.data() + sz(l) * rec.experts;
+    for (size_t i = 0; i < mine.size(); ++i)
+      row[mine[i]] += sc_.plan.slot_off[i + 1] - sc_.plan.slot_off[i];
+  }
+
+  const Job& job_;
+  const PreparedLayout& p_;
+  const StepPlan& plan_;
+  Router router_;
+  MoeLayerRunner runner_;
+  ReferenceCheck check_;
+  StepScratch sc_;
+};
+
+uint64_t measured_steps(const Job& job, const StepPlan& plan, int batch) {
+  if (job.cfg.steps == 0) return plan.num_steps();
+  if (plan.num_steps() < job.cfg.steps)
+    throw InputError("--steps: the token range gives only " + std::to_string(plan.num_steps()) +
+                     " steps at batch size " + std::to_string(batch) + ", but " +
+                     std::to_string(job.cfg.steps) +
+                     " were asked; use a longer --range, fewer --steps, or --steps 0 for all");
+  return job.cfg.steps;
+}
+
+ConfigResult run_config(const Job& job, const PreparedLayout& p, const StepPlan& plan,
+                        RoutingPolicy rp, int batch, uint64_t steps, FfnBackend& backend,
+                        Exchange& exchange) {
+  RankRecord rec;
+  ConfigRunner(job, p, plan, rp, backend, exchange).run(steps, rec);
+  ConfigResult r;
+  r.name = p.name + "." + routing_name(rp) + ".b" + std::to_string(batch);
+  r.layout_path = p.path, r.routing = routing_name(rp), r.batch_size = batch;
+  gather_record(job.comm, rec, r);
+  if (job.rank == 0) {
+    Router router(rp);
+    evaluate_plan(job.block, plan, p.replicas, run_cost_model(job, p), router, r.predicted, 0,
+                  steps);
+    r.measured.step_tokens = r.predicted.step_tokens;
+    r.measured.step_prefill = r.predicted.step_prefill;
+    r.measured.step_lower_bound = r.predicted.step_lower_bound;  // a model figure, labelled so
+    finish_measured(r);
+  }
+  return r;
+}
+
+RunAttrs config_attrs(const Job& job, const PreparedLayout& p, RoutingPolicy rp, int batch) {
+  const RunConfig& cfg = job.cfg;
+  RunAttrs a;
+  a.layout = p.path, a.algorithm = p.layout.algorithm, a.fit_trace = p.layout.fit_trace;
+  a.fit_begin = p.layout.fit_begin, a.fit_end = p.layout.fit_end;
+  a.routing = routing_name(rp);
+  a.allocation = allocation_name(cfg.allocation);
+  a.batching = batching_name(cfg.batching);
+  a.batch_size = batch, a.prefill_chunk = cfg.prefill_chunk;
+  a.world_size = job.world, a.nodes = p.layout.nodes, a.gpus_per_node = p.layout.gpus_per_node;
+  a.slots_per_gpu = p.layout.slots_per_gpu, a.virtual_nodes = job.topo.virtual_nodes;
+  a.backend = cfg.backend, a.comm = cfg.comm, a.dtype = dtype_name(cfg.dtype);
+  a.d_model = job.d_model, a.d_ff = job.d_ff;
+  a.trace = cfg.trace, a.token_begin = cfg.begin, a.token_end = cfg.end;
+  a.cluster = p.cluster.name;
+  return a;
+}
+
+void write_results(const Job& job, const std::vector<ConfigResult>& configs) {
+  RunFileInfo info;
+  info.header = {"run", job.cfg.command_line, job.cfg.trace, job.header.model, {}};
+  for (const RankPlacement& r : job.topo.ranks) {
+    info.rank_hosts.push_back(r.host);
+    info.rank_node.push_back(r.node);
+    if (std::find(info.header.hosts.begin(), info.header.hosts.end(), r.host) ==
+        info.header.hosts.end())
+      info.header.hosts.push_back(r.host);
+  }
+  info.attrs = job.attrs;
+  info.trace_d_model = job.header.d_model, info.trace_d_ff = job.header.d_ff;
+  info.warmup = static_cast<int>(job.cfg.warmup), info.threads = job.cfg.threads;
+  info.shard_bytes_per_rank = job.shard_bytes;
+  write_run_results(job.cfg.output, info, configs);
+}
+
+void run_layout(Job& job, const PreparedLayout& p, Exchange& exchange,
+                std::vector<ConfigResult>& out) {
+  std::unique_ptr<FfnBackend> backend;
+  agree(job.comm, [&] {
+    backend = make_backend(job, p);
+    load_shards(p.layout, job.rank, job.d_model, job.d_ff, job.cfg.dtype, job.cfg.seed, *backend);
+  });
+  for (int b : job.cfg.batch_sizes) {
+    StepPlan plan;
+    uint64_t steps = 0;
+    agree(job.comm, [&] {
+      const PlanOptions po{job.cfg.allocation, job.cfg.batching, b, job.cfg.prefill_chunk, 0};
+      plan = plan_layout_steps(p, job.block, job.spans, po);
+      steps = measured_steps(job, plan, b);
+    });
+    for (RoutingPolicy rp : job.cfg.routings) {
+      out.push_back(run_config(job, p, plan, rp, b, steps, *backend, exchange));
+      job.attrs.push_back(config_attrs(job, p, rp, b));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ConfigResult> run_job(const RunConfig& cfg, MPI_Comm comm) {
+  Job job(cfg, comm);
+  MPI_Comm_rank(comm, &job.rank);
+  MPI_Comm_size(comm, &job.world);
+  agree(comm, [&] {
+    check_launcher(comm);
+    load_inputs(job);
+  });
+  agree(comm, [&] { job.topo = discover_topology(comm, cfg.ranks_per_node); });
+  agree(comm, [&] {
+    check_shape(job);
+    check_memory(job);
+  });
+  std::unique_ptr<Exchange> exchange;
+  agree(comm, [&] { exchange = make_exchange(job); });
+  std::vector<ConfigResult> out;
+  for (const PreparedLayout& p : job.layouts) run_layout(job, p, *exchange, out);
+  // Rank 0 writes; the others wait so that the job ends with the file in place or an error.
+  agree(comm, [&] {
+    if (job.rank == 0 && !cfg.output.empty()) write_results(job, out);
+  });
+  return job.rank == 0 ? std::move(out) : std::vector<ConfigResult>{};
+}
+
+}  // namespace epbench

@@ -1,0 +1,103 @@
+#include "runtime/run_record.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/numeric.h"
+#include "runtime/mpi_env.h"
+
+namespace epbench {
+
+namespace {
+
+// Gathers one field of every rank's [S * L] measures into a [S, L, G] cube on rank 0.
+template <class T, class Field>
+std::vector<T> gather_cube(MPI_Comm comm, const RankRecord& mine, MPI_Datatype type, Field field) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const size_t cells = mine.measures.size(), G = sz(size);
+  std::vector<T> local(cells), all(rank == 0 ? cells * G : 0), cube(rank == 0 ? cells * G : 0);
+  for (size_t i = 0; i < cells; ++i) local[i] = field(mine.measures[i]);
+  EPBENCH_MPI_CHECK(MPI_Gather(local.data(), static_cast<int>(cells), type, all.data(),
+                               static_cast<int>(cells), type, 0, comm));
+  for (size_t g = 0; g < cube.size() / std::max<size_t>(cells, 1); ++g)
+    for (size_t i = 0; i < cells; ++i) cube[i * G + g] = all[g * cells + i];
+  return cube;
+}
+
+}  // namespace
+
+void gather_record(MPI_Comm comm, const RankRecord& mine, ConfigResult& out) {
+  RunResult& m = out.measured;
+  m.steps = mine.steps, m.layers = mine.layers, m.experts = mine.experts;
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  m.gpus = sz(size);
+  using M = const LayerMeasure&;
+  m.dispatch = gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.dispatch; });
+  m.compute = gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.compute; });
+  m.combine = gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.combine; });
+  m.bytes_same_node =
+      gather_cube<uint64_t>(comm, mine, MPI_UINT64_T, [](M x) { return x.bytes_same_node; });
+  m.bytes_other_node =
+      gather_cube<uint64_t>(comm, mine, MPI_UINT64_T, [](M x) { return x.bytes_other_node; });
+  m.tokens_per_gpu = gather_cube<uint32_t>(comm, mine, MPI_UINT32_T, [](M x) { return x.pairs; });
+  m.experts_active = gather_cube<uint32_t>(comm, mine, MPI_UINT32_T, [](M x) { return x.active; });
+  out.raw_alltoallv =
+      gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.raw_alltoallv; });
+  out.raw_gemm = gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.raw_gemm; });
+  m.tokens_per_expert.assign(mine.per_expert.size(), 0);
+  EPBENCH_MPI_CHECK(MPI_Reduce(mine.per_expert.data(), m.tokens_per_expert.data(),
+                               static_cast<int>(mine.per_expert.size()), MPI_UINT64_T, MPI_SUM, 0,
+                               comm));
+  EPBENCH_MPI_CHECK(
+      MPI_Reduce(&mine.checked_tokens, &out.checked_tokens, 1, MPI_UINT64_T, MPI_SUM, 0, comm));
+  EPBENCH_MPI_CHECK(
+      MPI_Reduce(&mine.check_max_error, &out.check_max_error, 1, MPI_DOUBLE, MPI_MAX, 0, comm));
+}
+
+void finish_measured(ConfigResult& r) {
+  RunResult& m = r.measured;
+  const size_t G = m.gpus, L = m.layers;
+  m.step_time.assign(m.steps, 0);
+  double ours = 0, raw_a2a = 0, compute = 0, raw_gemm = 0, error = 0;
+  for (size_t s = 0; s < m.steps; ++s) {
+    for (size_t l = 0; l < L; ++l) {
+      const size_t at = (s * L + l) * G;
+      double d = 0, c = 0, b = 0, comm = 0, ra = 0, rg = 0;
+      for (size_t g = at; g < at + G; ++g) {
+        d = std::max(d, m.dispatch[g]), c = std::max(c, m.compute[g]);
+        b = std::max(b, m.combine[g]), comm = std::max(comm, m.dispatch[g] + m.combine[g]);
+        ra = std::max(ra, r.raw_alltoallv[g]), rg = std::max(rg, r.raw_gemm[g]);
+      }
+      m.step_time[s] += d + c + b;
+      ours += comm, raw_a2a += ra, compute += c, raw_gemm += rg;
+    }
+    const double p = r.predicted.step_time.empty() ? 0 : r.predicted.step_time[s];
+    if (m.step_time[s] > 0) error += std::abs(p - m.step_time[s]) / m.step_time[s];
+  }
+  r.overhead_alltoallv = raw_a2a > 0 ? ours / raw_a2a : 0;
+  r.overhead_gemm = raw_gemm > 0 ? compute / raw_gemm : 0;
+  r.model_error = m.steps ? error / dbl(m.steps) : 0;
+}
+
+}  // namespace epbench
+
+namespace epbench {
+
+PhaseTimes mean_phase_times(const RunResult& r) {
+  PhaseTimes t;
+  if (r.steps == 0) return t;
+  for (size_t sl = 0; sl < r.steps * r.layers; ++sl) {
+    double d = 0, c = 0, b = 0;
+    for (size_t g = sl * r.gpus; g < (sl + 1) * r.gpus; ++g)
+      d = std::max(d, r.dispatch[g]), c = std::max(c, r.compute[g]), b = std::max(b, r.combine[g]);
+    t.dispatch += d, t.compute += c, t.combine += b;
+  }
+  const double steps = static_cast<double>(r.steps);
+  t.dispatch /= steps, t.compute /= steps, t.combine /= steps;
+  return t;
+}
+
+}  // namespace epbench

@@ -1,0 +1,61 @@
+#pragma once
+// What one configuration of `epbench run` measured: each rank's per-(step, layer) figures,
+// gathered on rank 0 into the [S, L, G] cubes of the results format, next to the cost model's
+// prediction of the same steps.
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/moe_layer.h"
+#include "sim/evaluate.h"
+
+namespace epbench {
+
+// One rank's record: measures[s * L + l], and token-expert pairs per expert [L, E].
+struct RankRecord {
+  size_t steps = 0, layers = 0, experts = 0;
+  std::vector<LayerMeasure> measures;
+  std::vector<uint64_t> per_expert;
+  uint64_t checked_tokens = 0;
+  double check_max_error = 0;
+
+  void reset(size_t s, size_t l, size_t e) {
+    steps = s, layers = l, experts = e;
+    measures.assign(s * l, LayerMeasure{});
+    per_expert.assign(l * e, 0);
+    checked_tokens = 0, check_max_error = 0;
+  }
+};
+
+// Rank 0's view of a configuration.
+struct ConfigResult {
+  std::string name, layout_path, routing;
+  int batch_size = 0;
+  RunResult measured;                                // measured [S, L, G]; step_time from them
+  RunResult predicted;                               // the cost model on the same steps
+  std::vector<double> raw_alltoallv, raw_gemm;       // [S, L, G] baselines
+  double overhead_alltoallv = 0, overhead_gemm = 0;  // ours over the baselines
+  double model_error = 0;  // mean over steps of |predicted - measured| / measured
+  uint64_t checked_tokens = 0;
+  double check_max_error = 0;
+};
+
+// Collective: gathers every rank's record into out.measured / raw_* (meaningful on rank 0).
+void gather_record(MPI_Comm comm, const RankRecord& mine, ConfigResult& out);
+
+// Step times from the measured cubes: each layer costs its slowest rank in each phase.
+void finish_measured(ConfigResult& r);
+
+}  // namespace epbench
+
+namespace epbench {
+
+// Per step on average: each phase's slowest rank, summed over layers (seconds).
+struct PhaseTimes {
+  double dispatch = 0, compute = 0, combine = 0;
+};
+PhaseTimes mean_phase_times(const RunResult& r);
+
+}  // namespace epbench

@@ -1,0 +1,67 @@
+#include "runtime/run_results.h"
+
+#include "common/atomic_file.h"
+#include "common/numeric.h"
+#include "io/h5.h"
+
+namespace epbench {
+
+namespace {
+
+void write_run_summary(hid_t g, const ConfigResult& r) {
+  write_summary_attrs(g, summarize(r.measured));
+  const RunSummary p = summarize(r.predicted);
+  h5::write_attr(g, "predicted_tokens_per_s", p.tokens_per_s);
+  h5::write_attr(g, "predicted_step_time_mean", p.step_time_mean);
+  h5::write_attr(g, "predicted_comm_share", p.comm_share);
+  h5::write_attr(g, "overhead_vs_raw_alltoallv", r.overhead_alltoallv);
+  h5::write_attr(g, "overhead_vs_raw_gemm", r.overhead_gemm);
+  h5::write_attr(g, "model_error", r.model_error);
+  h5::write_attr(g, "check_tokens", static_cast<int64_t>(r.checked_tokens));
+  h5::write_attr(g, "check_max_error", r.check_max_error);
+}
+
+void write_job_facts(hid_t g, const RunFileInfo& info, const RunAttrs& a) {
+  h5::write_attr(g, "trace_d_model", int64_t{info.trace_d_model});
+  h5::write_attr(g, "trace_d_ff", int64_t{info.trace_d_ff});
+  h5::write_attr(g, "scaled",
+                 int64_t{a.d_model != info.trace_d_model || a.d_ff != info.trace_d_ff});
+  h5::write_attr(g, "warmup_steps", int64_t{info.warmup});
+  h5::write_attr(g, "blas_threads", int64_t{info.threads});
+  h5::write_attr(g, "shard_bytes_per_rank", static_cast<int64_t>(info.shard_bytes_per_rank));
+  h5::write_attr(g, "rank_hosts", info.rank_hosts);
+  std::vector<int64_t> nodes(info.rank_node.begin(), info.rank_node.end());
+  h5::write_all<int64_t>(g, "ranks/node", {nodes.size()}, nodes.data());
+}
+
+void write_config(hid_t runs, const RunFileInfo& info, const RunAttrs& a, const ConfigResult& r) {
+  h5::Group g = h5::create_group(runs, r.name);
+  write_run_attrs(g.id(), a);
+  write_job_facts(g.id(), info, a);
+  write_run_summary(g.id(), r);
+  const RunResult& m = r.measured;
+  CubeWriter(g.id(), "", m.layers, m.gpus).append(m);
+  CubeWriter(g.id(), "predicted/", m.layers, m.gpus).append(r.predicted);
+  const std::vector<hsize_t> cube{m.steps, m.layers, m.gpus};
+  h5::write_all<double>(g.id(), "raw/alltoallv", cube, r.raw_alltoallv.data());
+  h5::write_all<double>(g.id(), "raw/gemm", cube, r.raw_gemm.data());
+  h5::write_all<uint64_t>(g.id(), "tokens/per_expert", {m.layers, m.experts},
+                          m.tokens_per_expert.data());
+}
+
+}  // namespace
+
+void write_run_results(const std::string& path, const RunFileInfo& info,
+                       const std::vector<ConfigResult>& configs) {
+  AtomicOutput out(path);
+  {
+    h5::File f = h5::create_file(out.temp_path());
+    write_results_root(f.id(), info.header);
+    h5::Group runs = h5::create_group(f.id(), "runs");
+    for (size_t i = 0; i < configs.size(); ++i)
+      write_config(runs.id(), info, info.attrs[i], configs[i]);
+  }
+  out.commit();
+}
+
+}  // namespace epbench

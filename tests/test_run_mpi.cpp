@@ -1,0 +1,112 @@
+// `epbench run` under mpirun with 2, 4 and 8 ranks (oversubscribed), always in 2 virtual nodes:
+// every placement algorithm and routing policy passes the reference check, the bytes each rank
+// sends equal what `evaluate` predicts for the same steps, and every expert's token count
+// matches the trace.
+#include <gtest/gtest.h>
+
+#include "io/h5.h"
+#include "sim/evaluate.h"
+#include "test_run_util.h"
+#include "trace/trace_io.h"
+
+namespace epbench {
+namespace {
+
+const std::vector<std::string> kAlgorithms{"round-robin", "balanced", "eplb", "spread",
+                                           "colocate",    "topo",     "exact"};
+const std::string kRoutings = "first,round-robin,least-loaded,local-first,optimal";
+
+// Token-expert pairs per (layer, expert) over the whole trace.
+std::vector<uint64_t> trace_expert_counts(const std::string& path) {
+  const TraceReader reader(path);
+  const TraceHeader& h = reader.header();
+  const TokenBlock b = reader.read(0, h.num_tokens);
+  std::vector<uint64_t> out(static_cast<size_t>(h.num_layers * h.num_experts), 0);
+  for (size_t t = 0; t < h.num_tokens; ++t)
+    for (int l = 0; l < h.num_layers; ++l)
+      for (int j = 0; j < h.top_k; ++j)
+        ++out[static_cast<size_t>(l * h.num_experts) + b.experts(t, l)[j]];
+  return out;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out{""};
+  for (char c : s) {
+    if (c == ',')
+      out.emplace_back();
+    else
+      out.back().push_back(c);
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> read(hid_t group, const std::string& name) {
+  return h5::read_all<T>(h5::open_dataset(group, name).id());
+}
+
+// Measured bytes use the run's hidden size (fp32); evaluate's, the trace's model in bf16.
+void expect_same_bytes(hid_t run, hid_t eval, const std::string& name, uint64_t run_row,
+                       uint64_t eval_row) {
+  for (const char* d : {"bytes/same_node", "bytes/other_node"}) {
+    const auto a = read<uint64_t>(run, d), b = read<uint64_t>(eval, d);
+    ASSERT_EQ(a.size(), b.size()) << name << " " << d;
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_EQ(a[i] * eval_row, b[i] * run_row) << name << " " << d << " cell " << i;
+  }
+}
+
+void check_against_evaluate(const RunFixture& f, const std::string& run_file,
+                            const std::string& eval_file, int ranks) {
+  h5::File run = h5::open_file(run_file), eval = h5::open_file(eval_file);
+  const auto expected = trace_expert_counts(f.trace);
+  const uint64_t eval_row = static_cast<uint64_t>(f.header.d_model) * 2;  // bf16 in h800
+  int configs = 0;
+  for (const std::string& algo : kAlgorithms)
+    for (const std::string& routing : split_commas(kRoutings))
+      for (const char* b : {".b2", ".b5"}) {
+        const std::string name = "runs/" + algo + "." + routing + b;
+        h5::Group r = h5::open_group(run.id(), name), e = h5::open_group(eval.id(), name);
+        EXPECT_GT(h5::read_attr_int(r.id(), "check_tokens").value_or(0), 0) << name;
+        EXPECT_EQ(h5::read_attr_int(r.id(), "world_size"), ranks) << name;
+        EXPECT_EQ(h5::read_attr_int(r.id(), "virtual_nodes"), 1) << name;
+        EXPECT_EQ(read<uint32_t>(r.id(), "tokens/per_gpu"),
+                  read<uint32_t>(e.id(), "tokens/per_gpu"))
+            << name;
+        expect_same_bytes(r.id(), e.id(), name, kDModel * 4, eval_row);
+        EXPECT_EQ(read<uint64_t>(r.id(), "tokens/per_expert"), expected) << name;
+        ++configs;
+      }
+  EXPECT_EQ(configs, 70);
+}
+
+class RunMpi : public RunFixture, public ::testing::WithParamInterface<int> {};
+
+TEST_P(RunMpi, EveryAlgorithmAndRoutingIsCorrectAndMovesThePredictedBytes) {
+  const int ranks = GetParam();
+  std::string layouts;
+  for (const std::string& algo : kAlgorithms)
+    layouts += (layouts.empty() ? "" : ",") + place(algo, 2, ranks / 2);
+  const std::string out = path("run.h5"), pred = path("eval.h5");
+  // Every token of the trace, prompts included, so the expert counts cover the whole trace.
+  const std::vector<std::string> steps{"--layouts",       layouts, "--routing", kRoutings,
+                                       "--batch-sizes",   "2,5",   "--steps",   "0",
+                                       "--prefill-chunk", "4"};
+  std::vector<std::string> args = steps;
+  args.insert(args.end(), {"--range", "0:100%", "--ranks-per-node", std::to_string(ranks / 2),
+                           "--check", "--check-stride", "1", "--no-baseline"});
+  const auto r = run_mpi(ranks, args, out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> eval{"evaluate", "--trace", trace, "--test", "0:100%", "-o", pred};
+  eval.insert(eval.end(), steps.begin(), steps.end());
+  const auto e = test::run_epbench(eval);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  check_against_evaluate(*this, out, pred, ranks);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, RunMpi, ::testing::Values(2, 4, 8), [](const auto& param_info) {
+  return "np" + std::to_string(param_info.param);
+});
+
+}  // namespace
+}  // namespace epbench
