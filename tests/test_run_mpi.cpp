@@ -110,3 +110,30 @@ INSTANTIATE_TEST_SUITE_P(Ranks, RunMpi, ::testing::Values(2, 4, 8), [](const aut
 
 }  // namespace
 }  // namespace epbench
+
+namespace epbench {
+namespace {
+
+class RunMpiBf16 : public RunFixture {};
+
+// bf16 on the wire and in the weights: the check's tolerance is 1e-2, and the measured error
+// must still be well above fp32's, or the dtype was not applied.
+TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
+  const std::string out = path("bf16.h5");
+  const auto r = run_mpi(
+      4,
+      {"--layouts", place("eplb", 2, 2, 3), "--routing", "least-loaded", "--ranks-per-node", "2",
+       "--dtype", "bf16", "--batch-sizes", "4", "--steps", "3", "--check", "--check-stride", "1"},
+      out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  h5::File f = h5::open_file(out);
+  h5::Group g = h5::open_group(f.id(), "runs/eplb.least-loaded.b4");
+  const double err = h5::read_attr_double(g.id(), "check_max_error").value_or(-1);
+  EXPECT_GT(err, 1e-5);
+  EXPECT_LE(err, 1e-2);
+  EXPECT_EQ(h5::read_attr_string(g.id(), "dtype"), std::string("bf16"));
+  EXPECT_GT(h5::read_attr_double(g.id(), "overhead_vs_raw_alltoallv").value_or(0), 0);
+}
+
+}  // namespace
+}  // namespace epbench

@@ -5,7 +5,9 @@
 namespace epbench {
 
 RunFixture::RunFixture() : trace(dir_.path("t.h5")) {
-  write_trace(trace, test::make_trace(8, 7, 2, 8, 2, true));
+  Trace t = test::make_trace(8, 7, 2, 8, 2, true);
+  t.header.d_model = 256, t.header.d_ff = 512;  // the placements' cost model needs sizes
+  write_trace(trace, t);
   header = TraceReader(trace).header();
 }
 
@@ -23,6 +25,8 @@ std::string RunFixture::place(const std::string& algo, int nodes, int gpus_per_n
                                 "-o",
                                 out};
   if (slots > 0) args.insert(args.end(), {"--slots", std::to_string(slots)});
+  if (algo == "exact")  // its cost model takes sizes from a preset or from these
+    args.insert(args.end(), {"--param", "d_model=256", "--param", "d_ff=512"});
   const auto r = test::run_epbench(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return out;

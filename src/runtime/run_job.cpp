@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/numeric.h"
+#include "common/strprintf.h"
 #include "costmodel/cost_model.h"
 #include "runtime/mpi_env.h"
 #include "runtime/reference_check.h"
@@ -52,7 +53,8 @@ void load_inputs(Job& job) {
                      std::to_string(job.header.num_tokens) + " tokens");
   job.block = reader.read(cfg.begin, cfg.end - cfg.begin);
   job.spans = request_spans(reader.requests(), cfg.begin, cfg.end);
-  const LayoutSource src{cfg.layouts, cfg.cluster, 0, 0, cfg.trace, cfg.begin, cfg.end};
+  const LayoutSource src{cfg.layouts, cfg.cluster, 0,       0,
+                         cfg.trace,   cfg.begin,   cfg.end, job.rank == 0};
   job.layouts = load_layouts(src, job.header);
   job.d_model = scaled(cfg.d_model, job.header.d_model, cfg.scale);
   job.d_ff = scaled(cfg.d_ff, job.header.d_ff, cfg.scale);
@@ -323,6 +325,22 @@ void run_layout(Job& job, const PreparedLayout& p, Exchange& exchange,
   }
 }
 
+// What the job is about to do, and where its ranks run.
+void print_job(const Job& job) {
+  const bool scaled = job.d_model != job.header.d_model || job.d_ff != job.header.d_ff;
+  std::printf(
+      "run: %d ranks in %d %snode(s), %s experts d_model %d x d_ff %d%s, %s on the wire, "
+      "shards up to %.1f MiB per rank\n",
+      job.world, job.topo.nodes, job.topo.virtual_nodes ? "virtual " : "", job.cfg.backend.c_str(),
+      job.d_model, job.d_ff,
+      scaled ? strprintf(" (scaled from %d x %d)", job.header.d_model, job.header.d_ff).c_str()
+             : "",
+      dtype_name(job.cfg.dtype), dbl(job.shard_bytes) / double(1 << 20));
+  for (const std::string& w : topology_warnings(job.topo))
+    std::fprintf(stderr, "epbench: warning: %s\n", w.c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 std::vector<ConfigResult> run_job(const RunConfig& cfg, MPI_Comm comm) {
@@ -338,6 +356,7 @@ std::vector<ConfigResult> run_job(const RunConfig& cfg, MPI_Comm comm) {
     check_shape(job);
     check_memory(job);
   });
+  if (job.rank == 0) print_job(job);
   std::unique_ptr<Exchange> exchange;
   agree(comm, [&] { exchange = make_exchange(job); });
   std::vector<ConfigResult> out;

@@ -57,11 +57,26 @@ void gather_record(MPI_Comm comm, const RankRecord& mine, ConfigResult& out) {
       MPI_Reduce(&mine.check_max_error, &out.check_max_error, 1, MPI_DOUBLE, MPI_MAX, 0, comm));
 }
 
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  return v[mid];
+}
+
+}  // namespace
+
+// Overheads are medians over (step, layer) of ours over the baseline measured right after it:
+// on a shared machine a preempted rank inflates single layers by milliseconds, which a ratio of
+// sums would charge to whichever side it hit.
 void finish_measured(ConfigResult& r) {
   RunResult& m = r.measured;
   const size_t G = m.gpus, L = m.layers;
   m.step_time.assign(m.steps, 0);
-  double ours = 0, raw_a2a = 0, compute = 0, raw_gemm = 0, error = 0;
+  std::vector<double> comm_ratio, gemm_ratio;
+  double error = 0;
   for (size_t s = 0; s < m.steps; ++s) {
     for (size_t l = 0; l < L; ++l) {
       const size_t at = (s * L + l) * G;
@@ -72,13 +87,14 @@ void finish_measured(ConfigResult& r) {
         ra = std::max(ra, r.raw_alltoallv[g]), rg = std::max(rg, r.raw_gemm[g]);
       }
       m.step_time[s] += d + c + b;
-      ours += comm, raw_a2a += ra, compute += c, raw_gemm += rg;
+      if (ra > 0) comm_ratio.push_back(comm / ra);
+      if (rg > 0) gemm_ratio.push_back(c / rg);
     }
     const double p = r.predicted.step_time.empty() ? 0 : r.predicted.step_time[s];
     if (m.step_time[s] > 0) error += std::abs(p - m.step_time[s]) / m.step_time[s];
   }
-  r.overhead_alltoallv = raw_a2a > 0 ? ours / raw_a2a : 0;
-  r.overhead_gemm = raw_gemm > 0 ? compute / raw_gemm : 0;
+  r.overhead_alltoallv = median(std::move(comm_ratio));
+  r.overhead_gemm = median(std::move(gemm_ratio));
   r.model_error = m.steps ? error / dbl(m.steps) : 0;
 }
 

@@ -36,7 +36,7 @@ struct ConfigResult {
   RunResult measured;                                // measured [S, L, G]; step_time from them
   RunResult predicted;                               // the cost model on the same steps
   std::vector<double> raw_alltoallv, raw_gemm;       // [S, L, G] baselines
-  double overhead_alltoallv = 0, overhead_gemm = 0;  // ours over the baselines
+  double overhead_alltoallv = 0, overhead_gemm = 0;  // ours over the baselines (medians)
   double model_error = 0;  // mean over steps of |predicted - measured| / measured
   uint64_t checked_tokens = 0;
   double check_max_error = 0;

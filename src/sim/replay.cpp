@@ -87,7 +87,7 @@ std::vector<PreparedLayout> load_layouts(const LayoutSource& src, const TraceHea
     for (const LayerPlacement& lp : p.layout.layers)
       p.replicas.push_back(
           make_replicas(lp, h.num_experts, p.layout.slots_per_gpu, p.layout.gpus_per_node));
-    warn_if_fitted_on_test(p.layout, src, path);
+    if (src.warn) warn_if_fitted_on_test(p.layout, src, path);
     p.name = std::filesystem::path(path).stem().string();
     for (const PreparedLayout& q : out)
       if (q.name == p.name) p.name += "_" + std::to_string(out.size());

@@ -32,6 +32,7 @@ struct LayoutSource {
   int nodes = 0, gpus_per_node = 0;  // 0: the first layout's shape
   std::string trace;                 // to warn when a layout was fitted on the replayed range
   uint64_t begin = 0, end = 0;
+  bool warn = true;  // false on all MPI ranks but one
 };
 
 // Reads each layout and checks it against the trace's model and one cluster shape for all;
