@@ -51,11 +51,13 @@ std::vector<double> comm_coefficients(const ClusterSpec& c, int gpus_per_nic) {
 // 2 max(send, recv), at least the linear prediction from send + recv and equal to it only for a
 // GPU that sends as much as it receives, so the right parameters put (almost) every sample on or
 // above the fitted plane (docs/calibrate.md). Iteratively reweighted least squares for the
-// quantile loss, each step a non-negative fit, from `c` (the least-squares fit).
-constexpr double kCommQuantile = 0.1;
+// quantile loss, each step a non-negative fit, from `c` (the least-squares fit). Measured
+// times (`run`) carry noise larger than that bias, mostly upward (preemption, skew): they are
+// fitted to their median instead.
+constexpr double kPredictedQuantile = 0.1, kMeasuredQuantile = 0.5;
 
 std::vector<double> quantile_fit(const std::vector<CommSample>& kept, unsigned allowed,
-                                 std::vector<double> c) {
+                                 std::vector<double> c, double quantile) {
   double mean = 0;
   for (const CommSample& s : kept) mean += s.y;
   const double floor = 1e-6 * mean / dbl(std::max<size_t>(1, kept.size()));
@@ -66,7 +68,7 @@ std::vector<double> quantile_fit(const std::vector<CommSample>& kept, unsigned a
       comm_features(s, x);
       double r = s.y;
       for (size_t i = 0; i < kCommFeatures; ++i) r -= c[i] * x[i];
-      const double w = (r > 0 ? kCommQuantile : 1 - kCommQuantile) / std::max(std::abs(r), floor);
+      const double w = (r > 0 ? quantile : 1 - quantile) / std::max(std::abs(r), floor);
       ne.add(x, s.y, w);
       ne.add_target(w * s.y, w * s.y * s.y, w);
     }
@@ -84,6 +86,7 @@ struct Fitter {
   const std::string& path;
   const ClusterSpec& base;
   Calibration& cal;
+  bool measured = false;  // a `run` file: noisy measurements, not the model's own numbers
   void keep(const std::string& what, const std::string& why) {
     cal.notes.push_back(what + " kept from " + base.name + ": " + why);
   }
@@ -134,7 +137,8 @@ void fit_links(Fitter& f, const Samples& s) {
   const double few = std::max(static_cast<double>(kMinSamples), 0.01 * s.comm.count());
   const bool joint = other && same && s.ind_differ < few;
   const unsigned allowed = (same ? 3u : 0u) | (other ? (joint ? 8u : 12u) : 0u);
-  const std::vector<double> k = quantile_fit(s.kept, allowed, nnls(s.comm, allowed));
+  const double q = f.measured ? kMeasuredQuantile : kPredictedQuantile;
+  const std::vector<double> k = quantile_fit(s.kept, allowed, nnls(s.comm, allowed), q);
   auto [a_same, a_other] =
       joint ? split_latency(f, k[kSameInd]) : std::make_pair(k[kSameInd], k[kOtherInd]);
   warn_if_collinear(f, s.comm);
@@ -221,6 +225,13 @@ MaxFit best_max_fit(const std::vector<Point>& pts, const ClusterSpec& base) {
     const MaxFit other = fit_max(pts, k[0], k[1]);
     if (other.rss < best.rss) best = other;
   }
+  // A machine far slower than the base (a CPU calibrated against a GPU preset) may never
+  // reach the base's FLOP/s: also start from FLOP rates 10x, 100x, ... 10^8 x lower.
+  const double a0 = k[0] > 0 ? k[0] : 1 / base.hbm_bandwidth_Bps;
+  for (double b = 10 / base.gpu_flops; b <= 1e8 / base.gpu_flops * 1.01; b *= 10) {
+    const MaxFit other = fit_max(pts, a0, b);
+    if (other.rss < best.rss) best = other;
+  }
   return best;
 }
 
@@ -299,7 +310,7 @@ Calibration calibrate(const std::string& results_path, const std::string& base_c
   const Samples s = file.read_samples(cal.base.gpus_per_nic);
   cal.runs = s.runs.size();
   shape_from_runs(cal, s.runs);
-  Fitter fitter{results_path, cal.base, cal};
+  Fitter fitter{results_path, cal.base, cal, file.measured()};
   fit_comm(fitter, s);
   fit_compute(fitter, s);
   cal.cluster.name = "calibrated";

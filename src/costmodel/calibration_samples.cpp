@@ -250,6 +250,10 @@ ResultsFile::ResultsFile(const std::string& path)
 
 ResultsFile::~ResultsFile() = default;
 
+bool ResultsFile::measured() const {
+  return h5::read_attr_string(file_->id(), "tool").value_or("") == "run";
+}
+
 std::vector<std::string> ResultsFile::cluster_attrs() const {
   std::vector<std::string> attrs;
   for (const std::string& n : names_)

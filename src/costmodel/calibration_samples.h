@@ -78,6 +78,8 @@ class ResultsFile {
 
   // Each run's `cluster` attribute, in the runs' order; "" where it has none.
   std::vector<std::string> cluster_attrs() const;
+  // True when the file holds measurements (`tool` = run), false for predictions.
+  bool measured() const;
   // The samples of every run. `gpus_per_nic`: the GPUs that share one NIC (taken as 1 for a
   // run whose gpus_per_node it does not divide).
   Samples read_samples(int gpus_per_nic) const;
