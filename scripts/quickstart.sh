@@ -26,15 +26,24 @@ echo "== trace stats (calibrated layers; every layer in $out/mixtral-synth.stats
 "$epbench" trace stats "$trace" --layers 0,7,15,31 --top-pairs 3 \
   --output "$out/mixtral-synth.stats.h5"
 echo
+# place_all PREFIX SLOTS SHAPE...: every algorithm fitted on the first half; the layouts' paths
+# go to the array `placed`.
+place_all() {
+  local prefix=$1 slots=$2
+  shift 2
+  placed=()
+  for algo in round-robin balanced eplb spread colocate topo exact; do
+    local extra=()
+    [[ $algo == exact ]] && extra=(--param sample_tokens=512)
+    "$epbench" place --algo "$algo" --trace "$trace" --fit 0:50% "$@" --slots "$slots" \
+      "${extra[@]}" -o "$out/layouts/$prefix$algo.json"
+    placed+=("$out/layouts/$prefix$algo.json")
+  done
+}
+
 echo "== place: every algorithm, fitted on the first half, 2 nodes x 4 GPUs x 2 slots"
-layouts=()
-for algo in round-robin balanced eplb spread colocate topo exact; do
-  extra=()
-  [[ $algo == exact ]] && extra=(--param sample_tokens=512)
-  "$epbench" place --algo "$algo" --trace "$trace" --fit 0:50% "${shape[@]}" --slots 2 \
-    "${extra[@]}" -o "$out/layouts/$algo.json"
-  layouts+=("$out/layouts/$algo.json")
-done
+place_all "" 2 "${shape[@]}"
+layouts=("${placed[@]}")
 echo
 echo "== evaluate on the held-out half"
 "$epbench" evaluate --trace "$trace" --test 50%:100% "${shape[@]}" \
@@ -48,14 +57,8 @@ mpirun=(mpirun -np 4 --oversubscribe)
 small=(--ranks-per-node 2 --scale 0.0625)  # d_model 256, d_ff 896: fits any laptop
 run_shape=(--cluster h800 --nodes 2 --gpus-per-node 2)
 echo "== place for the real run: every algorithm on 2 nodes x 2 GPUs x 3 slots"
-run_layouts=()
-for algo in round-robin balanced eplb spread colocate topo exact; do
-  extra=()
-  [[ $algo == exact ]] && extra=(--param sample_tokens=512)
-  "$epbench" place --algo "$algo" --trace "$trace" --fit 0:50% "${run_shape[@]}" --slots 3 \
-    "${extra[@]}" -o "$out/layouts/run-$algo.json" >/dev/null
-  run_layouts+=("$out/layouts/run-$algo.json")
-done
+place_all run- 3 "${run_shape[@]}" >/dev/null
+run_layouts=("${placed[@]}")
 echo "== calibrate the cost model on this machine (a short run of round-robin)"
 "${mpirun[@]}" "$epbench" run --trace "$trace" --layouts "${run_layouts[0]}" "${small[@]}" \
   --batch-sizes 1,64 --prefill-chunk 256 --steps 4 --warmup 1 --routing first,least-loaded \

@@ -133,6 +133,14 @@ TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
   EXPECT_LE(err, 1e-2);
   EXPECT_EQ(h5::read_attr_string(g.id(), "dtype"), std::string("bf16"));
   EXPECT_GT(h5::read_attr_double(g.id(), "overhead_vs_raw_alltoallv").value_or(0), 0);
+  for (const std::string phase : {"dispatch", "compute", "combine"}) {  // across ranks
+    const auto at = [&](const char* s) {
+      return h5::read_attr_double(g.id(), "time_" + phase + s).value_or(-1);
+    };
+    EXPECT_GT(at("_min"), 0) << phase;
+    EXPECT_LE(at("_min"), at("_avg")) << phase;
+    EXPECT_LE(at("_avg"), at("_max")) << phase;
+  }
 }
 
 }  // namespace

@@ -116,4 +116,19 @@ PhaseTimes mean_phase_times(const RunResult& r) {
   return t;
 }
 
+RankSpread rank_spread(const std::vector<double>& cube, size_t steps, size_t layers, size_t gpus) {
+  RankSpread out;
+  if (steps == 0 || gpus == 0) return out;
+  for (size_t sl = 0; sl < steps * layers; ++sl) {
+    const auto first = cube.begin() + static_cast<std::ptrdiff_t>(sl * gpus);
+    const auto [lo, hi] = std::minmax_element(first, first + static_cast<std::ptrdiff_t>(gpus));
+    double sum = 0;
+    for (auto it = first; it != first + static_cast<std::ptrdiff_t>(gpus); ++it) sum += *it;
+    out.min += *lo, out.max += *hi, out.avg += sum / static_cast<double>(gpus);
+  }
+  const double n = static_cast<double>(steps);
+  out.min /= n, out.avg /= n, out.max /= n;
+  return out;
+}
+
 }  // namespace epbench

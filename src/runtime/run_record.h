@@ -58,4 +58,11 @@ struct PhaseTimes {
 };
 PhaseTimes mean_phase_times(const RunResult& r);
 
+// One phase across ranks, OSU-style: per step, the sum over layers of the fastest rank's, the
+// mean rank's and the slowest rank's time, averaged over steps.
+struct RankSpread {
+  double min = 0, avg = 0, max = 0;
+};
+RankSpread rank_spread(const std::vector<double>& cube, size_t steps, size_t layers, size_t gpus);
+
 }  // namespace epbench

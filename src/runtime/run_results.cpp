@@ -8,6 +8,19 @@ namespace epbench {
 
 namespace {
 
+// Per phase: time_<phase>_min / _avg / _max, seconds per step across ranks.
+void write_rank_spreads(hid_t g, const RunResult& m) {
+  const std::pair<const char*, const std::vector<double>*> phases[] = {
+      {"dispatch", &m.dispatch}, {"compute", &m.compute}, {"combine", &m.combine}};
+  for (const auto& [name, cube] : phases) {
+    const RankSpread s = rank_spread(*cube, m.steps, m.layers, m.gpus);
+    const std::string base = std::string("time_") + name;
+    h5::write_attr(g, base + "_min", s.min);
+    h5::write_attr(g, base + "_avg", s.avg);
+    h5::write_attr(g, base + "_max", s.max);
+  }
+}
+
 void write_run_summary(hid_t g, const ConfigResult& r) {
   write_summary_attrs(g, summarize(r.measured));
   const RunSummary p = summarize(r.predicted);
@@ -19,6 +32,7 @@ void write_run_summary(hid_t g, const ConfigResult& r) {
   h5::write_attr(g, "model_error", r.model_error);
   h5::write_attr(g, "check_tokens", static_cast<int64_t>(r.checked_tokens));
   h5::write_attr(g, "check_max_error", r.check_max_error);
+  write_rank_spreads(g, r.measured);
 }
 
 void write_job_facts(hid_t g, const RunFileInfo& info, const RunAttrs& a) {

@@ -67,6 +67,7 @@ void make_hidden_state(uint64_t seed, uint64_t token, int layer, int d_model, DT
 }
 
 void encode_rows(DType t, const float* in, size_t values, void* out) {
+  if (values == 0) return;  // empty buffers may have null data()
   if (t == DType::kFp32) {
     std::memcpy(out, in, values * sizeof(float));
     return;
@@ -76,6 +77,7 @@ void encode_rows(DType t, const float* in, size_t values, void* out) {
 }
 
 void decode_rows(DType t, const void* in, size_t values, float* out) {
+  if (values == 0) return;  // empty buffers may have null data()
   if (t == DType::kFp32) {
     std::memcpy(out, in, values * sizeof(float));
     return;
@@ -85,6 +87,7 @@ void decode_rows(DType t, const void* in, size_t values, float* out) {
 }
 
 void accumulate_rows(DType t, const void* in, size_t values, float* out) {
+  if (values == 0) return;  // empty buffers may have null data()
   if (t == DType::kFp32) {
     const auto* p = static_cast<const float*>(in);
     for (size_t i = 0; i < values; ++i) out[i] += p[i];

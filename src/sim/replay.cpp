@@ -26,17 +26,6 @@ std::vector<RequestSpan> request_spans(const TraceRequests& req, uint64_t a, uin
 
 namespace {
 
-ModelPreset model_of(const TraceHeader& h) {
-  ModelPreset m;
-  m.name = h.model;
-  m.num_layers = h.num_layers;
-  m.num_experts = h.num_experts;
-  m.top_k = h.top_k;
-  m.d_model = h.d_model;
-  m.d_ff = h.d_ff;
-  return m;
-}
-
 // Scoring a layout on the tokens it was fitted on flatters it: say so (the run still goes on,
 // as a deliberate in-sample comparison is legitimate).
 void warn_if_fitted_on_test(const Layout& l, const LayoutSource& src, const std::string& path) {

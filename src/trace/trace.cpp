@@ -12,6 +12,17 @@ void TokenBlock::resize(size_t n, bool with_gate_weights) {
   position.resize(n);
 }
 
+ModelPreset model_of(const TraceHeader& h) {
+  ModelPreset m;
+  m.name = h.model;
+  m.num_layers = h.num_layers;
+  m.num_experts = h.num_experts;
+  m.top_k = h.top_k;
+  m.d_model = h.d_model;
+  m.d_ff = h.d_ff;
+  return m;
+}
+
 TraceHeader header_for(const ModelPreset& model) {
   TraceHeader h;
   h.model = model.name;

@@ -70,5 +70,7 @@ struct Trace {
 // Header fields that describe the model, copied from a preset.
 struct ModelPreset;
 TraceHeader header_for(const ModelPreset& model);
+// The model a trace describes, as a preset (name and sizes; the rest default).
+ModelPreset model_of(const TraceHeader& h);
 
 }  // namespace epbench
