@@ -270,19 +270,15 @@ ConfigResult run_config(const Job& job, const PreparedLayout& p, const StepPlan&
 
 RunAttrs config_attrs(const Job& job, const PreparedLayout& p, RoutingPolicy rp, int batch) {
   const RunConfig& cfg = job.cfg;
-  RunAttrs a;
-  a.layout = p.path, a.algorithm = p.layout.algorithm, a.fit_trace = p.layout.fit_trace;
-  a.fit_begin = p.layout.fit_begin, a.fit_end = p.layout.fit_end;
+  RunAttrs a = layout_run_attrs(p);  // check_shape made its shape this job's
   a.routing = routing_name(rp);
   a.allocation = allocation_name(cfg.allocation);
   a.batching = batching_name(cfg.batching);
   a.batch_size = batch, a.prefill_chunk = cfg.prefill_chunk;
-  a.world_size = job.world, a.nodes = p.layout.nodes, a.gpus_per_node = p.layout.gpus_per_node;
-  a.slots_per_gpu = p.layout.slots_per_gpu, a.virtual_nodes = job.topo.virtual_nodes;
+  a.virtual_nodes = job.topo.virtual_nodes;
   a.backend = cfg.backend, a.comm = cfg.comm, a.dtype = dtype_name(cfg.dtype);
   a.d_model = job.d_model, a.d_ff = job.d_ff;
   a.trace = cfg.trace, a.token_begin = cfg.begin, a.token_end = cfg.end;
-  a.cluster = p.cluster.name;
   return a;
 }
 

@@ -157,22 +157,16 @@ void check_config(const EvaluateConfig& cfg) {
 
 RunAttrs run_attrs(const EvaluateConfig& cfg, const PreparedLayout& p, const RunResult& r,
                    const TraceHeader& h) {
-  const ClusterSpec& c = p.cluster;
-  RunAttrs a;
-  a.layout = p.path, a.algorithm = p.layout.algorithm, a.fit_trace = p.layout.fit_trace;
-  a.fit_begin = p.layout.fit_begin, a.fit_end = p.layout.fit_end;
+  RunAttrs a = layout_run_attrs(p);
   a.routing = routing_name(r.routing);
   a.allocation = allocation_name(cfg.allocation);
   a.batching = batching_name(cfg.batching);
   a.batch_size = r.batch_size, a.prefill_chunk = cfg.prefill_chunk;
-  a.world_size = c.num_gpus(), a.nodes = c.nodes, a.gpus_per_node = c.gpus_per_node;
-  a.slots_per_gpu = c.slots_per_gpu;
   a.backend = "cost-model";
   a.comm = cfg.cost.hierarchical ? "hierarchical" : "flat";
-  a.dtype = c.bytes_per_activation == 2 ? "bf16" : "other";
+  a.dtype = p.cluster.bytes_per_activation == 2 ? "bf16" : "other";
   a.d_model = h.d_model, a.d_ff = h.d_ff;
   a.trace = cfg.trace, a.token_begin = cfg.test_begin, a.token_end = cfg.test_end;
-  a.cluster = c.name;
   return a;
 }
 

@@ -38,6 +38,17 @@ void write_results_root(hid_t f, const ResultsHeader& h) {
   h5::write_attr(f, "model", h.model);
 }
 
+RunAttrs layout_run_attrs(const PreparedLayout& p) {
+  const ClusterSpec& c = p.cluster;
+  RunAttrs a;
+  a.layout = p.path, a.algorithm = p.layout.algorithm, a.fit_trace = p.layout.fit_trace;
+  a.fit_begin = p.layout.fit_begin, a.fit_end = p.layout.fit_end;
+  a.world_size = c.num_gpus(), a.nodes = c.nodes, a.gpus_per_node = c.gpus_per_node;
+  a.slots_per_gpu = c.slots_per_gpu;
+  a.cluster = c.name;
+  return a;
+}
+
 void write_run_attrs(hid_t g, const RunAttrs& a) {
   const auto i64 = [](auto v) { return static_cast<int64_t>(v); };
   h5::write_attr(g, "layout", a.layout);

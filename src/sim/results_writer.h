@@ -10,6 +10,7 @@
 
 #include "io/h5.h"
 #include "sim/evaluate.h"
+#include "sim/replay.h"
 
 namespace epbench {
 
@@ -38,6 +39,8 @@ struct RunAttrs {
   uint64_t token_begin = 0, token_end = 0;
   std::string cluster;
 };
+// The attributes a layout fixes: its file, algorithm, fit range, shape and cluster.
+RunAttrs layout_run_attrs(const PreparedLayout& p);
 void write_run_attrs(hid_t group, const RunAttrs& a);
 void write_summary_attrs(hid_t group, const RunSummary& m);
 
