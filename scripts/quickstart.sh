@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds epbench, and runs the main job on the shipped default data:
-# a synthetic Mixtral-8x7B trace calibrated to the real Mixtral routing counts
-# (third_party/olmoe-routing-analysis), its routing statistics, a placement with every
-# algorithm fitted on the first half, their predicted cost on the second half, and then
-# `epbench run` for real: 4 MPI ranks in 2 virtual nodes, real SwiGLU experts (OpenBLAS) and
-# real all-to-alls, measured next to the cost model calibrated on this machine.
-# Outputs go to out/ (override with EPBENCH_OUT).
+# the routing trace of the Mixtral-like MoE model trained on the Brown corpus
+# (traces/brown-moe-8e-top2.h5, traces/README.md), its routing statistics, a placement with
+# every algorithm fitted on the first half, their predicted cost on the second half, and then
+# `epbench run` for real: 4 MPI ranks in 2 virtual nodes, real SwiGLU experts (OpenBLAS) of the
+# model's true sizes and real all-to-alls, measured next to the cost model calibrated on this
+# machine; last, the report of that run (figures and tables, docs/analysis.md).
+# Outputs go to out/ (override with EPBENCH_OUT; EPBENCH_TRACE picks another trace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${EPBENCH_OUT:-out}
@@ -16,15 +17,14 @@ cmake --preset default >/dev/null
 cmake --build --preset default -j "$jobs" --target epbench
 epbench=build/default/src/epbench
 mkdir -p "$out/layouts"
-trace=$out/mixtral-synth.h5
+trace=${EPBENCH_TRACE:-traces/brown-moe-8e-top2.h5}
 shape=(--cluster h800 --nodes 2 --gpus-per-node 4)
 
-echo "== trace synth: 1000 requests of Mixtral-8x7B, calibrated to real Mixtral counts"
-"$epbench" trace synth --model mixtral-8x7b --calibrate mixtral --requests 1000 --seed 1 -o "$trace"
+echo "== trace: $trace"
+"$epbench" trace info "$trace" | grep -E '^(model|dataset|tokens|requests|valid)'
 echo
-echo "== trace stats (calibrated layers; every layer in $out/mixtral-synth.stats.h5)"
-"$epbench" trace stats "$trace" --layers 0,7,15,31 --top-pairs 3 \
-  --output "$out/mixtral-synth.stats.h5"
+echo "== trace stats (every figure also in $out/trace.stats.h5)"
+"$epbench" trace stats "$trace" --top-pairs 3 --output "$out/trace.stats.h5"
 echo
 # place_all PREFIX SLOTS SHAPE...: every algorithm fitted on the first half; the layouts' paths
 # go to the array `placed`.
@@ -48,13 +48,13 @@ echo
 echo "== evaluate on the held-out half"
 "$epbench" evaluate --trace "$trace" --test 50%:100% "${shape[@]}" \
   --layouts "$(IFS=,; echo "${layouts[*]}")" --routing first,optimal \
-  --batch-sizes 1,64,256 --steps 300 -o "$out/evaluate.h5"
+  --batch-sizes 1,16,64 --steps 300 -o "$out/evaluate.h5"
 echo
 # mpirun refuses root unless told; 4 ranks on fewer cores need --oversubscribe.
 # Waiting ranks yield the core: with more ranks than cores, spinning starves the rank awaited.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
 mpirun=(mpirun -np 4 --oversubscribe)
-small=(--ranks-per-node 2 --scale 0.0625)  # d_model 256, d_ff 896: fits any laptop
+small=(--ranks-per-node 2)
 run_shape=(--cluster h800 --nodes 2 --gpus-per-node 2)
 echo "== place for the real run: every algorithm on 2 nodes x 2 GPUs x 3 slots"
 place_all run- 3 "${run_shape[@]}" >/dev/null
@@ -70,6 +70,10 @@ echo "== run: 4 MPI ranks (2 virtual nodes x 2), every layout, measured and pred
   "${small[@]}" --cluster "$out/cluster-this-machine.json" --batch-sizes 1,16,64 --steps 5 \
   --warmup 1 --routing least-loaded --check -o "$out/run.h5"
 echo
-echo "outputs in $out/: mixtral-synth.h5 (trace), mixtral-synth.stats.h5 (statistics),"
-echo "layouts/*.json (placements), evaluate.h5 (predicted step costs, docs/evaluate.md),"
-echo "cluster-this-machine.json (calibrated), run.h5 (measured, docs/run.md)"
+echo
+echo "== report of the run (docs/analysis.md)"
+PYTHONPATH=analysis /usr/bin/python3 -m epbench_analysis report "$out/run.h5" -o "$out/report"
+echo
+echo "outputs in $out/: trace.stats.h5 (statistics), layouts/*.json (placements),"
+echo "evaluate.h5 (predicted step costs, docs/evaluate.md), cluster-this-machine.json (calibrated),"
+echo "run.h5 (measured, docs/run.md), report/report.md and report/report.html with figures"

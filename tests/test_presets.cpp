@@ -26,7 +26,8 @@ TEST(Presets, PublishedSizes) {
   EXPECT_EQ(find_preset("qwen1.5-moe-a2.7b").shared_d_ff, 5632);
   EXPECT_EQ(find_preset("qwen3-30b-a3b").num_experts, 128);
   EXPECT_EQ(find_preset("olmoe-1b-7b").top_k, 8);
-  EXPECT_EQ(all_presets().size(), 6u);
+  EXPECT_EQ(find_preset("brown-moe-32e-top4").num_experts, 32);
+  EXPECT_EQ(all_presets().size(), 8u);
 }
 
 TEST(Presets, EveryPresetIsConsistent) {

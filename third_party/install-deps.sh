@@ -16,7 +16,9 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python analysis (Debian's interpreter: /usr/bin/python3)
-  python3 python3-h5py python3-numpy python3-pytest
+  python3 python3-h5py python3-numpy python3-pytest python3-pandas python3-matplotlib
+  # the MoE models trained for the shipped traces (analysis/epbench_moe)
+  python3-torch python3-sentencepiece
 )
 
 missing=()

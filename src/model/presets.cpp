@@ -8,8 +8,9 @@ namespace epbench {
 
 namespace {
 
-// Sizes from each model's published config.json (Hugging Face model cards).
-const std::array<ModelPreset, 6> kPresets = {{
+// Sizes from each model's published config.json (Hugging Face model cards), and the two
+// models epbench trains on the Brown corpus for its shipped traces (traces/README.md).
+const std::array<ModelPreset, 8> kPresets = {{
     {"mixtral-8x7b", 32, 8, 2, 4096, 14336, 0, 0, 0, 1, 1,
      "mistralai/Mixtral-8x7B-v0.1 config.json"},
     {"deepseek-v3", 58, 256, 8, 7168, 2048, 3, 1, 2048, 8, 4,
@@ -20,6 +21,10 @@ const std::array<ModelPreset, 6> kPresets = {{
      "Qwen/Qwen1.5-MoE-A2.7B config.json"},
     {"qwen3-30b-a3b", 48, 128, 8, 2048, 768, 0, 0, 0, 1, 1, "Qwen/Qwen3-30B-A3B config.json"},
     {"olmoe-1b-7b", 16, 64, 8, 2048, 1024, 0, 0, 0, 1, 1, "allenai/OLMoE-1B-7B-0924 config.json"},
+    {"brown-moe-8e-top2", 4, 8, 2, 256, 512, 0, 0, 0, 1, 1,
+     "analysis/epbench_moe/configs.py (Mixtral-like, trained on Brown)"},
+    {"brown-moe-32e-top4", 4, 32, 4, 256, 256, 0, 0, 0, 1, 1,
+     "analysis/epbench_moe/configs.py (OLMoE-like, trained on Brown)"},
 }};
 
 std::string known_names() {
