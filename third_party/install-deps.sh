@@ -19,6 +19,8 @@ packages=(
   python3 python3-h5py python3-numpy python3-pytest python3-pandas python3-matplotlib
   # the MoE models trained for the shipped traces (analysis/epbench_moe)
   python3-torch python3-sentencepiece
+  # SLURM job scripts (jobs/) and their tests: a one-node cluster on localhost
+  slurm-wlm munge
 )
 
 missing=()
