@@ -3,12 +3,12 @@ equal the top-k of the router logits the model itself returns."""
 import pytest
 import torch
 
-transformers = pytest.importorskip("transformers", reason="transformers is not installed (no Debian package; PyPI unreachable here)")
-
-from epbench_moe.recorder import RouterRecorder, huggingface_adapter  # noqa: E402
+from epbench_moe.recorder import RouterRecorder, huggingface_adapter
 
 
 def test_mixtral_adapter_matches_output_router_logits():
+    transformers = pytest.importorskip(
+        "transformers", reason="transformers is not installed (no Debian package; PyPI unreachable here)")
     config = transformers.MixtralConfig(vocab_size=64, hidden_size=32, intermediate_size=32,
                                         num_hidden_layers=2, num_attention_heads=2,
                                         num_key_value_heads=2, num_local_experts=4,

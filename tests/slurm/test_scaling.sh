@@ -36,3 +36,10 @@ grep -q "all 4 configurations have results" submit2.txt || fail "re-submission d
 [[ $(awk -F'\t' 'NR > 1 && $9 != "skipped-existing"' "$manifest" | wc -l) -eq 0 ]] ||
   fail "manifest after re-submission: $(cat "$manifest")"
 ok "re-submission: nothing submitted, manifest says skipped-existing for all 4"
+
+# The study directory is what the analysis reads: one report over both GPU counts.
+PYTHONPATH=$repo/analysis /usr/bin/python3 -m epbench_analysis report "$work/study" -o "$work/report" ||
+  fail "epbench_analysis report of the study failed"
+[[ -s $work/report/scaling.png ]] || fail "no scaling figure in $work/report"
+[[ $(grep -c "$work/study/g" "$work/report/report.md") -eq 4 ]] || fail "report does not list the 4 results files"
+ok "report of the study: $work/report/report.md"
