@@ -44,9 +44,13 @@ def phases(runs, path):
         ax.set_xticks(x, [_label(r, with_gpus) for _, r in sub.iterrows()], rotation=60, ha="right", fontsize=7)
         ax.set_title(f"batch size {b}")
         ax.set_ylabel("time per step (ms)")
-    axes[0][0].legend(loc="upper left", fontsize=8)
-    fig.suptitle(f"Step time by phase ({_source(runs)}; slowest rank per layer, mean over steps)")
-    _save(fig, path)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(f"Step time by phase ({_source(runs)}; slowest rank per layer, mean over steps)", y=0.99)
+    # between the title and the panels, never on a bar
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.94), ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
 
 
 def pareto(runs, path):

@@ -141,3 +141,10 @@ def test_a_study_mixing_models_is_refused(study, tmp_path):
 def test_a_missing_file_is_named(tmp_path):
     done = report(str(tmp_path / "nope.h5"), "-o", str(tmp_path))
     assert done.returncode == 2 and "nope.h5: no such file" in done.stderr
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    from epbench_analysis.results import pareto_front
+    latency = [1.0, 2.0, 2.0, 3.0, 4.0]
+    throughput = [10.0, 30.0, 20.0, 25.0, 40.0]
+    assert pareto_front(latency, throughput) == [0, 1, 4]
