@@ -5,15 +5,18 @@ import os
 from .figures import FIGURES
 
 # (column heading, how to compute it from a run row); seconds are shown in ms.
-RUN_COLUMNS = [
-    ("file", lambda r: os.path.basename(r["file"])),
-    ("run", lambda r: r["run"]),
-    ("source", lambda r: "measured" if r["tool"] == "run" else "predicted"),
+STRATEGY_COLUMNS = [
     ("algorithm", lambda r: r["algorithm"]),
     ("routing", lambda r: r["routing"]),
     ("batching", lambda r: r["batching"]),
     ("batch", lambda r: r["batch_size"]),
     ("GPUs", lambda r: r["world_size"]),
+]
+RUN_COLUMNS = [
+    ("file", lambda r: os.path.basename(r["file"])),
+    ("run", lambda r: r["run"]),
+    ("source", lambda r: "measured" if r["tool"] == "run" else "predicted"),
+    *STRATEGY_COLUMNS,
     ("tokens/s", lambda r: r["tokens_per_s"]),
     ("step mean (ms)", lambda r: 1e3 * r["step_time_mean"]),
     ("step p99 (ms)", lambda r: 1e3 * r["step_time_p99"]),
@@ -31,11 +34,7 @@ MEASURED_COLUMNS = [
 ]
 RANK_COLUMNS = [
     ("rank", None),
-    ("algorithm", lambda r: r["algorithm"]),
-    ("routing", lambda r: r["routing"]),
-    ("batching", lambda r: r["batching"]),
-    ("batch", lambda r: r["batch_size"]),
-    ("GPUs", lambda r: r["world_size"]),
+    *STRATEGY_COLUMNS,
     ("step mean (ms)", lambda r: 1e3 * r["step_time_mean"]),
     ("lower bound per step (ms)", lambda r: 1e3 * r["lower_bound_time"] / r["steps"]),
     ("gap to bound", lambda r: r["gap_to_lower_bound"]),

@@ -34,18 +34,17 @@ class Experiment:
 
 
 VOCAB = 4096
+# Both shipped models are trained and served alike, so their traces differ by the model only.
+SHIPPED_TRAIN = TrainConfig(steps=400, batch_size=8, seq_len=512, lr=2e-3, warmup=40)
+SHIPPED_RECORD = RecordConfig(prompt_len=384, decode_len=128)
 MIXTRAL_LIKE = Experiment(
     ModelConfig("brown-moe-8e-top2", VOCAB, d_model=256, num_heads=4, num_layers=4,
                 num_experts=8, top_k=2, d_ff=512, norm_topk=True),
-    TrainConfig(steps=400, batch_size=8, seq_len=512, lr=2e-3, warmup=40),
-    RecordConfig(prompt_len=384, decode_len=128),
-    "brown-moe-8e-top2.h5")
+    SHIPPED_TRAIN, SHIPPED_RECORD, "brown-moe-8e-top2.h5")
 OLMOE_LIKE = Experiment(
     ModelConfig("brown-moe-32e-top4", VOCAB, d_model=256, num_heads=4, num_layers=4,
                 num_experts=32, top_k=4, d_ff=256, norm_topk=False),
-    TrainConfig(steps=400, batch_size=8, seq_len=512, lr=2e-3, warmup=40),
-    RecordConfig(prompt_len=384, decode_len=128),
-    "brown-moe-32e-top4.h5")
+    SHIPPED_TRAIN, SHIPPED_RECORD, "brown-moe-32e-top4.h5")
 EXPERIMENTS = {e.model.name: e for e in (MIXTRAL_LIKE, OLMOE_LIKE)}
 
 # Seconds on any machine: for tests of the whole pipeline.
