@@ -85,7 +85,7 @@ void BM_EvaluatePlan(benchmark::State& state) {
   const StepPlan plan = bench_plan();
   const CostModel cost(bench_cluster(), 7168, 2048, CostOptions{state.range(1) != 0});
   Router router(static_cast<RoutingPolicy>(state.range(0)));
-  RunResult out;
+  ConfigResult out;
   for (auto _ : state) {
     evaluate_plan(tokens, plan, replicas, cost, router, out);
     benchmark::DoNotOptimize(out.step_time.data());

@@ -3,8 +3,7 @@ find_package(PkgConfig REQUIRED)
 find_package(MPI REQUIRED COMPONENTS C CXX)
 find_package(Threads REQUIRED)
 
-# HDF5: the MPI-parallel build (Debian: libhdf5-openmpi-dev), found through pkg-config.
-pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5-openmpi)
+include(${CMAKE_CURRENT_LIST_DIR}/HDF5.cmake)
 pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
 
 set(BLA_VENDOR OpenBLAS)

@@ -1,10 +1,12 @@
 // `epbench evaluate` end to end on a small hand-made trace, and its refusals.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <numeric>
 
 #include "io/h5.h"
 #include "placement/layout.h"
+#include "results/schema_names.h"
 #include "sim/evaluate.h"
 #include "test_util.h"
 #include "trace/trace_io.h"
@@ -59,7 +61,7 @@ TEST_F(Evaluate, WritesTheResultsFormat) {
   EXPECT_NE(r.out.find("predicted"), std::string::npos);
   EXPECT_NE(r.out.find("1.00x"), std::string::npos) << r.out;  // round-robin over itself
   h5::File f = h5::open_file(out_);
-  EXPECT_EQ(h5::read_attr_string(f.id(), "format"), std::string(kResultsFormat));
+  EXPECT_EQ(h5::read_attr_string(f.id(), "format"), std::string(results::kFormat));
   EXPECT_EQ(h5::read_attr_string(f.id(), "tool"), std::string("evaluate"));
   for (const char* a : {"version", "command_line", "epbench_version", "created_at", "hosts"})
     EXPECT_TRUE(h5::has_attr(f.id(), a)) << a;
@@ -121,6 +123,24 @@ TEST_F(Evaluate, AffinityPoliciesAndHierarchicalDispatch) {
   EXPECT_EQ(h5::read_attr_int(g.id(), "tokens"), 18);
 }
 
+// Layout names are the whole file stem: files told apart by a later dot stay apart in the
+// table and the results groups, and same-named files of two folders get a suffix.
+TEST_F(Evaluate, LayoutNamesTellFilesApart) {
+  const std::string eplb = dir_.path("e16.eplb.json"), spread = dir_.path("e16.spread.json");
+  std::filesystem::create_directories(dir_.path("other"));
+  const std::string twin = dir_.path("other/e16.eplb.json");
+  for (const auto& p : {eplb, spread, twin}) write_layout(p, make_layout("round-robin", 2));
+  const auto r = evaluate(
+      {"--layouts", eplb + "," + spread + "," + twin, "--batch-sizes", "2", "--range", "50%:100%"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"e16.eplb", "e16.spread", "e16.eplb_2"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << " missing from\n" << r.out;
+  h5::File f = h5::open_file(out_);
+  for (const char* group :
+       {"runs/e16.eplb.first.b2", "runs/e16.spread.first.b2", "runs/e16.eplb_2.first.b2"})
+    EXPECT_TRUE(h5::exists(f.id(), group)) << group;
+}
+
 TEST_F(Evaluate, BadInputExitsTwo) {
   auto refused = [&](std::vector<std::string> extra, const std::string& words) {
     const auto r = evaluate(extra);
@@ -128,7 +148,7 @@ TEST_F(Evaluate, BadInputExitsTwo) {
     EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
     EXPECT_FALSE(test::file_exists(out_));
   };
-  refused({"--layouts", rr_, "--test", "50%:50%"}, "--test");
+  refused({"--layouts", rr_, "--test", "50%:50%"}, "--range");  // --test: --range's old name
   refused({"--layouts", rr_, "--routing", "fastest"}, "--routing");
   refused({"--layouts", rr_, "--batch-sizes", "0"}, "--batch-sizes");
   refused({"--layouts", rr_, "--nodes", "4"}, "cluster");

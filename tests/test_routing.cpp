@@ -162,6 +162,25 @@ ClusterSpec kv_cluster(double capacity) {
   return c;
 }
 
+// The library names its field, never a flag it did not see; the CLI translates (test_cli).
+TEST(Routing, ErrorsNameTheFieldNotAFlag) {
+  try {
+    parse_routing("fastest");
+    FAIL() << "no error";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.field(), "routing");
+    EXPECT_EQ(std::string(e.what()).find("--"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("fastest"), std::string::npos) << e.what();
+  }
+  set_field_namer([](const std::string& field) { return "--" + field; });
+  try {
+    parse_routing("fastest");
+  } catch (const OptionError& e) {
+    EXPECT_EQ(user_message(e).rfind("--routing: expected one of", 0), 0u) << user_message(e);
+  }
+  set_field_namer(nullptr);
+}
+
 TEST(Allocation, RespectsKvCapacity) {
   std::mt19937 rng(5);
   for (const char* name : {"round-robin", "least-loaded", "affinity"}) {

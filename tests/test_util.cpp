@@ -112,8 +112,11 @@ std::string mpirun_path() {
 }
 
 std::vector<std::string> mpirun_args(int ranks) {
-  std::vector<std::string> argv = {mpirun_path(), "-n", std::to_string(ranks), "--oversubscribe"};
-  if (getuid() == 0) argv.push_back("--allow-run-as-root");
+  std::vector<std::string> argv = {mpirun_path(), "-n", std::to_string(ranks)};
+  if (EPBENCH_MPI_IS_OPENMPI) {  // MPICH's hydra oversubscribes by default and allows root
+    argv.push_back("--oversubscribe");
+    if (getuid() == 0) argv.push_back("--allow-run-as-root");
+  }
   return argv;
 }
 

@@ -36,7 +36,7 @@ CommandResult run_epbench(const std::vector<std::string>& args);
 
 // The mpiexec CMake found (EPBENCH_MPIEXEC).
 std::string mpirun_path();
-// mpiexec -n N --oversubscribe (so tests may start more ranks than cores), plus
+// mpiexec -n N, with OpenMPI --oversubscribe (so tests may start more ranks than cores) and
 // --allow-run-as-root when running as root (CI): prepend to a command for run_command.
 std::vector<std::string> mpirun_args(int ranks);
 

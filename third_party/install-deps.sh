@@ -7,8 +7,12 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format
-  # MPI (OpenMPI) and parallel HDF5 built against it
-  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  # MPI: OpenMPI (the default build) and MPICH (CI builds against both); HDF5 serial, which
+  # epbench links, and the parallel flavours for EPBENCH_HDF5_PARALLEL=ON
+  libopenmpi-dev openmpi-bin libmpich-dev mpich
+  libhdf5-dev libhdf5-openmpi-dev libhdf5-mpich-dev hdf5-tools
+  # fuzzing the parsers (libFuzzer, fuzz/)
+  clang
   # topology, BLAS, command line, JSON
   libhwloc-dev hwloc libopenblas-dev libcli11-dev nlohmann-json3-dev
   # graph partitioning (colocate and topo placements)

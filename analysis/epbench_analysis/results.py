@@ -9,16 +9,20 @@ import h5py
 import numpy as np
 import pandas as pd
 
-FORMAT, VERSION = "epbench-results", 1
-PHASES = ("dispatch", "compute", "combine")
+from . import schema
+from .schema import FORMAT, PHASES, VERSION
 
 # Attributes every run group carries, and those only measured runs (tool "run") carry.
-RUN_ATTRS = ("layout", "algorithm", "routing", "allocation", "batching", "batch_size", "world_size",
+RUN_ATTRS = tuple(schema.attr(n) for n in (
+             "layout", "algorithm", "routing", "allocation", "batching", "batch_size", "world_size",
              "nodes", "gpus_per_node", "steps", "tokens", "tokens_per_s", "step_time_mean",
              "step_time_p50", "step_time_p99", "comm_share", "imbalance", "lower_bound_time",
-             "gap_to_lower_bound", "backend", "dtype")
-MEASURED_ATTRS = ("predicted_tokens_per_s", "predicted_step_time_mean", "predicted_comm_share",
-                  "model_error")
+             "gap_to_lower_bound", "backend", "dtype"))
+MEASURED_ATTRS = tuple(schema.attr(n) for n in (
+                  "predicted_tokens_per_s", "predicted_step_time_mean", "predicted_comm_share",
+                  "model_error"))
+RUNS = schema.RUNS_GROUP
+TOKENS_PER_GPU = schema.dataset("tokens/per_gpu")
 
 
 class ResultsError(Exception):
@@ -53,9 +57,9 @@ def open_results(path):
     if version is None or int(version) != VERSION:
         f.close()
         raise ResultsError(f"{path}: version {version}, expected {VERSION} (this analysis reads version {VERSION})")
-    if "runs" not in f or len(f["runs"]) == 0:
+    if RUNS not in f or len(f[RUNS]) == 0:
         f.close()
-        raise ResultsError(f"{path}: group 'runs' missing or empty, expected one group per run")
+        raise ResultsError(f"{path}: group '{RUNS}' missing or empty, expected one group per run")
     return f
 
 
@@ -71,7 +75,7 @@ def _dataset(group, name, where, ndim):
 def phase_means(group, where, prefix=""):
     """Per phase: mean over steps of the sum over layers of the slowest rank (seconds), the
     time the phase adds to a step."""
-    return {p: float(_dataset(group, f"{prefix}time/{p}", where, 3).max(axis=2).sum(axis=1).mean())
+    return {p: float(_dataset(group, prefix + schema.dataset(f"time/{p}"), where, 3).max(axis=2).sum(axis=1).mean())
             for p in PHASES}
 
 
@@ -82,9 +86,9 @@ def read_run(group, where, tool):
     for phase, seconds in phase_means(group, where).items():
         row[f"{phase}_s"] = seconds
     if tool == "run":
-        for phase, seconds in phase_means(group, where, "predicted/").items():
+        for phase, seconds in phase_means(group, where, schema.PREDICTED_PREFIX).items():
             row[f"predicted_{phase}_s"] = seconds
-    tokens = _dataset(group, "tokens/per_gpu", where, 3)  # [S, L, G]
+    tokens = _dataset(group, TOKENS_PER_GPU, where, 3)  # [S, L, G]
     row["load_per_gpu"] = tokens.sum(axis=0)  # [L, G] token-expert pairs per layer and GPU
     return row
 
@@ -100,8 +104,8 @@ def load_file(path):
                 "git_revision": _text(f.attrs.get("git_revision", "")),
                 "created_at": _text(f.attrs.get("created_at", ""))}
         rows = []
-        for name in sorted(f["runs"]):
-            row = read_run(f["runs"][name], f"{path}: runs/{name}", tool)
+        for name in sorted(f[RUNS]):
+            row = read_run(f[RUNS][name], f"{path}: {RUNS}/{name}", tool)
             row.update(file=path, run=name, tool=tool, model=info["model"])
             rows.append(row)
     return info, rows

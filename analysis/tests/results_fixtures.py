@@ -9,7 +9,10 @@ MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CO
 def epbench(exe, *args, ranks=None):
     cmd = [exe, *map(str, args)]
     if ranks:
-        cmd = ["mpirun", "-np", str(ranks), "--oversubscribe", *cmd]
+        # ctest passes the mpiexec CMake found and its flags (OpenMPI: --oversubscribe).
+        launcher = os.environ.get("EPBENCH_MPIEXEC", "mpirun")
+        flags = os.environ.get("EPBENCH_MPIEXEC_FLAGS", "--oversubscribe").split()
+        cmd = [launcher, "-np", str(ranks), *flags, *cmd]
     done = subprocess.run(cmd, capture_output=True, text=True, env=MPI_ENV, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout}\n{done.stderr}"
     return done.stdout

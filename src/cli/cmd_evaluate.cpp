@@ -19,14 +19,14 @@ namespace {
 
 struct EvaluateCliOptions {
   std::string trace, layouts, cluster = "h800", routing = "first", allocation = "round-robin";
-  std::string batching = "fifo", batch_sizes = "1,8,64,256", test = "50%:100%", output;
+  std::string batching = "fifo", batch_sizes = "1,8,64,256", range = "50%:100%", output;
   int nodes = 0, gpus_per_node = 0;
   uint64_t steps = 0, prefill_chunk = 2048;
   bool hierarchical = false;
 };
 
-EvaluateConfig make_config(const EvaluateCliOptions& o) {
-  EvaluateConfig c;
+EvaluateOptions make_options(const EvaluateCliOptions& o) {
+  EvaluateOptions c;
   c.trace = o.trace;
   for (const std::string& l : split_commas(o.layouts))
     if (!l.empty()) c.layouts.push_back(l);
@@ -43,15 +43,14 @@ EvaluateConfig make_config(const EvaluateCliOptions& o) {
   c.command_line = command_line();
   c.output = o.output;
   const TraceReader reader(o.trace);  // only for the length: run_evaluate reads it again
-  std::tie(c.test_begin, c.test_end) =
-      parse_token_range(o.test, reader.header().num_tokens, "--test");
+  std::tie(c.begin, c.end) = parse_token_range(o.range, reader.header().num_tokens, "--range");
   return c;
 }
 
 // One row per run; speed-up is over the round-robin layout with the same routing and batch.
-std::string summary_table(const std::vector<RunResult>& runs) {
+std::string summary_table(const std::vector<ConfigResult>& runs) {
   std::map<std::pair<int, int>, double> baseline;  // (routing, batch) -> tokens/s
-  for (const RunResult& r : runs)
+  for (const ConfigResult& r : runs)
     if (r.algorithm == "round-robin")
       baseline.emplace(std::make_pair(static_cast<int>(r.routing), r.batch_size),
                        r.summary.tokens_per_s);
@@ -61,15 +60,14 @@ std::string summary_table(const std::vector<RunResult>& runs) {
   out +=
       strprintf("%-28s %-12s %5s %12s %10s %10s %9s %12s %8s %8s\n", "layout", "routing", "B",
                 "tokens/s", "mean ms", "p99 ms", "imbalance", "net B/token", "speedup", "vs bound");
-  for (const RunResult& r : runs) {
-    const RunSummary& m = r.summary;
+  for (const ConfigResult& r : runs) {
+    const ConfigSummary& m = r.summary;
     const auto it = baseline.find({static_cast<int>(r.routing), r.batch_size});
     const std::string speedup = it != baseline.end() && it->second > 0
                                     ? strprintf("%.2fx", m.tokens_per_s / it->second)
                                     : "-";
-    const std::string layout = r.name.substr(0, r.name.find('.'));
     out += strprintf("%-28s %-12s %5d %12.4g %10.4g %10.4g %9.3f %12.4g %8s %7.2fx\n",
-                     layout.c_str(), routing_name(r.routing), r.batch_size, m.tokens_per_s,
+                     r.layout.c_str(), routing_name(r.routing), r.batch_size, m.tokens_per_s,
                      m.step_time_mean * 1e3, m.step_time_p99 * 1e3, m.imbalance,
                      m.other_node_bytes_per_token, speedup.c_str(), m.gap_to_lower_bound);
   }
@@ -77,8 +75,8 @@ std::string summary_table(const std::vector<RunResult>& runs) {
 }
 
 void run(const EvaluateCliOptions& o) {
-  const EvaluateConfig cfg = make_config(o);
-  const std::vector<RunResult> runs = run_evaluate(cfg);
+  const EvaluateOptions opt = make_options(o);
+  const std::vector<ConfigResult> runs = run_evaluate(opt);
   const std::string text = summary_table(runs);
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
@@ -106,9 +104,11 @@ void register_evaluate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batch-sizes", o->batch_sizes, "Concurrent requests per batch, e.g. 1,8,64")
       ->capture_default_str();
-  cmd->add_option("--test", o->test, "Token range scored: A:B tokens or A%:B% of the trace")
+  cmd->add_option("--range,--test", o->range,
+                  "Token range replayed: A:B tokens or A%:B% of the trace")
       ->capture_default_str();
-  cmd->add_option("--steps", o->steps, "At most this many steps per configuration (0: all)")
+  cmd->add_option("--steps", o->steps,
+                  "At most this many steps per configuration (0: all the range gives)")
       ->capture_default_str();
   cmd->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prompt tokens per prefill step (0: decode tokens only)")

@@ -8,6 +8,7 @@
 #include "cli/mpi_command.h"
 #include "common/error.h"
 #include "common/strprintf.h"
+#include "results/summary.h"
 #include "runtime/run_job.h"
 #include "trace/trace_io.h"
 
@@ -19,11 +20,11 @@ struct RunCliOptions {
   std::string trace, layouts, cluster = "h800", routing = "first", allocation = "round-robin";
   std::string batching = "fifo", batch_sizes = "1,16,64", range = "50%:100%", backend = "cpu";
   std::string comm = "mpi", dtype = "fp32", fault, output;
-  RunConfig cfg;
+  RunOptions cfg;
 };
 
-RunConfig make_config(RunCliOptions& o) {
-  RunConfig c = o.cfg;
+RunOptions make_config(RunCliOptions& o) {
+  RunOptions c = o.cfg;
   c.trace = o.trace;
   c.layouts.clear();
   for (const std::string& l : split_commas(o.layouts))
@@ -54,19 +55,18 @@ RunConfig make_config(RunCliOptions& o) {
 }
 
 // One row per configuration: milliseconds per step, measured (m) and predicted (p).
-std::string table(const std::vector<ConfigResult>& runs) {
+std::string table(const std::vector<MeasuredConfig>& runs) {
   std::string out = strprintf(
       "ms per step: each phase's slowest rank, summed over layers; m = measured, p = predicted "
       "by the cost model\n%-20s %-11s %4s %10s %8s %8s %8s %8s %8s %8s %6s %6s %6s %6s\n",
       "layout", "routing", "B", "tokens/s", "step m", "step p", "disp m", "disp p", "comp m",
       "comp p", "comm%m", "comm%p", "a2a x", "gemm x");
-  for (const ConfigResult& r : runs) {
-    const RunSummary m = summarize(r.measured), p = summarize(r.predicted);
+  for (const MeasuredConfig& r : runs) {
+    const ConfigSummary m = summarize(r.measured), p = summarize(r.predicted);
     const PhaseTimes tm = mean_phase_times(r.measured), tp = mean_phase_times(r.predicted);
-    const std::string layout = r.name.substr(0, r.name.find('.'));
     out += strprintf(
         "%-20s %-11s %4d %10.4g %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6.1f %6.1f %6.2f %6.2f\n",
-        layout.c_str(), r.routing.c_str(), r.batch_size, m.tokens_per_s, m.step_time_mean * 1e3,
+        r.layout.c_str(), r.routing.c_str(), r.batch_size, m.tokens_per_s, m.step_time_mean * 1e3,
         p.step_time_mean * 1e3, (tm.dispatch + tm.combine) * 1e3, (tp.dispatch + tp.combine) * 1e3,
         tm.compute * 1e3, tp.compute * 1e3, 100 * m.comm_share, 100 * p.comm_share,
         r.overhead_alltoallv, r.overhead_gemm);
@@ -76,9 +76,9 @@ std::string table(const std::vector<ConfigResult>& runs) {
 
 void run(RunCliOptions& o) {
   run_mpi_command([&](MpiSession& mpi) {
-    RunConfig cfg;
+    RunOptions cfg;
     agree(MPI_COMM_WORLD, [&] { cfg = make_config(o); });
-    const std::vector<ConfigResult> runs = run_job(cfg, MPI_COMM_WORLD);
+    const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
     if (mpi.rank() != 0) return;
     const std::string text = table(runs);
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -87,7 +87,7 @@ void run(RunCliOptions& o) {
 }
 
 void add_options(CLI::App* cmd, RunCliOptions& o) {
-  RunConfig& c = o.cfg;
+  RunOptions& c = o.cfg;
   // The last value wins, so job scripts can pass defaults that a user's options override.
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--trace", o.trace, "Trace (HDF5)")->required();
@@ -109,7 +109,8 @@ void add_options(CLI::App* cmd, RunCliOptions& o) {
   cmd->add_option("--prefill-chunk", c.prefill_chunk,
                   "Prompt tokens per prefill step (0: decode tokens only)")
       ->capture_default_str();
-  cmd->add_option("--steps", c.steps, "Measured steps per configuration (0: all)")
+  cmd->add_option("--steps", c.steps,
+                  "At most this many measured steps per configuration (0: all the range gives)")
       ->capture_default_str();
   cmd->add_option("--warmup", c.warmup, "Unmeasured steps first")->capture_default_str();
   cmd->add_option("--backend", o.backend, "Expert FFNs: cpu (OpenBLAS) or cuda (cuBLAS)")

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/cli_common.h"
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace {
@@ -51,14 +52,29 @@ std::string unknown_command(CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// The flag of the chosen subcommand that sets a library field (`batch_sizes`: --batch-sizes).
+std::string flag_for_field(const CLI::App& app, const std::string& field) {
+  std::string flag = "--" + field;
+  for (char& c : flag)
+    if (c == '_') c = '-';
+  for (const CLI::App* level = &app; level;) {
+    if (level->get_option_no_throw(flag)) return flag;
+    const auto chosen = level->get_subcommands();
+    level = chosen.empty() ? nullptr : chosen.front();
+  }
+  return field;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  epbench::install_termination_cleanup();
   epbench::cli::set_command_line(argc, argv);
   CLI::App app{"epbench: expert placement, routing and batching for MoE inference"};
   app.require_subcommand(1);
   app.set_version_flag("--version", EPBENCH_VERSION);
   register_commands(app);
+  epbench::set_field_namer([&app](const std::string& field) { return flag_for_field(app, field); });
   if (const std::string word = unknown_command(app, argc, argv); !word.empty()) {
     std::fprintf(stderr, "epbench: error: unknown command '%s' (see --help)\n", word.c_str());
     return 2;
@@ -78,7 +94,7 @@ int main(int argc, char** argv) {
   } catch (const epbench::SilentExit& e) {
     return e.code();
   } catch (const epbench::InputError& e) {
-    std::fprintf(stderr, "epbench: error: %s\n", e.what());
+    std::fprintf(stderr, "epbench: error: %s\n", epbench::user_message(e).c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "epbench: internal error: %s\n", e.what());

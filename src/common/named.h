@@ -22,16 +22,16 @@ std::vector<std::string> names_of(std::span<const Named<E>> table) {
   return out;
 }
 
-// Throws InputError "OPTION: expected one of a, b, c, got 'NAME'".
+// Throws OptionError "FIELD: expected one of a, b, c, got 'NAME'".
 template <class E>
-E parse_named(std::span<const Named<E>> table, const std::string& name, const std::string& option) {
+E parse_named(std::span<const Named<E>> table, const std::string& name, const std::string& field) {
   std::string known;
   for (const auto& n : table) {
     if (name == n.name) return n.value;
     if (!known.empty()) known += ", ";
     known += n.name;
   }
-  throw InputError(option + ": expected one of " + known + ", got '" + name + "'");
+  throw OptionError(field, "expected one of " + known + ", got '" + name + "'");
 }
 
 template <class E>

@@ -12,105 +12,52 @@
 #include "common/rng.h"
 #include "common/strprintf.h"
 #include "io/h5.h"
-#include "sim/evaluate.h"
+#include "results/results_reader.h"
+#include "results/schema_names.h"
 
 namespace epbench::calib {
 
 namespace {
 
 // The datasets read per run, in this order.
+namespace dset = results::dset;
+namespace attr = results::attr;
 constexpr std::array<const char*, 7> kDatasets = {
-    "time/dispatch",    "time/compute",   "time/combine",  "bytes/same_node",
-    "bytes/other_node", "tokens/per_gpu", "experts/active"};
+    dset::time_dispatch,    dset::time_compute,   dset::time_combine,  dset::bytes_same_node,
+    dset::bytes_other_node, dset::tokens_per_gpu, dset::experts_active};
 enum DatasetIndex { kDispatch, kCompute, kCombine, kSame, kOther, kTokens, kActive };
 
-void check_root(hid_t f, const std::string& path) {
-  const auto format = h5::read_attr_string(f, "format");
-  if (format != std::string(kResultsFormat))
-    throw_field_error(path, "format",
-                      std::string("\"") + kResultsFormat + "\" (a results file of evaluate or run)",
-                      format ? "\"" + *format + "\"" : "nothing");
-  const auto version = h5::read_attr_int(f, "version");
-  if (version != int64_t{kResultsVersion})
-    throw_field_error(path, "version", std::to_string(kResultsVersion),
-                      version ? std::to_string(*version) : "nothing");
-}
-
-std::vector<std::string> run_names(hid_t f, const std::string& path) {
-  if (!h5::exists(f, "runs")) throw_field_error(path, "/runs", "a group of runs", "nothing");
-  const h5::Group runs = h5::open_group(f, "runs");
-  H5G_info_t info{};
-  if (H5Gget_info(runs.id(), &info) < 0 || info.nlinks == 0)
-    throw_field_error(path, "/runs", "at least one run", "none");
-  std::vector<std::string> names;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t n =
-        H5Lget_name_by_idx(runs.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
-    H5Lget_name_by_idx(runs.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1,
-                       H5P_DEFAULT);
-    names.push_back(name);
-  }
-  return names;
-}
-
-int int_attr(hid_t g, const std::string& path, const std::string& where, const char* name,
-             int min) {
-  const auto v = h5::read_attr_int(g, name);
-  if (!v || *v < min || *v > (int64_t{1} << 30))
-    throw_field_error(path, where + ": " + name, "an integer >= " + std::to_string(min),
-                      v ? std::to_string(*v) : "nothing (attribute missing)");
-  return static_cast<int>(*v);
-}
-
-int dtype_bytes(hid_t g, const std::string& path, const std::string& where) {
-  const auto d = h5::read_attr_string(g, "dtype");
-  if (!d) throw_field_error(path, where + ": dtype", "fp32, bf16 or other", "nothing");
+int dtype_bytes(const ConfigReader& g, const std::string& path) {
+  const auto d = g.string_attr(attr::dtype);
+  if (!d) throw_field_error(path, g.field(attr::dtype), "fp32, bf16 or other", "nothing");
   if (*d == "fp32") return 4;
   // evaluate writes "other" for clusters not in bf16; its presets are all bf16.
   if (*d == "bf16" || *d == "fp16" || *d == "other") return 2;
-  throw_field_error(path, where + ": dtype", "fp32, bf16, fp16 or other", "\"" + *d + "\"");
+  throw_field_error(path, g.field(attr::dtype), "fp32, bf16, fp16 or other", "\"" + *d + "\"");
 }
 
-RunMeta read_meta(hid_t g, const std::string& path, const std::string& name) {
-  const std::string where = "/runs/" + name;
+RunMeta read_meta(const ConfigReader& g, const std::string& path) {
   RunMeta m;
-  m.name = name;
-  m.d_model = int_attr(g, path, where, "d_model", 1);
-  m.d_ff = int_attr(g, path, where, "d_ff", 1);
-  m.nodes = int_attr(g, path, where, "nodes", 1);
-  m.gpus_per_node = int_attr(g, path, where, "gpus_per_node", 1);
-  m.slots = int_attr(g, path, where, "slots_per_gpu", 1);
-  m.bytes_per_value = dtype_bytes(g, path, where);
-  m.dtype_other = h5::read_attr_string(g, "dtype") == std::string("other");
-  m.cluster = h5::read_attr_string(g, "cluster").value_or("");
+  m.name = g.name();
+  m.d_model = g.int_attr(attr::d_model, 1);
+  m.d_ff = g.int_attr(attr::d_ff, 1);
+  m.nodes = g.int_attr(attr::nodes, 1);
+  m.gpus_per_node = g.int_attr(attr::gpus_per_node, 1);
+  m.slots = g.int_attr(attr::slots_per_gpu, 1);
+  m.bytes_per_value = dtype_bytes(g, path);
+  m.dtype_other = g.string_attr(attr::dtype) == std::string("other");
+  m.cluster = g.string_attr(attr::cluster).value_or("");
   return m;
 }
 
-// Opens the run's datasets and checks that they are [steps, layers, GPUs] of the right kind.
-std::vector<h5::Dataset> open_cubes(hid_t g, const std::string& path, const RunMeta& m) {
-  const std::string where = "/runs/" + m.name + "/";
+// The run's datasets, each [steps, layers, GPUs] like time/dispatch and of the right kind.
+std::vector<h5::Dataset> open_cubes(const ConfigReader& g, const RunMeta& m) {
+  const size_t gpus = sz(m.nodes) * sz(m.gpus_per_node);
   std::vector<h5::Dataset> ds;
-  std::vector<hsize_t> first;
-  for (size_t i = 0; i < kDatasets.size(); ++i) {
-    const std::string field = where + kDatasets[i];
-    if (!h5::exists(g, kDatasets[i]))
-      throw_field_error(path, field, "a [steps, layers, GPUs] dataset", "nothing (missing)");
-    ds.push_back(h5::open_dataset(g, kDatasets[i]));
-    const bool is_float = i <= kCombine;
-    if (is_float ? !h5::stored_type_is<double>(ds.back().id())
-                 : !h5::stored_type_is<uint64_t>(ds.back().id()))
-      throw_field_error(path, field, is_float ? "floating-point seconds" : "integer counts",
-                        "another type");
-    const auto d = h5::dims(ds.back().id());
-    if (i == 0) first = d;
-    const auto gpus = static_cast<hsize_t>(m.nodes) * static_cast<hsize_t>(m.gpus_per_node);
-    if (d.size() != 3 || d != first || d[2] != gpus)
-      throw_field_error(path, field,
-                        "[steps, layers, " + std::to_string(gpus) +
-                            " GPUs] like time/dispatch (nodes x gpus_per_node)",
-                        "another shape");
-  }
+  ds.push_back(g.open_cube(kDatasets[0], gpus, true));
+  const std::vector<hsize_t> first = h5::dims(ds[0].id());
+  for (size_t i = 1; i < kDatasets.size(); ++i)
+    ds.push_back(g.open_cube(kDatasets[i], gpus, i <= kCombine, &first));
   return ds;
 }
 
@@ -216,11 +163,11 @@ void check_run_times(unsigned nonzero, unsigned work, const std::string& path,
   if ((work & 2u) && !(nonzero & (1u << kCompute))) refuse(kCompute);
 }
 
-void read_run(hid_t f, const std::string& path, const std::string& name, int gpus_per_nic,
-              Samples& s) {
-  const h5::Group g = h5::open_group(f, "runs/" + name);
-  const RunMeta meta = read_meta(g.id(), path, name);
-  const std::vector<h5::Dataset> ds = open_cubes(g.id(), path, meta);
+void read_run(const ResultsReader& file, const std::string& name, int gpus_per_nic, Samples& s) {
+  const std::string& path = file.path();
+  const ConfigReader g = file.config(name);
+  const RunMeta meta = read_meta(g, path);
+  const std::vector<h5::Dataset> ds = open_cubes(g, meta);
   const auto d = h5::dims(ds[0].id());
   const size_t layer_cells = sz(meta.nodes * meta.gpus_per_node);
   const hsize_t row_cells = d[1] * d[2];
@@ -243,28 +190,24 @@ void read_run(hid_t f, const std::string& path, const std::string& name, int gpu
 }  // namespace
 
 ResultsFile::ResultsFile(const std::string& path)
-    : path_(path), file_(std::make_unique<h5::File>(h5::open_file(path))) {
-  check_root(file_->id(), path_);
-  names_ = run_names(file_->id(), path_);
-}
+    : reader_(std::make_unique<ResultsReader>(path)) {}
 
 ResultsFile::~ResultsFile() = default;
 
 bool ResultsFile::measured() const {
-  return h5::read_attr_string(file_->id(), "tool").value_or("") == "run";
+  return reader_->tool() == "run";
 }
 
 std::vector<std::string> ResultsFile::cluster_attrs() const {
   std::vector<std::string> attrs;
-  for (const std::string& n : names_)
-    attrs.push_back(h5::read_attr_string(h5::open_group(file_->id(), "runs/" + n).id(), "cluster")
-                        .value_or(""));
+  for (const std::string& n : reader_->config_names())
+    attrs.push_back(reader_->config(n).string_attr(attr::cluster).value_or(""));
   return attrs;
 }
 
 Samples ResultsFile::read_samples(int gpus_per_nic) const {
   Samples s;
-  for (const std::string& n : names_) read_run(file_->id(), path_, n, gpus_per_nic, s);
+  for (const std::string& n : reader_->config_names()) read_run(*reader_, n, gpus_per_nic, s);
   return s;
 }
 

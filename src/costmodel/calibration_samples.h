@@ -12,9 +12,9 @@
 
 #include "costmodel/nnls.h"
 
-namespace epbench::h5 {
-class Handle;
-}  // namespace epbench::h5
+namespace epbench {
+class ResultsReader;
+}  // namespace epbench
 
 namespace epbench::calib {
 
@@ -85,9 +85,7 @@ class ResultsFile {
   Samples read_samples(int gpus_per_nic) const;
 
  private:
-  std::string path_;
-  std::unique_ptr<h5::Handle> file_;
-  std::vector<std::string> names_;  // the runs, by name
+  std::unique_ptr<ResultsReader> reader_;
 };
 
 }  // namespace epbench::calib

@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace epbench::h5 {
@@ -128,6 +129,31 @@ File create_file(const std::string& path) {
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT);
   if (f < 0) throw InputError(path + ": cannot create HDF5 file");
   return File(f, H5Fclose);
+}
+
+File create_memory_file(const std::string& name) {
+  silence_errors();
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_obj_track_times(fcpl.id(), 0);
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  constexpr size_t kGrowBy = size_t{16} << 20;  // the image grows in 16 MiB steps
+  if (H5Pset_fapl_core(fapl.id(), kGrowBy, 0) < 0)
+    throw InputError(name + ": cannot set up an in-memory HDF5 file");
+  hid_t f = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl.id(), fapl.id());
+  if (f < 0) throw InputError(name + ": cannot create HDF5 file in memory");
+  return File(f, H5Fclose);
+}
+
+void write_image(hid_t file, AtomicOutput& out) {
+  const std::string& path = out.final_path();
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+    throw InputError(path + ": cannot finish the HDF5 file");
+  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  if (size < 0) throw InputError(path + ": cannot read back the in-memory HDF5 file");
+  std::vector<char> image(static_cast<size_t>(size));
+  if (H5Fget_file_image(file, image.data(), image.size()) != size)
+    throw InputError(path + ": cannot read back the in-memory HDF5 file");
+  out.write(image.data(), image.size());
 }
 
 File open_file(const std::string& path, bool writable) {

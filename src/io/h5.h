@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace epbench {
+class AtomicOutput;
+}
+
 namespace epbench::h5 {
 
 // Owns one hid_t and closes it with the matching H5*close.
@@ -41,6 +45,12 @@ void silence_errors();
 std::string describe(hid_t obj);
 
 File create_file(const std::string& path);  // truncates
+// A file built in memory (the core driver, no backing store): `name` only labels it. Written
+// out whole by write_image, it lets AtomicOutput put an HDF5 file on disk complete or not at
+// all (HDF5 cannot write through the unnamed file's /proc/self/fd name: it resolves it).
+File create_memory_file(const std::string& name);
+// Flushes a memory file and writes its image to `out` (see common/atomic_file.h).
+void write_image(hid_t file, AtomicOutput& out);
 File open_file(const std::string& path, bool writable = false);
 Group create_group(hid_t loc, const std::string& name);
 Group open_group(hid_t loc, const std::string& name);

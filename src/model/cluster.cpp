@@ -174,8 +174,8 @@ ClusterSpec load_cluster(const std::string& name_or_path) {
       name_or_path.find(".json") == std::string::npos) {
     std::string known;
     for (const auto& n : cluster_preset_names()) known += (known.empty() ? "" : ", ") + n;
-    throw InputError("--cluster: unknown cluster preset '" + name_or_path +
-                     "', expected one of: " + known + " or a JSON file path");
+    throw OptionError("cluster", "unknown cluster preset '" + name_or_path +
+                                     "', expected one of: " + known + " or a JSON file path");
   }
   nlohmann::json j;
   try {
@@ -198,13 +198,13 @@ ClusterSpec shape_cluster(ClusterSpec c, int nodes, int gpus_per_node, int slots
   // Slots 0 means "just enough": ceil(E / G), no spare slot unless G does not divide E.
   if (c.slots_per_gpu <= 0) c.slots_per_gpu = (num_experts + gpus - 1) / gpus;
   if (static_cast<int64_t>(gpus) * c.slots_per_gpu < num_experts)
-    throw InputError("--slots: " + std::to_string(c.nodes) + " nodes x " +
-                     std::to_string(c.gpus_per_node) + " GPUs x " +
-                     std::to_string(c.slots_per_gpu) + " slots cannot hold the model's " +
-                     std::to_string(num_experts) +
-                     " experts (expected nodes x gpus-per-node x "
-                     "slots >= " +
-                     std::to_string(num_experts) + ")");
+    throw OptionError("slots", std::to_string(c.nodes) + " nodes x " +
+                                   std::to_string(c.gpus_per_node) + " GPUs x " +
+                                   std::to_string(c.slots_per_gpu) +
+                                   " slots cannot hold the model's " + std::to_string(num_experts) +
+                                   " experts (expected nodes x gpus-per-node x "
+                                   "slots >= " +
+                                   std::to_string(num_experts) + ")");
   return c;
 }
 

@@ -42,7 +42,8 @@ const PlacementAlgorithm& find_placement(const std::string& name) {
     if (!known.empty()) known += ", ";
     known += a.name;
   }
-  throw InputError("--algo: unknown placement algorithm '" + name + "', expected one of: " + known);
+  throw OptionError("algo",
+                    "unknown placement algorithm '" + name + "', expected one of: " + known);
 }
 
 }  // namespace epbench

@@ -21,7 +21,7 @@ std::vector<std::string> allocation_names() {
 }
 
 AllocationPolicy parse_allocation(const std::string& name) {
-  return parse_named<AllocationPolicy>(kPolicies, name, "--allocation");
+  return parse_named<AllocationPolicy>(kPolicies, name, "allocation");
 }
 
 const char* allocation_name(AllocationPolicy p) {

@@ -17,7 +17,7 @@ namespace epbench {
 enum class AllocationPolicy { kRoundRobin, kLeastLoaded, kAffinity };
 
 std::vector<std::string> allocation_names();
-AllocationPolicy parse_allocation(const std::string& name);  // InputError naming --allocation
+AllocationPolicy parse_allocation(const std::string& name);  // OptionError of field "allocation"
 const char* allocation_name(AllocationPolicy p);
 
 class Allocator {

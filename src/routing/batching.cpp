@@ -156,7 +156,7 @@ std::vector<std::string> batching_names() {
 }
 
 BatchingPolicy parse_batching(const std::string& name) {
-  return parse_named<BatchingPolicy>(kPolicies, name, "--batching");
+  return parse_named<BatchingPolicy>(kPolicies, name, "batching");
 }
 
 const char* batching_name(BatchingPolicy p) {
@@ -167,7 +167,7 @@ StepPlan plan_steps(const std::vector<RequestSpan>& requests,
                     const std::vector<std::vector<double>>& profile, const BatchingOptions& opt,
                     Allocator& alloc) {
   if (opt.batch_size < 1)
-    throw InputError("--batch-sizes: expected sizes >= 1, got " + std::to_string(opt.batch_size));
+    throw OptionError("batch_sizes", "expected sizes >= 1, got " + std::to_string(opt.batch_size));
   for (size_t r = 0; r < requests.size(); ++r)
     if (!alloc.fits_anywhere(requests[r].kv_tokens))
       throw InputError("request " + std::to_string(r) + " needs " +

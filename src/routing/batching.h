@@ -15,7 +15,7 @@ namespace epbench {
 enum class BatchingPolicy { kFifo, kAffinity };
 
 std::vector<std::string> batching_names();
-BatchingPolicy parse_batching(const std::string& name);  // InputError naming --batching
+BatchingPolicy parse_batching(const std::string& name);  // OptionError of field "batching"
 const char* batching_name(BatchingPolicy p);
 
 // One request's tokens within the evaluated range, as indices into the evaluated block.

@@ -24,7 +24,7 @@ std::vector<std::string> routing_names() {
 }
 
 RoutingPolicy parse_routing(const std::string& name) {
-  return parse_named<RoutingPolicy>(kPolicies, name, "--routing");
+  return parse_named<RoutingPolicy>(kPolicies, name, "routing");
 }
 
 const char* routing_name(RoutingPolicy p) {

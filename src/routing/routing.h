@@ -14,7 +14,7 @@ namespace epbench {
 enum class RoutingPolicy { kFirst, kRoundRobin, kLeastLoaded, kLocalFirst, kOptimal };
 
 std::vector<std::string> routing_names();
-RoutingPolicy parse_routing(const std::string& name);  // InputError naming --routing
+RoutingPolicy parse_routing(const std::string& name);  // OptionError of field "routing"
 const char* routing_name(RoutingPolicy p);
 
 // The replicas of every expert of one layer, flattened for fast lookup.

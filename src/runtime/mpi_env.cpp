@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace epbench {
@@ -24,6 +25,7 @@ MpiSession::MpiSession() {
     int provided = 0;
     EPBENCH_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided));
   }
+  install_termination_cleanup();  // again: an MPI may install its own handlers in MPI_Init
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
@@ -59,7 +61,7 @@ void agree(MPI_Comm comm, const std::function<void()>& fn) {
   try {
     fn();
   } catch (const InputError& e) {
-    message = e.what(), code = 2;
+    message = user_message(e), code = 2;
   } catch (const std::exception& e) {
     message = e.what(), code = 1;
   }

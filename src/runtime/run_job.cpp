@@ -16,7 +16,10 @@
 #include "runtime/run_results.h"
 #include "runtime/shards.h"
 #include "runtime/topology.h"
-#include "sim/replay.h"
+#include "scenario/layouts.h"
+#include "scenario/request_spans.h"
+#include "scenario/step_plan.h"
+#include "sim/evaluate.h"
 #include "trace/trace_io.h"
 
 namespace epbench {
@@ -25,8 +28,8 @@ namespace {
 
 // What every rank knows before the first step.
 struct Job {
-  Job(const RunConfig& c, MPI_Comm m) : cfg(c), comm(m) {}
-  const RunConfig& cfg;
+  Job(const RunOptions& c, MPI_Comm m) : cfg(c), comm(m) {}
+  const RunOptions& cfg;
   MPI_Comm comm;
   int rank = 0, world = 1;
   TraceHeader header;
@@ -35,8 +38,8 @@ struct Job {
   std::vector<PreparedLayout> layouts;
   JobTopology topo;
   int d_model = 0, d_ff = 0;
-  std::vector<RunAttrs> attrs;  // per configuration run, for the results file
-  uint64_t shard_bytes = 0;     // the largest layout's, per rank
+  std::vector<ConfigAttrs> attrs;  // per configuration run, for the results file
+  uint64_t shard_bytes = 0;        // the largest layout's, per rank
 };
 
 int scaled(int given, int trace_value, double scale) {
@@ -45,12 +48,12 @@ int scaled(int given, int trace_value, double scale) {
 }
 
 void load_inputs(Job& job) {
-  const RunConfig& cfg = job.cfg;
+  const RunOptions& cfg = job.cfg;
   const TraceReader reader(cfg.trace);
   job.header = reader.header();
   if (cfg.begin >= cfg.end || cfg.end > job.header.num_tokens)
-    throw InputError("--range: expected a non-empty token range within the trace's " +
-                     std::to_string(job.header.num_tokens) + " tokens");
+    throw OptionError("range", "expected a non-empty token range within the trace's " +
+                                   std::to_string(job.header.num_tokens) + " tokens");
   job.block = reader.read(cfg.begin, cfg.end - cfg.begin);
   job.spans = request_spans(reader.requests(), cfg.begin, cfg.end);
   const LayoutSource src{cfg.layouts, cfg.cluster, 0,       0,
@@ -97,13 +100,13 @@ std::unique_ptr<FfnBackend> make_backend(const Job& job, const PreparedLayout& p
   if (job.cfg.backend == "cuda")
     return make_cuda_backend(job.d_model, job.d_ff, shards, job.topo.ranks[sz(job.rank)].gpu,
                              job.cfg.dtype == DType::kBf16);
-  throw InputError("--backend: expected cpu or cuda, got '" + job.cfg.backend + "'");
+  throw OptionError("backend", "expected cpu or cuda, got '" + job.cfg.backend + "'");
 }
 
 std::unique_ptr<Exchange> make_exchange(const Job& job) {
   if (job.cfg.comm == "mpi") return make_mpi_exchange(job.comm);
   if (job.cfg.comm == "nccl") return make_nccl_exchange(job.comm, job.topo.ranks[sz(job.rank)].gpu);
-  throw InputError("--comm: expected mpi or nccl, got '" + job.cfg.comm + "'");
+  throw OptionError("comm", "expected mpi or nccl, got '" + job.cfg.comm + "'");
 }
 
 // The cost model priced like the run: its sizes and its dtype on the wire and in the weights.
@@ -237,24 +240,20 @@ class ConfigRunner {
   StepScratch sc_;
 };
 
-uint64_t measured_steps(const Job& job, const StepPlan& plan, int batch) {
+// --steps means "at most", as in evaluate: a short range measures the steps it gives.
+uint64_t measured_steps(const Job& job, const StepPlan& plan) {
   if (job.cfg.steps == 0) return plan.num_steps();
-  if (plan.num_steps() < job.cfg.steps)
-    throw InputError("--steps: the token range gives only " + std::to_string(plan.num_steps()) +
-                     " steps at batch size " + std::to_string(batch) + ", but " +
-                     std::to_string(job.cfg.steps) +
-                     " were asked; use a longer --range, fewer --steps, or --steps 0 for all");
-  return job.cfg.steps;
+  return std::min<uint64_t>(plan.num_steps(), job.cfg.steps);
 }
 
-ConfigResult run_config(const Job& job, const PreparedLayout& p, const StepPlan& plan,
-                        RoutingPolicy rp, int batch, uint64_t steps, FfnBackend& backend,
-                        Exchange& exchange) {
+MeasuredConfig run_config(const Job& job, const PreparedLayout& p, const StepPlan& plan,
+                          RoutingPolicy rp, int batch, uint64_t steps, FfnBackend& backend,
+                          Exchange& exchange) {
   RankRecord rec;
   ConfigRunner(job, p, plan, rp, backend, exchange).run(steps, rec);
-  ConfigResult r;
+  MeasuredConfig r;
   r.name = p.name + "." + routing_name(rp) + ".b" + std::to_string(batch);
-  r.layout_path = p.path, r.routing = routing_name(rp), r.batch_size = batch;
+  r.layout = p.name, r.layout_path = p.path, r.routing = routing_name(rp), r.batch_size = batch;
   gather_record(job.comm, rec, r);
   if (job.rank == 0) {
     Router router(rp);
@@ -268,9 +267,9 @@ ConfigResult run_config(const Job& job, const PreparedLayout& p, const StepPlan&
   return r;
 }
 
-RunAttrs config_attrs(const Job& job, const PreparedLayout& p, RoutingPolicy rp, int batch) {
-  const RunConfig& cfg = job.cfg;
-  RunAttrs a = layout_run_attrs(p);  // check_shape made its shape this job's
+ConfigAttrs config_attrs(const Job& job, const PreparedLayout& p, RoutingPolicy rp, int batch) {
+  const RunOptions& cfg = job.cfg;
+  ConfigAttrs a = layout_config_attrs(p);  // check_shape made its shape this job's
   a.routing = routing_name(rp);
   a.allocation = allocation_name(cfg.allocation);
   a.batching = batching_name(cfg.batching);
@@ -282,7 +281,7 @@ RunAttrs config_attrs(const Job& job, const PreparedLayout& p, RoutingPolicy rp,
   return a;
 }
 
-void write_results(const Job& job, const std::vector<ConfigResult>& configs) {
+void write_results(const Job& job, const std::vector<MeasuredConfig>& configs) {
   RunFileInfo info;
   info.header = {"run", job.cfg.command_line, job.cfg.trace, job.header.model, {}};
   for (const RankPlacement& r : job.topo.ranks) {
@@ -300,7 +299,7 @@ void write_results(const Job& job, const std::vector<ConfigResult>& configs) {
 }
 
 void run_layout(Job& job, const PreparedLayout& p, Exchange& exchange,
-                std::vector<ConfigResult>& out) {
+                std::vector<MeasuredConfig>& out) {
   std::unique_ptr<FfnBackend> backend;
   agree(job.comm, [&] {
     backend = make_backend(job, p);
@@ -312,7 +311,7 @@ void run_layout(Job& job, const PreparedLayout& p, Exchange& exchange,
     agree(job.comm, [&] {
       const PlanOptions po{job.cfg.allocation, job.cfg.batching, b, job.cfg.prefill_chunk, 0};
       plan = plan_layout_steps(p, job.block, job.spans, po);
-      steps = measured_steps(job, plan, b);
+      steps = measured_steps(job, plan);
     });
     for (RoutingPolicy rp : job.cfg.routings) {
       out.push_back(run_config(job, p, plan, rp, b, steps, *backend, exchange));
@@ -339,7 +338,7 @@ void print_job(const Job& job) {
 
 }  // namespace
 
-std::vector<ConfigResult> run_job(const RunConfig& cfg, MPI_Comm comm) {
+std::vector<MeasuredConfig> run_job(const RunOptions& cfg, MPI_Comm comm) {
   Job job(cfg, comm);
   MPI_Comm_rank(comm, &job.rank);
   MPI_Comm_size(comm, &job.world);
@@ -355,13 +354,13 @@ std::vector<ConfigResult> run_job(const RunConfig& cfg, MPI_Comm comm) {
   if (job.rank == 0) print_job(job);
   std::unique_ptr<Exchange> exchange;
   agree(comm, [&] { exchange = make_exchange(job); });
-  std::vector<ConfigResult> out;
+  std::vector<MeasuredConfig> out;
   for (const PreparedLayout& p : job.layouts) run_layout(job, p, *exchange, out);
   // Rank 0 writes; the others wait so that the job ends with the file in place or an error.
   agree(comm, [&] {
     if (job.rank == 0 && !cfg.output.empty()) write_results(job, out);
   });
-  return job.rank == 0 ? std::move(out) : std::vector<ConfigResult>{};
+  return job.rank == 0 ? std::move(out) : std::vector<MeasuredConfig>{};
 }
 
 }  // namespace epbench

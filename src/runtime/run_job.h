@@ -6,13 +6,13 @@
 
 #include <vector>
 
-#include "runtime/run_config.h"
+#include "runtime/run_options.h"
 #include "runtime/run_record.h"
 
 namespace epbench {
 
 // Returns the configurations' results on rank 0 (empty elsewhere). Bad input and failed checks
 // throw AgreedFailure on every rank; a crash of one rank is left to the launcher to end.
-std::vector<ConfigResult> run_job(const RunConfig& cfg, MPI_Comm comm);
+std::vector<MeasuredConfig> run_job(const RunOptions& cfg, MPI_Comm comm);
 
 }  // namespace epbench

@@ -28,8 +28,8 @@ std::vector<T> gather_cube(MPI_Comm comm, const RankRecord& mine, MPI_Datatype t
 
 }  // namespace
 
-void gather_record(MPI_Comm comm, const RankRecord& mine, ConfigResult& out) {
-  RunResult& m = out.measured;
+void gather_record(MPI_Comm comm, const RankRecord& mine, MeasuredConfig& out) {
+  ConfigResult& m = out.measured;
   m.steps = mine.steps, m.layers = mine.layers, m.experts = mine.experts;
   int size = 1;
   MPI_Comm_size(comm, &size);
@@ -71,24 +71,24 @@ double median(std::vector<double> v) {
 // Overheads are medians over (step, layer) of ours over the baseline measured right after it:
 // on a shared machine a preempted rank inflates single layers by milliseconds, which a ratio of
 // sums would charge to whichever side it hit.
-void finish_measured(ConfigResult& r) {
-  RunResult& m = r.measured;
+void finish_measured(MeasuredConfig& r) {
+  ConfigResult& m = r.measured;
   const size_t G = m.gpus, L = m.layers;
   m.step_time.assign(m.steps, 0);
   std::vector<double> comm_ratio, gemm_ratio;
   double error = 0;
   for (size_t s = 0; s < m.steps; ++s) {
     for (size_t l = 0; l < L; ++l) {
+      const PhaseTimes slowest = layer_phase_max(m, s, l);
+      m.step_time[s] += slowest.total();
       const size_t at = (s * L + l) * G;
-      double d = 0, c = 0, b = 0, comm = 0, ra = 0, rg = 0;
+      double comm = 0, ra = 0, rg = 0;
       for (size_t g = at; g < at + G; ++g) {
-        d = std::max(d, m.dispatch[g]), c = std::max(c, m.compute[g]);
-        b = std::max(b, m.combine[g]), comm = std::max(comm, m.dispatch[g] + m.combine[g]);
+        comm = std::max(comm, m.dispatch[g] + m.combine[g]);
         ra = std::max(ra, r.raw_alltoallv[g]), rg = std::max(rg, r.raw_gemm[g]);
       }
-      m.step_time[s] += d + c + b;
       if (ra > 0) comm_ratio.push_back(comm / ra);
-      if (rg > 0) gemm_ratio.push_back(c / rg);
+      if (rg > 0) gemm_ratio.push_back(slowest.compute / rg);
     }
     const double p = r.predicted.step_time.empty() ? 0 : r.predicted.step_time[s];
     if (m.step_time[s] > 0) error += std::abs(p - m.step_time[s]) / m.step_time[s];
@@ -96,39 +96,6 @@ void finish_measured(ConfigResult& r) {
   r.overhead_alltoallv = median(std::move(comm_ratio));
   r.overhead_gemm = median(std::move(gemm_ratio));
   r.model_error = m.steps ? error / dbl(m.steps) : 0;
-}
-
-}  // namespace epbench
-
-namespace epbench {
-
-PhaseTimes mean_phase_times(const RunResult& r) {
-  PhaseTimes t;
-  if (r.steps == 0) return t;
-  for (size_t sl = 0; sl < r.steps * r.layers; ++sl) {
-    double d = 0, c = 0, b = 0;
-    for (size_t g = sl * r.gpus; g < (sl + 1) * r.gpus; ++g)
-      d = std::max(d, r.dispatch[g]), c = std::max(c, r.compute[g]), b = std::max(b, r.combine[g]);
-    t.dispatch += d, t.compute += c, t.combine += b;
-  }
-  const double steps = static_cast<double>(r.steps);
-  t.dispatch /= steps, t.compute /= steps, t.combine /= steps;
-  return t;
-}
-
-RankSpread rank_spread(const std::vector<double>& cube, size_t steps, size_t layers, size_t gpus) {
-  RankSpread out;
-  if (steps == 0 || gpus == 0) return out;
-  for (size_t sl = 0; sl < steps * layers; ++sl) {
-    const auto first = cube.begin() + static_cast<std::ptrdiff_t>(sl * gpus);
-    const auto [lo, hi] = std::minmax_element(first, first + static_cast<std::ptrdiff_t>(gpus));
-    double sum = 0;
-    for (auto it = first; it != first + static_cast<std::ptrdiff_t>(gpus); ++it) sum += *it;
-    out.min += *lo, out.max += *hi, out.avg += sum / static_cast<double>(gpus);
-  }
-  const double n = static_cast<double>(steps);
-  out.min /= n, out.avg /= n, out.max /= n;
-  return out;
 }
 
 }  // namespace epbench

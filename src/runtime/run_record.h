@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "results/config_result.h"
+#include "results/reductions.h"
 #include "runtime/moe_layer.h"
-#include "sim/evaluate.h"
 
 namespace epbench {
 
@@ -29,12 +30,13 @@ struct RankRecord {
   }
 };
 
-// Rank 0's view of a configuration.
-struct ConfigResult {
-  std::string name, layout_path, routing;
+// Rank 0's view of one configuration run for real: what it measured and what the cost model
+// predicted for the same steps.
+struct MeasuredConfig {
+  std::string name, layout, layout_path, routing;  // layout: its display name
   int batch_size = 0;
-  RunResult measured;                                // measured [S, L, G]; step_time from them
-  RunResult predicted;                               // the cost model on the same steps
+  ConfigResult measured;                             // measured [S, L, G]; step_time from them
+  ConfigResult predicted;                            // the cost model on the same steps
   std::vector<double> raw_alltoallv, raw_gemm;       // [S, L, G] baselines
   double overhead_alltoallv = 0, overhead_gemm = 0;  // ours over the baselines (medians)
   double model_error = 0;  // mean over steps of |predicted - measured| / measured
@@ -43,26 +45,9 @@ struct ConfigResult {
 };
 
 // Collective: gathers every rank's record into out.measured / raw_* (meaningful on rank 0).
-void gather_record(MPI_Comm comm, const RankRecord& mine, ConfigResult& out);
+void gather_record(MPI_Comm comm, const RankRecord& mine, MeasuredConfig& out);
 
 // Step times from the measured cubes: each layer costs its slowest rank in each phase.
-void finish_measured(ConfigResult& r);
-
-}  // namespace epbench
-
-namespace epbench {
-
-// Per step on average: each phase's slowest rank, summed over layers (seconds).
-struct PhaseTimes {
-  double dispatch = 0, compute = 0, combine = 0;
-};
-PhaseTimes mean_phase_times(const RunResult& r);
-
-// One phase across ranks, OSU-style: per step, the sum over layers of the fastest rank's, the
-// mean rank's and the slowest rank's time, averaged over steps.
-struct RankSpread {
-  double min = 0, avg = 0, max = 0;
-};
-RankSpread rank_spread(const std::vector<double>& cube, size_t steps, size_t layers, size_t gpus);
+void finish_measured(MeasuredConfig& r);
 
 }  // namespace epbench

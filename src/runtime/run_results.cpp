@@ -3,13 +3,18 @@
 #include "common/atomic_file.h"
 #include "common/numeric.h"
 #include "io/h5.h"
+#include "results/schema_names.h"
+#include "results/summary.h"
 
 namespace epbench {
+
+namespace attr = results::attr;  // the format's names (results/schema.json)
+namespace dset = results::dset;
 
 namespace {
 
 // Per phase: time_<phase>_min / _avg / _max, seconds per step across ranks.
-void write_rank_spreads(hid_t g, const RunResult& m) {
+void write_rank_spreads(hid_t g, const ConfigResult& m) {
   const std::pair<const char*, const std::vector<double>*> phases[] = {
       {"dispatch", &m.dispatch}, {"compute", &m.compute}, {"combine", &m.combine}};
   for (const auto& [name, cube] : phases) {
@@ -21,59 +26,63 @@ void write_rank_spreads(hid_t g, const RunResult& m) {
   }
 }
 
-void write_run_summary(hid_t g, const ConfigResult& r) {
+void write_run_summary(hid_t g, const MeasuredConfig& r) {
   write_summary_attrs(g, summarize(r.measured));
-  const RunSummary p = summarize(r.predicted);
-  h5::write_attr(g, "predicted_tokens_per_s", p.tokens_per_s);
-  h5::write_attr(g, "predicted_step_time_mean", p.step_time_mean);
-  h5::write_attr(g, "predicted_comm_share", p.comm_share);
-  h5::write_attr(g, "overhead_vs_raw_alltoallv", r.overhead_alltoallv);
-  h5::write_attr(g, "overhead_vs_raw_gemm", r.overhead_gemm);
-  h5::write_attr(g, "model_error", r.model_error);
-  h5::write_attr(g, "check_tokens", static_cast<int64_t>(r.checked_tokens));
-  h5::write_attr(g, "check_max_error", r.check_max_error);
+  const ConfigSummary p = summarize(r.predicted);
+  h5::write_attr(g, attr::predicted_tokens_per_s, p.tokens_per_s);
+  h5::write_attr(g, attr::predicted_step_time_mean, p.step_time_mean);
+  h5::write_attr(g, attr::predicted_comm_share, p.comm_share);
+  h5::write_attr(g, attr::overhead_vs_raw_alltoallv, r.overhead_alltoallv);
+  h5::write_attr(g, attr::overhead_vs_raw_gemm, r.overhead_gemm);
+  h5::write_attr(g, attr::model_error, r.model_error);
+  h5::write_attr(g, attr::check_tokens, static_cast<int64_t>(r.checked_tokens));
+  h5::write_attr(g, attr::check_max_error, r.check_max_error);
   write_rank_spreads(g, r.measured);
 }
 
-void write_job_facts(hid_t g, const RunFileInfo& info, const RunAttrs& a) {
-  h5::write_attr(g, "trace_d_model", int64_t{info.trace_d_model});
-  h5::write_attr(g, "trace_d_ff", int64_t{info.trace_d_ff});
-  h5::write_attr(g, "scaled",
+void write_job_facts(hid_t g, const RunFileInfo& info, const ConfigAttrs& a) {
+  h5::write_attr(g, attr::trace_d_model, int64_t{info.trace_d_model});
+  h5::write_attr(g, attr::trace_d_ff, int64_t{info.trace_d_ff});
+  h5::write_attr(g, attr::scaled,
                  int64_t{a.d_model != info.trace_d_model || a.d_ff != info.trace_d_ff});
-  h5::write_attr(g, "warmup_steps", int64_t{info.warmup});
-  h5::write_attr(g, "blas_threads", int64_t{info.threads});
-  h5::write_attr(g, "shard_bytes_per_rank", static_cast<int64_t>(info.shard_bytes_per_rank));
-  h5::write_attr(g, "rank_hosts", info.rank_hosts);
+  h5::write_attr(g, attr::warmup_steps, int64_t{info.warmup});
+  h5::write_attr(g, attr::blas_threads, int64_t{info.threads});
+  h5::write_attr(g, attr::shard_bytes_per_rank, static_cast<int64_t>(info.shard_bytes_per_rank));
+  h5::write_attr(g, attr::rank_hosts, info.rank_hosts);
   std::vector<int64_t> nodes(info.rank_node.begin(), info.rank_node.end());
-  h5::write_all<int64_t>(g, "ranks/node", {nodes.size()}, nodes.data());
+  h5::write_all<int64_t>(g, dset::ranks_node, {nodes.size()}, nodes.data());
 }
 
-void write_config(hid_t runs, const RunFileInfo& info, const RunAttrs& a, const ConfigResult& r) {
+void write_config(hid_t runs, const RunFileInfo& info, const ConfigAttrs& a,
+                  const MeasuredConfig& r) {
   h5::Group g = h5::create_group(runs, r.name);
-  write_run_attrs(g.id(), a);
+  write_config_attrs(g.id(), a);
   write_job_facts(g.id(), info, a);
   write_run_summary(g.id(), r);
-  const RunResult& m = r.measured;
+  const ConfigResult& m = r.measured;
   CubeWriter(g.id(), "", m.layers, m.gpus).append(m);
-  CubeWriter(g.id(), "predicted/", m.layers, m.gpus).append(r.predicted);
+  CubeWriter(g.id(), results::kPredictedPrefix, m.layers, m.gpus).append(r.predicted);
   const std::vector<hsize_t> cube{m.steps, m.layers, m.gpus};
-  h5::write_all<double>(g.id(), "raw/alltoallv", cube, r.raw_alltoallv.data());
-  h5::write_all<double>(g.id(), "raw/gemm", cube, r.raw_gemm.data());
-  h5::write_all<uint64_t>(g.id(), "tokens/per_expert", {m.layers, m.experts},
+  h5::write_all<double>(g.id(), dset::raw_alltoallv, cube, r.raw_alltoallv.data());
+  h5::write_all<double>(g.id(), dset::raw_gemm, cube, r.raw_gemm.data());
+  h5::write_all<uint64_t>(g.id(), dset::tokens_per_expert, {m.layers, m.experts},
                           m.tokens_per_expert.data());
 }
 
 }  // namespace
 
 void write_run_results(const std::string& path, const RunFileInfo& info,
-                       const std::vector<ConfigResult>& configs) {
+                       const std::vector<MeasuredConfig>& configs) {
   AtomicOutput out(path);
   {
-    h5::File f = h5::create_file(out.temp_path());
+    h5::File f = h5::create_memory_file(path);
     write_results_root(f.id(), info.header);
-    h5::Group runs = h5::create_group(f.id(), "runs");
-    for (size_t i = 0; i < configs.size(); ++i)
-      write_config(runs.id(), info, info.attrs[i], configs[i]);
+    {
+      h5::Group runs = h5::create_group(f.id(), results::kRunsGroup);
+      for (size_t i = 0; i < configs.size(); ++i)
+        write_config(runs.id(), info, info.attrs[i], configs[i]);
+    }
+    h5::write_image(f.id(), out);
   }
   out.commit();
 }

@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "results/results_writer.h"
 #include "runtime/run_record.h"
-#include "sim/results_writer.h"
 
 namespace epbench {
 
 struct RunFileInfo {
   ResultsHeader header;
-  std::vector<RunAttrs> attrs;  // per configuration
+  std::vector<ConfigAttrs> attrs;  // per configuration
   // Per-job facts stored on every configuration.
   int trace_d_model = 0, trace_d_ff = 0, warmup = 0, threads = 1;
   uint64_t shard_bytes_per_rank = 0;
@@ -23,6 +23,6 @@ struct RunFileInfo {
 };
 
 void write_run_results(const std::string& path, const RunFileInfo& info,
-                       const std::vector<ConfigResult>& configs);
+                       const std::vector<MeasuredConfig>& configs);
 
 }  // namespace epbench

@@ -12,7 +12,7 @@ namespace epbench {
 DType parse_dtype(const std::string& text) {
   if (text == "fp32") return DType::kFp32;
   if (text == "bf16") return DType::kBf16;
-  throw InputError("--dtype: expected fp32 or bf16, got '" + text + "'");
+  throw OptionError("dtype", "expected fp32 or bf16, got '" + text + "'");
 }
 
 const char* dtype_name(DType t) {

@@ -10,7 +10,7 @@
 namespace epbench {
 
 enum class DType { kFp32, kBf16 };
-DType parse_dtype(const std::string& text);  // InputError naming --dtype
+DType parse_dtype(const std::string& text);  // OptionError of field "dtype"
 const char* dtype_name(DType t);
 inline size_t dtype_bytes(DType t) {
   return t == DType::kBf16 ? 2 : 4;

@@ -33,7 +33,7 @@ struct JobTopology {
 };
 
 // Collective over comm. ranks_per_node > 0 makes virtual nodes of consecutive ranks (the
-// communicator's size must be a multiple; InputError naming --ranks-per-node otherwise);
+// communicator's size must be a multiple; OptionError of field ranks_per_node otherwise);
 // 0 uses the hosts. Ranks of one node must be consecutive for the layout's GPU numbering
 // (InputError otherwise, suggesting --map-by / block distribution).
 JobTopology discover_topology(MPI_Comm comm, int ranks_per_node);

@@ -124,8 +124,9 @@ CalibrationSource load_shipped(const std::string& spec, const std::string& optio
   const std::string dir = calibration_data_dir() + "/" + folder + "/expert_counts";
   const auto known = shipped_domains(dir);
   if (known.empty())
-    throw InputError(option + ": no calibration counts found in " + dir +
-                     " (set EPBENCH_CALIBRATION_DIR to the olmoe-routing-analysis folder)");
+    throw OptionError(option,
+                      "no calibration counts found in " + dir +
+                          " (set EPBENCH_CALIBRATION_DIR to the olmoe-routing-analysis folder)");
   std::vector<std::string> wanted =
       colon == std::string::npos ? known : split(spec.substr(colon + 1), ',');
   CalibrationSource src;
@@ -133,9 +134,9 @@ CalibrationSource load_shipped(const std::string& spec, const std::string& optio
   std::set<std::string> seen;
   for (const auto& d : wanted) {
     if (std::find(known.begin(), known.end(), d) == known.end())
-      throw InputError(option + ": unknown domain '" + d + "' for " + model +
-                       ", expected one of: " + join(known, ", "));
-    if (!seen.insert(d).second) throw InputError(option + ": domain '" + d + "' given twice");
+      throw OptionError(option, "unknown domain '" + d + "' for " + model +
+                                    ", expected one of: " + join(known, ", "));
+    if (!seen.insert(d).second) throw OptionError(option, "domain '" + d + "' given twice");
     src.domains.push_back(read_counts_file(dir + "/" + d + ".json"));
   }
   src.description = "olmoe-routing-analysis " +
@@ -150,7 +151,7 @@ CalibrationSource load_files(const std::string& spec, const std::string& option)
   std::set<std::string> seen;
   std::vector<std::string> names;
   for (const auto& path : split(spec, ',')) {
-    if (path.empty()) throw InputError(option + ": empty path in '" + spec + "'");
+    if (path.empty()) throw OptionError(option, "empty path in '" + spec + "'");
     src.domains.push_back(read_counts_file(path));
     const std::string& d = src.domains.back().domain;
     if (!seen.insert(d).second)
@@ -223,9 +224,10 @@ CalibrationSource load_calibration_source(const std::string& spec, const std::st
   const std::string model = spec.substr(0, spec.find(':'));
   if (model == "mixtral" || model == "mistral" || model == "olmoe")
     return load_shipped(spec, option);
-  throw InputError(option + ": unknown calibration source '" + spec +
-                   "', expected uniform, none, mixtral[:DOMAIN,...], olmoe[:DOMAIN,...] or a "
-                   "path to a counts .json file");
+  throw OptionError(option,
+                    "unknown calibration source '" + spec +
+                        "', expected uniform, none, mixtral[:DOMAIN,...], olmoe[:DOMAIN,...] or a "
+                        "path to a counts .json file");
 }
 
 std::string default_calibration_source(const ModelPreset& model) {

@@ -33,7 +33,7 @@ struct CalibrationSource {
 // SOURCE is `uniform`/`none`, MODEL[:DOMAIN[,DOMAIN...]] with MODEL `mixtral` or `olmoe`, or
 // comma-separated paths to counts files. Errors name `option`.
 CalibrationSource load_calibration_source(const std::string& spec,
-                                          const std::string& option = "--calibrate");
+                                          const std::string& option = "calibrate");
 // `mixtral` for 8-expert models, `olmoe` otherwise: the closer of the two real routers.
 std::string default_calibration_source(const ModelPreset& model);
 // Where the shipped counts live: $EPBENCH_DATA_DIR if set, else the source tree's copy.

@@ -339,9 +339,9 @@ std::vector<uint64_t> offsets_by_length(uint64_t length, uint64_t num_tokens) {
 
 TraceRequests make_requests(const NpyImportOptions& o, uint64_t num_tokens) {
   if (o.offsets_path.empty() == (o.request_length == 0))
-    throw InputError(
-        "--request-offsets / --request-length: expected exactly one of the two (request "
-        "boundaries)");
+    throw OptionError("request_offsets",
+                      "expected exactly one of request_offsets and request_length (request "
+                      "boundaries)");
   TraceRequests r;
   r.token_offset = o.offsets_path.empty() ? offsets_by_length(o.request_length, num_tokens)
                                           : offsets_from_file(o.offsets_path, num_tokens);

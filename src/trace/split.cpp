@@ -15,10 +15,9 @@ std::pair<uint64_t, uint64_t> token_range(const TraceReader& in, const SplitRang
   const bool by_req = range.unit == SplitUnit::kRequests;
   const uint64_t limit = by_req ? in.header().num_requests : in.header().num_tokens;
   if (range.begin >= range.end || range.end > limit)
-    throw InputError(std::string(by_req ? "--requests" : "--tokens") +
-                     ": expected a range within [0, " + std::to_string(limit) + "] of " +
-                     in.path() + ", got " + std::to_string(range.begin) + ":" +
-                     std::to_string(range.end));
+    throw OptionError(by_req ? "requests" : "tokens",
+                      "expected a range within [0, " + std::to_string(limit) + "] of " + in.path() +
+                          ", got " + std::to_string(range.begin) + ":" + std::to_string(range.end));
   if (by_req) return {off[range.begin], off[range.end]};
   return {range.begin, range.end};
 }

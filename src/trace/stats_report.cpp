@@ -283,7 +283,7 @@ void write_stats_h5(const std::string& path, const TraceStats& s, const TraceHea
                     const std::string& trace_path) {
   AtomicOutput out(path);
   {
-    h5::File f = h5::create_file(out.temp_path());
+    h5::File f = h5::create_memory_file(path);
     const hsize_t L = sz(s.num_layers), E = sz(s.num_experts), D = s.domains.size();
     write_root_attrs(f.id(), s, h, trace_path);
     h5::write_all<uint64_t>(f.id(), "tokens_by_phase", {2}, s.tokens_by_phase);
@@ -297,6 +297,7 @@ void write_stats_h5(const std::string& path, const TraceStats& s, const TraceHea
     write_matrix(f.id(), "transitions_top1", s.transitions_top1, L - 1, s);
     write_matrix(f.id(), "transitions_rank", s.transitions_rank, L - 1, s);
     write_summaries(f.id(), s);
+    h5::write_image(f.id(), out);
   }
   out.commit();
 }

@@ -31,8 +31,8 @@ enum Stream : uint64_t {
 
 constexpr uint32_t kMaxLength = 1u << 24;
 
-void require(bool ok, const std::string& option, const std::string& what) {
-  if (!ok) throw InputError(option + ": " + what);
+void require(bool ok, const std::string& field, const std::string& what) {
+  if (!ok) throw OptionError(field, what);
 }
 
 std::vector<int> shuffled(int n, uint64_t seed) {
@@ -218,17 +218,17 @@ std::vector<std::string> domain_names(const SynthOptions& opt, const Calibration
   return names;
 }
 
-void check_range(uint32_t lo, uint32_t hi, uint32_t min_lo, const std::string& option) {
+void check_range(uint32_t lo, uint32_t hi, uint32_t min_lo, const std::string& field) {
   if (lo < min_lo || lo > hi || hi > kMaxLength)
-    throw InputError(option + ": expected MIN:MAX with " + std::to_string(min_lo) +
-                     " <= MIN <= MAX <= " + std::to_string(kMaxLength) + ", got " +
-                     std::to_string(lo) + ":" + std::to_string(hi));
+    throw OptionError(field, "expected MIN:MAX with " + std::to_string(min_lo) +
+                                 " <= MIN <= MAX <= " + std::to_string(kMaxLength) + ", got " +
+                                 std::to_string(lo) + ":" + std::to_string(hi));
 }
 
-void check_real(double v, double lo, double hi, const std::string& option) {
+void check_real(double v, double lo, double hi, const std::string& field) {
   if (!(v >= lo && v <= hi))
-    throw InputError(option + ": expected a number in [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "], got " + std::to_string(v));
+    throw OptionError(field, "expected a number in [" + std::to_string(lo) + ", " +
+                                 std::to_string(hi) + "], got " + std::to_string(v));
 }
 
 }  // namespace
@@ -236,24 +236,25 @@ void check_real(double v, double lo, double hi, const std::string& option) {
 void validate(const SynthOptions& opt) {
   const ModelPreset& p = find_preset(opt.model);
   if (opt.requests > 0 && opt.tokens > 0)
-    throw InputError("--requests: cannot be combined with --tokens");
+    throw OptionError("requests", "cannot be combined with tokens");
   if (opt.requests == 0 && opt.tokens == 0)
-    throw InputError("--requests: expected a number of requests > 0 (or --tokens > 0), got 0");
-  require(opt.requests <= (1ull << 40) && opt.tokens <= (1ull << 48), "--requests/--tokens",
+    throw OptionError("requests", "expected a number of requests > 0 (or tokens > 0), got 0");
+  require(opt.requests <= (1ull << 40) && opt.tokens <= (1ull << 48), "requests",
           "expected at most 2^40 requests and 2^48 tokens");
-  check_range(opt.prompt_min, opt.prompt_max, 1, "--prompt-len");
-  check_range(opt.decode_min, opt.decode_max, 0, "--decode-len");
+  check_range(opt.prompt_min, opt.prompt_max, 1, "prompt_len");
+  check_range(opt.decode_min, opt.decode_max, 0, "decode_len");
   if (opt.domains < 0 || opt.domains > 4096)
-    throw InputError("--domains: expected 0..4096, got " + std::to_string(opt.domains));
-  check_real(opt.domain_strength, 0, 10, "--domain-strength");
+    throw OptionError("domains", "expected 0..4096, got " + std::to_string(opt.domains));
+  check_real(opt.domain_strength, 0, 10, "domain_strength");
   if (opt.coact_groups < -1 || opt.coact_groups > p.num_experts)
-    throw InputError("--coact-groups: expected 0.." + std::to_string(p.num_experts) +
-                     " (the number of experts), got " + std::to_string(opt.coact_groups));
-  check_real(opt.coact_strength, 0, 1e6, "--coact-strength");
-  check_real(opt.layer_affinity, 0, 1e6, "--layer-affinity");
-  require(opt.calib_tokens >= 256 && opt.calib_tokens <= 100000000, "--calib-tokens",
+    throw OptionError("coact_groups", "expected 0.." + std::to_string(p.num_experts) +
+                                          " (the number of experts), got " +
+                                          std::to_string(opt.coact_groups));
+  check_real(opt.coact_strength, 0, 1e6, "coact_strength");
+  check_real(opt.layer_affinity, 0, 1e6, "layer_affinity");
+  require(opt.calib_tokens >= 256 && opt.calib_tokens <= 100000000, "calib_tokens",
           "expected 256..100000000, got " + std::to_string(opt.calib_tokens));
-  require(opt.calib_iters >= 0 && opt.calib_iters <= 1000, "--calib-iters",
+  require(opt.calib_iters >= 0 && opt.calib_iters <= 1000, "calib_iters",
           "expected 0..1000, got " + std::to_string(opt.calib_iters));
 }
 
@@ -292,10 +293,11 @@ SynthGenerator::SynthGenerator(const SynthOptions& opt) : opt_(opt) {
   if (opt_.calibrate.empty()) opt_.calibrate = default_calibration_source(p);
   const CalibrationSource src = load_calibration_source(opt_.calibrate);
   if (opt_.domains > 0 && src.domains.size() > 1)
-    throw InputError(
-        "--domains: synthetic domains need a single-profile --calibrate source "
-        "(one domain, or uniform), got '" +
-        opt_.calibrate + "' with " + std::to_string(src.domains.size()) + " domains");
+    throw OptionError("domains",
+                      "synthetic domains need a single-profile calibration source "
+                      "(one domain, or uniform), got '" +
+                          opt_.calibrate + "' with " + std::to_string(src.domains.size()) +
+                          " domains");
   header_ = header_for(p);
   header_.source = "synth";
   header_.dataset = src.description;

@@ -46,7 +46,7 @@ TraceWriter::TraceWriter(const std::string& path, const TraceHeader& header)
       header_.top_k > header_.num_experts || header_.num_experts > 65535)
     throw InputError(path + ": cannot write a trace for model '" + header_.model +
                      "': sizes out of range");
-  file_ = h5::create_file(out_.temp_path());
+  file_ = h5::create_memory_file(path);  // written out whole at finish (common/atomic_file.h)
   ids_ = create_token_dataset<uint16_t>(file_.id(), "tokens/expert_ids", header_, true);
   if (header_.has_gate_weights)
     gates_ = create_token_dataset<float>(file_.id(), "tokens/gate_weights", header_, true);
@@ -83,6 +83,7 @@ void TraceWriter::finish(const TraceRequests& requests) {
   gates_.reset();
   phase_.reset();
   position_.reset();
+  h5::write_image(file_.id(), out_);
   if (file_.close() < 0) throw InputError(path_ + ": cannot finish writing the trace");
   out_.commit();
 }

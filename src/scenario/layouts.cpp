@@ -1,4 +1,4 @@
-#include "sim/replay.h"
+#include "scenario/layouts.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,21 +8,6 @@
 #include "model/presets.h"
 
 namespace epbench {
-
-// The requests' tokens within [a, b), as indices relative to a; the KV a request holds is its
-// context at its last evaluated token.
-std::vector<RequestSpan> request_spans(const TraceRequests& req, uint64_t a, uint64_t b) {
-  const auto& off = req.token_offset;
-  std::vector<RequestSpan> out;
-  size_t r = static_cast<size_t>(std::upper_bound(off.begin(), off.end(), a) - off.begin());
-  for (r = r > 0 ? r - 1 : 0; r < req.size() && off[r] < b; ++r) {
-    const uint64_t first = std::max(off[r], a), end = std::min(off[r + 1], b);
-    if (first >= end) continue;
-    const uint64_t prompt_end = std::clamp<uint64_t>(off[r] + req.prompt_len[r], first, end);
-    out.push_back({first - a, prompt_end - a, end - a, dbl(end - off[r])});
-  }
-  return out;
-}
 
 namespace {
 
@@ -37,20 +22,6 @@ void warn_if_fitted_on_test(const Layout& l, const LayoutSource& src, const std:
                  "test range\n",
                  path.c_str(), static_cast<unsigned long long>(l.fit_begin),
                  static_cast<unsigned long long>(l.fit_end));
-}
-
-// Per request, the share of its prompt's expert work each GPU would serve under the layout.
-std::vector<std::vector<double>> request_profiles(const std::vector<RequestSpan>& spans,
-                                                  const TokenBlock& block,
-                                                  const PreparedLayout& p) {
-  std::vector<std::vector<double>> out(spans.size(),
-                                       std::vector<double>(sz(p.cluster.num_gpus()), 0.0));
-  for (size_t r = 0; r < spans.size(); ++r) {
-    // A request cut by the range start may have no prompt left: use its first token then.
-    const uint64_t last = std::max(spans[r].prompt_end, spans[r].first + 1);
-    add_affinity(p.replicas, block, spans[r].first, last, out[r]);
-  }
-  return out;
 }
 
 }  // namespace
@@ -83,17 +54,6 @@ std::vector<PreparedLayout> load_layouts(const LayoutSource& src, const TraceHea
     out.push_back(std::move(p));
   }
   return out;
-}
-
-StepPlan plan_layout_steps(const PreparedLayout& p, const TokenBlock& block,
-                           const std::vector<RequestSpan>& spans, const PlanOptions& opt) {
-  const bool affinity =
-      opt.allocation == AllocationPolicy::kAffinity || opt.batching == BatchingPolicy::kAffinity;
-  const auto profiles =
-      affinity ? request_profiles(spans, block, p) : std::vector<std::vector<double>>();
-  Allocator alloc(opt.allocation, p.cluster);
-  const BatchingOptions bo{opt.batching, opt.batch_size, opt.prefill_chunk, opt.max_steps, 0};
-  return plan_steps(spans, profiles, bo, alloc);
 }
 
 }  // namespace epbench

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "io/h5.h"
-#include "sim/evaluate.h"
-#include "sim/replay.h"
+#include "results/config_result.h"
+#include "scenario/layouts.h"
 
 namespace epbench {
 
@@ -25,7 +25,7 @@ struct ResultsHeader {
 void write_results_root(hid_t file, const ResultsHeader& h);
 
 // Everything needed to reproduce one configuration.
-struct RunAttrs {
+struct ConfigAttrs {
   std::string layout, algorithm, fit_trace;
   uint64_t fit_begin = 0, fit_end = 0;
   std::string routing, allocation, batching;
@@ -40,16 +40,16 @@ struct RunAttrs {
   std::string cluster;
 };
 // The attributes a layout fixes: its file, algorithm, fit range, shape and cluster.
-RunAttrs layout_run_attrs(const PreparedLayout& p);
-void write_run_attrs(hid_t group, const RunAttrs& a);
-void write_summary_attrs(hid_t group, const RunSummary& m);
+ConfigAttrs layout_config_attrs(const PreparedLayout& p);
+void write_config_attrs(hid_t group, const ConfigAttrs& a);
+void write_summary_attrs(hid_t group, const ConfigSummary& m);
 
-// The datasets of a RunResult under `prefix` ("" or "predicted/") of a run's group, appended
+// The datasets of a ConfigResult under `prefix` ("" or "predicted/") of a run's group, appended
 // chunk by chunk (each chunk's [S, L, G] and [S] arrays).
 class CubeWriter {
  public:
   CubeWriter(hid_t group, const std::string& prefix, size_t layers, size_t gpus);
-  void append(const RunResult& chunk);
+  void append(const ConfigResult& chunk);
 
  private:
   template <class T>

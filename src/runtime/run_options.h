@@ -11,7 +11,7 @@
 
 namespace epbench {
 
-struct RunConfig {
+struct RunOptions {
   std::string trace;
   uint64_t begin = 0, end = 0;  // token range replayed, [begin, end)
   std::vector<std::string> layouts;

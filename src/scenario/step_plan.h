@@ -1,0 +1,24 @@
+#pragma once
+// The steps of one batch size for one layout: requests to home GPUs (allocation) and into
+// batches (static batching), so `evaluate` and `run` replay identical steps.
+#include <cstdint>
+#include <vector>
+
+#include "routing/allocation.h"
+#include "routing/batching.h"
+#include "scenario/layouts.h"
+#include "trace/trace.h"
+
+namespace epbench {
+
+struct PlanOptions {
+  AllocationPolicy allocation = AllocationPolicy::kRoundRobin;
+  BatchingPolicy batching = BatchingPolicy::kFifo;
+  int batch_size = 1;
+  uint64_t prefill_chunk = 0;
+  uint64_t max_steps = 0;  // at most this many steps, 0: all the range gives
+};
+StepPlan plan_layout_steps(const PreparedLayout& p, const TokenBlock& block,
+                           const std::vector<RequestSpan>& spans, const PlanOptions& opt);
+
+}  // namespace epbench

@@ -1,0 +1,42 @@
+#pragma once
+// Pricing one step with the cost model: each layer's tokens are routed to replicas and the
+// layer priced per GPU (docs/costmodel.md). The building block of `evaluate` (static batches)
+// and of the serving simulator (steps composed as requests come and go).
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "costmodel/cost_model.h"
+#include "placement/layout.h"
+#include "results/config_result.h"
+#include "routing/routing.h"
+#include "trace/trace.h"
+
+namespace epbench {
+
+// The tokens of one step: token[i] (an index into the TokenBlock) runs from GPU home[i].
+struct StepTokens {
+  const uint64_t* token = nullptr;
+  const int32_t* home = nullptr;
+  size_t n = 0;
+};
+
+struct StepPrice {
+  double time = 0;         // sum over layers of the cost model's layer time
+  double lower_bound = 0;  // for any placement and routing (placement/bound.h)
+};
+
+// Buffers reused from step to step.
+struct PriceScratch {
+  std::vector<uint16_t> ids;  // one layer of the step, [n, k]
+  std::vector<int32_t> slots;
+  LayerCost layer;
+};
+
+// Prices `step` and writes its [L, G] figures into row `row` of out's cubes (sized by the
+// caller); out.tokens_per_expert [L, E] accumulates.
+StepPrice price_step(const TokenBlock& tokens, StepTokens step,
+                     const std::vector<LayerReplicas>& replicas, const CostModel& cost,
+                     Router& router, ConfigResult& out, size_t row, PriceScratch& scratch);
+
+}  // namespace epbench
