@@ -155,11 +155,17 @@ double exact_objective(const CostModel& model, const TraceStats& stats, int laye
 
 Layout place_exact(const PlacementInput& in) {
   check_size(in);
-  const ModelPreset* preset = nullptr;
-  for (const auto& p : all_presets())
-    if (p.name == in.model) preset = &p;
-  const int d_model = param_int(in.params, "d_model", preset ? preset->d_model : 0, 1);
-  const int d_ff = param_int(in.params, "d_ff", preset ? preset->d_ff : 0, 1);
+  const ModelPreset* preset = preset_or_null(in.model);
+  const int d_model = param_int(in.params, "d_model",
+                                in.d_model > 0 ? in.d_model
+                                : preset       ? preset->d_model
+                                               : 0,
+                                1);
+  const int d_ff = param_int(in.params, "d_ff",
+                             in.d_ff > 0 ? in.d_ff
+                             : preset    ? preset->d_ff
+                                         : 0,
+                             1);
   const int sample = param_int(in.params, "sample_tokens", kExactSampleTokens, 1);
   const CostModel model(in.cluster, d_model, d_ff);
   Layout layout = empty_layout(in, "exact");
