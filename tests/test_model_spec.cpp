@@ -204,6 +204,19 @@ TEST(ModelSpecCli, ImportPlaceAndEvaluateAModelThatIsNoPreset) {
     EXPECT_GT(*h5::read_attr_double(h5::open_group(f.id(), run).id(), "tokens_per_s"), 0) << run;
 }
 
+TEST(ModelSpecCli, SynthTakesASpecToo) {
+  ScratchDir dir;
+  write_file(dir.path("toy.json"), toy_spec().dump());
+  const auto r = run_epbench({"trace", "synth", "--model", dir.path("toy.json"), "--calibrate",
+                              "uniform", "--requests", "2", "-o", dir.path("s.h5")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Trace tr = read_trace(dir.path("s.h5"));
+  EXPECT_EQ(tr.header.model, "toy-moe");
+  EXPECT_EQ(tr.header.num_layers, 6);
+  EXPECT_EQ(tr.header.num_experts, 12);
+  EXPECT_EQ(tr.header.top_k, 3);
+}
+
 // Runs `trace import --model SPEC`; expects exit 2, no trace, and one line on stderr that
 // starts with the spec's path and names `field`.
 void expect_bad_spec(const ScratchDir& dir, const std::string& text, const std::string& field) {
