@@ -121,6 +121,17 @@ TEST(Exact, RefusesLargeInstances) {
   EXPECT_THROW(find_placement("exact").place(in), InputError);
 }
 
+// A model that is no preset: the trace's sizes (PlacementInput::d_model, d_ff) price the
+// layouts as the same sizes given as params do.
+TEST(Exact, PricesWithTheTracesSizesWhenTheModelIsNoPreset) {
+  const ClusterSpec c = tiny_cluster(2, 2, 2);
+  const TraceStats s = stats_of(random_trace(8, 2, 1, 500, 3));
+  const Layout by_params =
+      find_placement("exact").place({"no-preset", s, c, 1, {{"d_model", 512}, {"d_ff", 2048}}});
+  const Layout by_trace = find_placement("exact").place({"no-preset", s, c, 1, {}, 512, 2048});
+  EXPECT_EQ(by_trace.layers[0].gpu_experts, by_params.layers[0].gpu_experts);
+}
+
 // Prices `layer` of every token under `layout`, each expert served by its first replica.
 LayerCost price_first_replica(const CostModel& m, const Trace& t, const Layout& layout, int l) {
   const auto& gpus = layout.layers[size_t(l)].gpu_experts;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "model/model_spec.h"
 #include "model/presets.h"
 
 namespace epbench {
@@ -30,6 +31,51 @@ TEST(Presets, PublishedSizes) {
   EXPECT_EQ(all_presets().size(), 8u);
 }
 
+// Attention and dtype sizes against each model's published config.json.
+TEST(Presets, PublishedAttentionSizes) {
+  const auto& m = find_preset("mixtral-8x7b");
+  EXPECT_EQ(m.total_layers(), 32);
+  EXPECT_EQ(m.attention, "gqa");
+  EXPECT_EQ(m.attention_heads, 32);
+  EXPECT_EQ(m.kv_heads, 8);
+  EXPECT_EQ(m.head_dim, 128);
+  EXPECT_EQ(m.weight_bytes, 2);
+  EXPECT_EQ(m.kv_bytes, 2);
+  const auto& q = find_preset("qwen3-30b-a3b");
+  EXPECT_EQ(q.total_layers(), 48);
+  EXPECT_EQ(q.attention_heads, 32);
+  EXPECT_EQ(q.kv_heads, 4);
+  EXPECT_EQ(q.head_dim, 128);
+  const auto& o = find_preset("olmoe-1b-7b");
+  EXPECT_EQ(o.total_layers(), 16);
+  EXPECT_EQ(o.attention_heads, 16);
+  EXPECT_EQ(o.kv_heads, 16);
+  EXPECT_EQ(o.head_dim, 128);
+  const auto& d = find_preset("deepseek-v3");
+  EXPECT_EQ(d.total_layers(), 61);
+  EXPECT_EQ(d.dense_layers, 3);
+  EXPECT_EQ(d.attention, "mla");
+  EXPECT_EQ(d.attention_heads, 128);
+  EXPECT_EQ(d.kv_latent_dim, 512 + 64);  // kv_lora_rank + qk_rope_head_dim
+  EXPECT_EQ(d.weight_bytes, 1);          // fp8 weights
+  EXPECT_EQ(d.kv_bytes, 2);
+  EXPECT_EQ(find_preset("deepseek-moe-16b").total_layers(), 28);
+  EXPECT_EQ(find_preset("brown-moe-8e-top2").head_dim, 64);
+  EXPECT_EQ(find_preset("brown-moe-32e-top4").weight_bytes, 4);  // trained in float32
+}
+
+TEST(Presets, KvBytesPerToken) {
+  // K and V x 8 KV heads x 128 x 32 layers x bf16.
+  EXPECT_EQ(kv_bytes_per_token(find_preset("mixtral-8x7b")), 2 * 8 * 128 * 32 * 2);
+  EXPECT_EQ(kv_bytes_per_token(find_preset("mixtral-8x7b")), 131072);
+  // One 576-wide latent x 61 layers (dense ones too) x bf16.
+  EXPECT_EQ(kv_bytes_per_token(find_preset("deepseek-v3")), 70272);
+  EXPECT_EQ(kv_bytes_per_token(find_preset("qwen3-30b-a3b")), 2 * 4 * 128 * 48 * 2);
+  ModelPreset fp8 = find_preset("deepseek-v3");
+  fp8.kv_bytes = 1;
+  EXPECT_EQ(kv_bytes_per_token(fp8), 576 * 61);
+}
+
 TEST(Presets, EveryPresetIsConsistent) {
   for (const auto& p : all_presets()) {
     EXPECT_GT(p.num_layers, 0) << p.name;
@@ -37,6 +83,8 @@ TEST(Presets, EveryPresetIsConsistent) {
     EXPECT_EQ(p.num_experts % p.expert_groups, 0) << p.name;
     EXPECT_LE(p.groups_per_token, p.expert_groups) << p.name;
     EXPECT_EQ(&find_preset(p.name), &p);
+    EXPECT_NO_THROW(validate_model(p, p.name)) << p.name;
+    EXPECT_NE(p.source.find("config"), std::string::npos) << p.name;
   }
 }
 

@@ -76,7 +76,7 @@ void run_place(const PlaceOptions& o) {
       shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, h.num_experts);
   const auto [begin, end] = parse_token_range(o.fit, h.num_tokens, "--fit");
   const TraceStats stats = fit_stats(reader, begin, end);
-  Layout lay = algo.place({h.model, stats, cluster, o.seed, params});
+  Layout lay = algo.place({h.model, stats, cluster, o.seed, params, h.d_model, h.d_ff});
   lay.fit_trace = o.trace;
   lay.fit_begin = begin;
   lay.fit_end = end;

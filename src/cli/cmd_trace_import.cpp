@@ -4,7 +4,7 @@
 
 #include "cli/cli_common.h"
 #include "common/error.h"
-#include "model/presets.h"
+#include "model/model_spec.h"
 #include "trace/import_jsonl.h"
 #include "trace/import_npy.h"
 
@@ -43,7 +43,7 @@ void check_npy_options(const ImportOptions& o, const ImportFlags& f) {
 }
 
 TraceHeader run_import(const ImportOptions& o, const ImportFlags& f) {
-  const ModelPreset& model = find_preset(o.model);
+  const ModelPreset model = resolve_model(o.model);
   if (f.jsonl->count()) return import_jsonl(model, {o.jsonl, o.dataset}, o.output);
   NpyImportOptions n;
   n.ids_path = o.npy;
@@ -71,7 +71,9 @@ void register_trace_import(CLI::App& trace) {
   auto o = std::make_shared<ImportOptions>();
   CLI::App* cmd = trace.add_subcommand(
       "import", "Make a trace from recorded expert ids (.npy array or JSON lines); docs/import.md");
-  cmd->add_option("--model", o->model, "Model preset the ids were recorded on")->required();
+  cmd->add_option("--model", o->model,
+                  "Model the ids were recorded on: a preset or a model spec FILE.json")
+      ->required();
   ImportFlags f{};
   f.npy = cmd->add_option("--npy", o->npy, "Expert ids, integer .npy, 3-D (see --layout)");
   f.jsonl = cmd->add_option("--jsonl", o->jsonl, "JSON lines, one record per token and layer");

@@ -5,7 +5,7 @@
 
 #include "cli/cli_common.h"
 #include "common/progress.h"
-#include "model/presets.h"
+#include "model/model_spec.h"
 #include "trace/trace_io.h"
 
 namespace epbench::cli {
@@ -69,7 +69,7 @@ void run_info(const InfoOptions& o) {
   TraceReader in(o.input);
   if (!o.model.empty()) {
     const TraceHeader& h = in.header();
-    require_same_model(find_preset(o.model), h.model, h.num_layers, h.num_experts, h.top_k,
+    require_same_model(resolve_model(o.model), h.model, h.num_layers, h.num_experts, h.top_k,
                        o.input);
   }
   const uint64_t decode = o.no_scan ? 0 : scan_tokens(in);
@@ -88,7 +88,8 @@ void register_trace_info(CLI::App& trace) {
   cmd->add_option("trace", o->input, "Trace file (HDF5)")->required();
   cmd->add_flag("--json", o->json, "Print JSON instead of a table");
   cmd->add_flag("--no-scan", o->no_scan, "Check header and requests only, not every token");
-  cmd->add_option("--model", o->model, "Fail unless the trace is for this model preset");
+  cmd->add_option("--model", o->model,
+                  "Fail unless the trace is for this model (preset or spec FILE.json)");
   cmd->callback([o] { run_info(*o); });
 }
 

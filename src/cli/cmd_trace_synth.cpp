@@ -96,7 +96,8 @@ void run_synth(SynthCliOptions& o) {
 
 void add_options(CLI::App* cmd, SynthCliOptions& o) {
   SynthOptions& s = o.synth;
-  cmd->add_option("--model", s.model, "Model preset (see `epbench models`)")->required();
+  cmd->add_option("--model", s.model, "Model preset (see `epbench models`) or model spec FILE.json")
+      ->required();
   cmd->add_option("-o,--output", o.output, "Output trace (HDF5)")->required();
   auto* req = cmd->add_option("--requests", s.requests, "Number of requests (or --tokens)");
   auto* tok = cmd->add_option("--tokens", s.tokens,

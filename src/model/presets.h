@@ -1,5 +1,8 @@
 #pragma once
-// MoE model presets: the sizes that matter for expert placement, selectable by name everywhere.
+// MoE model presets: the sizes that matter for expert placement and for serving (attention,
+// KV cache, dtypes), selectable by name everywhere. Models that are no preset come from a
+// model spec file (model/model_spec.h).
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,10 +21,32 @@ struct ModelPreset {
   int shared_d_ff = 0;       // width of one shared expert (0 when none)
   int expert_groups = 1;     // DeepSeek-V3 node-limited routing: groups of experts
   int groups_per_token = 1;  // groups a token may route to
-  std::string source;        // where the sizes come from
+  // Attention, for the KV cache a serving simulator must hold. "gqa" covers MHA (kv_heads ==
+  // attention_heads) and MQA (kv_heads == 1); "mla" (DeepSeek) caches one latent vector of
+  // kv_latent_dim values per token and layer instead of per-head keys and values.
+  std::string attention = "gqa";
+  int attention_heads = 0;
+  int kv_heads = 0;       // key/value heads (gqa); for mla the same as attention_heads
+  int head_dim = 0;       // width of one query/key head (mla: qk_nope + qk_rope head dims)
+  int kv_latent_dim = 0;  // mla: kv_lora_rank + qk_rope_head_dim; 0 for gqa
+  int weight_bytes = 2;   // bytes per weight element (bf16 2, fp8 1, fp32 4)
+  int kv_bytes = 2;       // bytes per KV-cache element
+  std::string source;     // where the sizes come from
+
+  // Every decoder layer (dense and MoE), each with its own attention and KV cache.
+  int total_layers() const { return dense_layers + num_layers; }
+  // Equal as models: every size equal; `source` is a note and does not count.
+  bool same_model(const ModelPreset& o) const;
 };
 
+// KV-cache bytes one token occupies across all layers: gqa keeps K and V per KV head,
+// mla one latent vector per layer.
+int64_t kv_bytes_per_token(const ModelPreset& m);
+
 std::span<const ModelPreset> all_presets();
+
+// The preset named `name`, or nullptr.
+const ModelPreset* preset_or_null(std::string_view name);
 
 // Throws InputError naming the option or file (`where`) and the known names.
 const ModelPreset& find_preset(std::string_view name, std::string_view where = "--model");

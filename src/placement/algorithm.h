@@ -13,11 +13,14 @@
 namespace epbench {
 
 struct PlacementInput {
-  std::string model;        // preset name (copied into the layout)
+  std::string model;        // the trace's model name (copied into the layout)
   const TraceStats& stats;  // load [L][E], pairs [L][E][E], transitions of the fit range
   const ClusterSpec& cluster;
   uint64_t seed = 1;
   nlohmann::json params = nlohmann::json::object();  // algorithm-specific options
+  // The trace's expert sizes, for algorithms that price layouts; 0: the preset's (models
+  // from a spec file have no preset, so the trace is the one source for them).
+  int d_model = 0, d_ff = 0;
 };
 
 using PlacementFn = Layout (*)(const PlacementInput& in);

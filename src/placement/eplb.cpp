@@ -116,9 +116,9 @@ std::vector<std::vector<int>> eplb_rebalance(const std::vector<std::vector<doubl
 namespace {
 
 int default_groups(const std::string& model) {
-  for (const auto& p : all_presets())
-    if (p.name == model) return p.expert_groups;
-  return 1;
+  // A model that is no preset has no known groups: global balancing unless params say.
+  const ModelPreset* p = preset_or_null(model);
+  return p ? p->expert_groups : 1;
 }
 
 // EPLB may put two replicas of one expert on one GPU (a very hot expert in a small node);

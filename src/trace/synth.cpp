@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
-#include "model/presets.h"
+#include "model/model_spec.h"
 #include "trace/calibration.h"
 #include "trace/synth_sampler.h"
 
@@ -234,7 +234,7 @@ void check_real(double v, double lo, double hi, const std::string& field) {
 }  // namespace
 
 void validate(const SynthOptions& opt) {
-  const ModelPreset& p = find_preset(opt.model);
+  const ModelPreset p = resolve_model(opt.model);
   if (opt.requests > 0 && opt.tokens > 0)
     throw OptionError("requests", "cannot be combined with tokens");
   if (opt.requests == 0 && opt.tokens == 0)
@@ -289,7 +289,7 @@ struct SynthGenerator::Cursor {
 
 SynthGenerator::SynthGenerator(const SynthOptions& opt) : opt_(opt) {
   validate(opt_);
-  const ModelPreset& p = find_preset(opt_.model);
+  const ModelPreset p = resolve_model(opt_.model);
   if (opt_.calibrate.empty()) opt_.calibrate = default_calibration_source(p);
   const CalibrationSource src = load_calibration_source(opt_.calibrate);
   if (opt_.domains > 0 && src.domains.size() > 1)
