@@ -34,6 +34,17 @@ TEST(Cli, UnknownOptionAndSubcommand) {
   expect_usage_error({"tracee"}, "tracee");
 }
 
+// The library reports its field (prompt_len, coact_strength, routing); the CLI says the flag.
+TEST(Cli, LibraryErrorsNameTheFlag) {
+  test::ScratchDir dir;
+  expect_usage_error({"trace", "synth", "--model", "mixtral-8x7b", "--requests", "4",
+                      "--prompt-len", "9:3", "-o", dir.path("t.h5")},
+                     "error: --prompt-len: expected MIN:MAX");
+  expect_usage_error({"trace", "synth", "--model", "mixtral-8x7b", "--requests", "4",
+                      "--coact-strength", "-1", "-o", dir.path("t.h5")},
+                     "error: --coact-strength: expected");
+}
+
 TEST(Cli, UnknownPreset) {
   test::ScratchDir dir;
   write_trace(dir.path("t.h5"), test::make_trace());

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "test_run_util.h"
+#include "results/results_reader.h"
 #include "trace/trace_io.h"
 
 namespace epbench {
@@ -69,8 +70,17 @@ TEST_F(RunFaults, LayoutShapeNeedsVirtualNodes) {
   expect_one_error(r, "--ranks-per-node 2");
 }
 
-TEST_F(RunFaults, FewerTraceStepsThanAsked) {
-  expect_one_error(expect_failure({"--steps", "100000"}), "--steps: the token range gives only");
+// --steps means "at most", as in evaluate: a range with fewer steps measures those it has.
+TEST_F(RunFaults, FewerTraceStepsThanAskedMeasuresThemAll) {
+  const auto r = run_mpi(4, {"--layouts", rr4_, "--ranks-per-node", "2", "--steps", "100000",
+                             "--batch-sizes", "64", "--range", "90%:100%"},
+                         out_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const ResultsReader results(out_);
+  ASSERT_EQ(results.config_names().size(), 1u);
+  const int steps = results.config(results.config_names()[0]).int_attr("steps", 1);
+  EXPECT_GT(steps, 0);
+  EXPECT_LT(steps, 100000);
 }
 
 TEST_F(RunFaults, NotEnoughMemoryForTheShards) {

@@ -291,26 +291,27 @@ void expect_input_error(const SynthOptions& o, const std::string& needle) {
   }
 }
 
+// The library names SynthOptions' fields; `trace synth` says the flags (test_cli).
 TEST(Synth, BadOptionsAreRejected) {
   SynthOptions o = small("mixtral-8x7b", 100);
   o.calibrate = "gpt4";
-  expect_input_error(o, "--calibrate: unknown calibration source 'gpt4'");
+  expect_input_error(o, "calibrate: unknown calibration source 'gpt4'");
   o.calibrate = "olmoe:poetry";
   expect_input_error(o, "unknown domain 'poetry'");
   o = small("mixtral-8x7b", 100);
   o.prompt_min = 9, o.prompt_max = 3;
-  expect_input_error(o, "--prompt-len");
+  expect_input_error(o, "prompt_len: expected MIN:MAX");
   o = small("mixtral-8x7b", 0);
-  expect_input_error(o, "--requests");
+  expect_input_error(o, "requests: expected");
   o = small("no-such-model", 100);
   expect_input_error(o, "--model");
   o = small("mixtral-8x7b", 100);
   o.domains = 2;
   o.calibrate = "mixtral";
-  expect_input_error(o, "--domains");
+  expect_input_error(o, "domains: synthetic domains");
   o = small("mixtral-8x7b", 100);
   o.coact_strength = -1;
-  expect_input_error(o, "--coact-strength");
+  expect_input_error(o, "coact_strength: expected");
 }
 
 TEST(Synth, BadCalibrationFileNamesFileAndField) {
