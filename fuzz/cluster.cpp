@@ -20,8 +20,7 @@ void parse(const std::string& path) {
   require(c.bytes_per_activation >= 1 && c.bytes_per_weight >= 1, "element sizes");
   require(positive(c.kv_capacity_tokens), "KV capacity");
   require(positive(c.same_node.latency_s) && positive(c.same_node.bandwidth_Bps), "same_node");
-  require(positive(c.other_node.latency_s) && positive(c.other_node.bandwidth_Bps),
-          "other_node");
+  require(positive(c.other_node.latency_s) && positive(c.other_node.bandwidth_Bps), "other_node");
   require(positive(c.gpu_flops) && positive(c.hbm_bandwidth_Bps), "GPU speeds");
 }
 

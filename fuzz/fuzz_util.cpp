@@ -56,6 +56,10 @@ std::string write_input(const std::string& name, const uint8_t* data, size_t siz
   return path;
 }
 
+void require_hdf5_closed() {
+  require(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "HDF5 handles left open");
+}
+
 void require(bool ok, const char* what) {
   if (ok) return;
   std::fprintf(stderr, "fuzz invariant violated: %s\n", what);

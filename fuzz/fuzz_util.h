@@ -24,6 +24,10 @@ void expect_parse_or_input_error(F&& parse);
 // vanish under NDEBUG, which the RelWithDebInfo fuzz build defines).
 void require(bool ok, const char* what);
 
+// Aborts when an HDF5 file or object is still open: every reader closes what it opened
+// (h5::Handle), on success and on error alike.
+void require_hdf5_closed();
+
 // Runs `check` on something a reader accepted: an InputError now means the reader let
 // through what its own validation refuses, so it aborts instead of counting as clean.
 template <class F>

@@ -1,8 +1,8 @@
 // Fuzzes the JSON-lines importer for a small model (brown-moe-8e-top2: 4 layers, 8 experts,
 // top-2); an accepted file's trace is read back through the trace reader's validation.
+#include "trace/import_jsonl.h"
 #include "fuzz_util.h"
 #include "model/presets.h"
-#include "trace/import_jsonl.h"
 #include "trace/trace_io.h"
 
 namespace {
@@ -27,5 +27,6 @@ void import(const std::string& path) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = epbench::fuzz::write_input("records.jsonl", data, size);
   epbench::fuzz::expect_parse_or_input_error([&] { import(path); });
+  epbench::fuzz::require_hdf5_closed();
   return 0;
 }

@@ -1,9 +1,9 @@
 // Fuzzes the .npy reader and importer: the input is the expert-id array of a small model
 // (brown-moe-8e-top2: 4 layers, 8 experts, top-2). The header alone goes through
 // NpyReader; a file it accepts is imported, and the trace written is read back.
+#include "trace/import_npy.h"
 #include "fuzz_util.h"
 #include "model/presets.h"
-#include "trace/import_npy.h"
 #include "trace/trace_io.h"
 
 namespace {
@@ -51,5 +51,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = epbench::fuzz::write_input("ids.npy", data, size);
   epbench::fuzz::expect_parse_or_input_error([&] { read_elements(path); });
   epbench::fuzz::expect_parse_or_input_error([&] { import(path); });
+  epbench::fuzz::require_hdf5_closed();
   return 0;
 }

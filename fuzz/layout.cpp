@@ -1,7 +1,7 @@
 // Fuzzes the layout JSON reader. An accepted layout must survive its own validation again
 // and a round trip through layout_to_json / layout_from_json unchanged.
-#include "fuzz_util.h"
 #include "placement/layout.h"
+#include "fuzz_util.h"
 
 namespace {
 
@@ -13,9 +13,8 @@ bool same(const epbench::Layout& a, const epbench::Layout& b) {
     if (a.layers[l].gpu_experts != b.layers[l].gpu_experts) return false;
   return a.model == b.model && a.num_layers == b.num_layers && a.num_experts == b.num_experts &&
          a.nodes == b.nodes && a.gpus_per_node == b.gpus_per_node &&
-         a.slots_per_gpu == b.slots_per_gpu && a.algorithm == b.algorithm &&
-         a.params == b.params && a.fit_trace == b.fit_trace && a.fit_begin == b.fit_begin &&
-         a.fit_end == b.fit_end;
+         a.slots_per_gpu == b.slots_per_gpu && a.algorithm == b.algorithm && a.params == b.params &&
+         a.fit_trace == b.fit_trace && a.fit_begin == b.fit_begin && a.fit_end == b.fit_end;
 }
 
 void parse(const std::string& path) {

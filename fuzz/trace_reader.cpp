@@ -44,5 +44,6 @@ void parse(const std::string& path) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = epbench::fuzz::write_input("trace.h5", data, size);
   epbench::fuzz::expect_parse_or_input_error([&] { parse(path); });
+  epbench::fuzz::require_hdf5_closed();
   return 0;
 }
