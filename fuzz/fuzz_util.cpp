@@ -60,6 +60,11 @@ void require_hdf5_closed() {
   require(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "HDF5 handles left open");
 }
 
+void note_input_error(const char* message) {
+  static const bool verbose = std::getenv("EPBENCH_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "%s\n", message ? message : "accepted");
+}
+
 void require(bool ok, const char* what) {
   if (ok) return;
   std::fprintf(stderr, "fuzz invariant violated: %s\n", what);

@@ -20,6 +20,10 @@ std::string scratch_path(const std::string& name);
 template <class F>
 void expect_parse_or_input_error(F&& parse);
 
+// With EPBENCH_FUZZ_VERBOSE set, prints the InputError message (or "accepted" for nullptr):
+// running a harness on one input then shows what the reader made of it.
+void note_input_error(const char* message);
+
 // Aborts with `what` when an invariant of a successful parse does not hold (assert() would
 // vanish under NDEBUG, which the RelWithDebInfo fuzz build defines).
 void require(bool ok, const char* what);
@@ -41,9 +45,12 @@ template <class F>
 void epbench::fuzz::expect_parse_or_input_error(F&& parse) {
   try {
     parse();
-  } catch (const epbench::InputError&) {
+  } catch (const epbench::InputError& e) {
     // Bad input, reported cleanly: what the readers promise.
+    note_input_error(e.what());
+    return;
   }
+  note_input_error(nullptr);
 }
 
 template <class F>
