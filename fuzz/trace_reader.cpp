@@ -103,9 +103,32 @@ void write_typed(hid_t f, const Spec& s, int type, const std::vector<hsize_t>& d
   }
 }
 
+// A dataset that declares 2^k rows but stores none (chunked, never written): tiny on disk.
+void sparse(hid_t f, const Spec& s, Fdp& p) {
+  std::vector<hsize_t> dims = s.dims;
+  dims[0] = hsize_t{1} << (20 + p.ConsumeIntegral<uint8_t>() % 24);
+  std::vector<hsize_t> chunk = s.dims;
+  chunk[0] = 1024;
+  for (hsize_t& c : chunk) c = std::max<hsize_t>(c, 1);
+  h5::DatasetOptions opt;
+  opt.chunk = chunk;
+  opt.deflate_level = 0;
+  if (s.valid_type == 3)
+    h5::create_dataset<uint64_t>(f, s.name, dims, opt);
+  else if (s.valid_type == 2)
+    h5::create_dataset<uint32_t>(f, s.name, dims, opt);
+  else if (s.valid_type == 1)
+    h5::create_dataset<uint16_t>(f, s.name, dims, opt);
+  else if (s.valid_type == 0)
+    h5::create_dataset<uint8_t>(f, s.name, dims, opt);
+  else
+    h5::create_dataset<float>(f, s.name, dims, opt);
+}
+
 void dataset(hid_t f, const Spec& s, Fdp& p) {
-  const uint8_t kind = p.ConsumeIntegral<uint8_t>() % 10;
+  const uint8_t kind = p.ConsumeIntegral<uint8_t>() % 11;
   if (kind == 1) return;  // missing
+  if (kind == 10) return sparse(f, s, p);
   const int type = kind >= 3 ? kind - 3 : s.valid_type;
   std::vector<hsize_t> dims = s.dims;
   if (p.ConsumeIntegral<uint8_t>() % 4 == 1) dims.resize(1 + p.ConsumeIntegral<uint8_t>() % 3, 2);
