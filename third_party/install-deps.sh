@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format
+  # the fuzz harnesses (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-dev
   # MPI (OpenMPI) and parallel HDF5 built against it
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   # topology, BLAS, command line, JSON
