@@ -15,7 +15,7 @@ inline std::string fuzz_regression(const std::string& name) {
 }
 
 // `read` is called on the regression input `name`; its InputError must start with the path
-// and contain `needle` (the field and what was expected).
+// (and a colon) and contain `needle` (the field and what was expected).
 inline void expect_clean_error(const std::string& name,
                                const std::function<void(const std::string&)>& read,
                                const std::string& needle) {
@@ -26,7 +26,7 @@ inline void expect_clean_error(const std::string& name,
     ADD_FAILURE() << "accepted";
   } catch (const InputError& e) {
     const std::string msg = e.what();
-    EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+    EXPECT_EQ(msg.rfind(path + ":", 0), 0u) << msg;  // "PATH: field" or "PATH:LINE: field"
     EXPECT_NE(msg.find(needle), std::string::npos) << msg;
   }
 }
