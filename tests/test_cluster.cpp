@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "fuzz_regressions.h"
 #include "model/cluster.h"
 #include "test_util.h"
 #include "trace/trace_io.h"
@@ -168,6 +169,34 @@ TEST(Cluster, CliRefusesBadClusterFile) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find(path + ": hbm_GBps"), std::string::npos) << r.err;
   EXPECT_FALSE(test::file_exists(dir.path("out.json")));
+}
+
+// "base" is a preset name: a file naming itself as its base used to recurse until the stack
+// overflowed (seen while writing the fuzzer, which cannot guess its own file's path).
+TEST(Cluster, BaseMustBeAPreset) {
+  ScratchDir dir;
+  const std::string self = dir.path("self.json");
+  write(dir, "self.json", {{"base", self}});
+  try {
+    load_cluster(self);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(self + ": base: expected a cluster preset (h800"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Found by fuzz/cluster.cpp: a number too large for a double is nlohmann's out_of_range, not
+// its parse_error, and escaped the reader.
+TEST(Cluster, FuzzRegressions) {
+  test::expect_clean_error(
+      "cluster-number-overflow.json", [](const std::string& p) { load_cluster(p); },
+      "(JSON): expected valid JSON");
+  // The harness's invariant (finite speeds): 1e308 TFLOP/s overflowed to an infinite speed.
+  test::expect_clean_error(
+      "cluster-tflops-overflow.json", [](const std::string& p) { load_cluster(p); },
+      "gpu_tflops: expected a positive number, got 1e+308");
 }
 
 }  // namespace

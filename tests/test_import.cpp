@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "common/error.h"
+#include "fuzz_regressions.h"
 #include "model/presets.h"
 #include "test_util.h"
 #include "trace/import_jsonl.h"
@@ -507,6 +508,24 @@ TEST(ImportErrors, BadJsonlInputs) {
     expect_cli_rejects(dir, {"--model", "mixtral-8x7b", "--jsonl", dir.path("rec.jsonl")},
                        {dir.path("rec.jsonl"), c.needle});
   }
+}
+
+// Found by fuzz/import_npy.cpp: a header length of ~1.7 GB in a 74-byte file was allocated
+// (and zero-filled) before the short read noticed.
+TEST(ImportErrors, FuzzRegressions) {
+  test::expect_clean_error(
+      "import_npy-huge-header-length.npy", [](const std::string& p) { NpyReader r(p); },
+      "header length: expected at most 62 bytes");
+  // A weight of 1e300 is finite as a double but not as the float it is stored in.
+  const auto& brown = find_preset("brown-moe-8e-top2");
+  ScratchDir dir;
+  test::expect_clean_error(
+      "import_jsonl-weight-overflow.jsonl",
+      [&](const std::string& p) {
+        import_jsonl(brown, {p, ""}, dir.path("out.h5"));
+      },
+      ":3: weights: expected 2 finite weights >= 0 (single precision), got 1e+300");
+  EXPECT_FALSE(test::file_exists(dir.path("out.h5")));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "fuzz_regressions.h"
 #include "model/cluster.h"
 #include "model/presets.h"
 #include "placement/layout.h"
@@ -213,6 +214,14 @@ TEST(Layout, EvaluateRefusesBadLayoutWithoutOutput) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find(dir.path("bad.json")), std::string::npos) << r.err;
   EXPECT_FALSE(test::file_exists(out));
+}
+
+// Found by fuzz/layout.cpp: a number too large for a double is nlohmann's out_of_range, not
+// its parse_error, and escaped the reader.
+TEST(Layout, FuzzRegressions) {
+  test::expect_clean_error(
+      "layout-number-overflow.json", [](const std::string& p) { read_layout(p); },
+      "(JSON): expected valid JSON");
 }
 
 }  // namespace

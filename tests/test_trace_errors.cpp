@@ -44,6 +44,18 @@ void replace(const std::string& path, const std::string& name, std::vector<hsize
   });
 }
 
+// Replaces `name` by a chunked dataset that declares `dims` but stores nothing: a few bytes
+// on disk however large the shape.
+template <class T>
+void sparse(const std::string& path, const std::string& name, std::vector<hsize_t> dims) {
+  edit(path, [&](hid_t f) {
+    H5Ldelete(f, name.c_str(), H5P_DEFAULT);
+    h5::DatasetOptions opt;
+    opt.chunk = {1024};
+    h5::create_dataset<T>(f, name, dims, opt);
+  });
+}
+
 // make_trace(): 3 requests x 5 tokens, 2 layers, 8 experts, top-2.
 std::vector<uint16_t> ids_with(size_t index, uint16_t value) {
   Trace t = test::make_trace();
@@ -91,6 +103,13 @@ const std::vector<BadTrace>& bad_traces() {
          overwrite<uint64_t>(p, "requests/token_offset", {0, 5, 5, 15});
        },
        {"requests/token_offset", "strictly increasing"}},
+      // Read whole, 2^40 declared offsets asked for 8 TB (bad_alloc, not InputError).
+      {"OffsetsDeclaredNotStored",
+       [](auto& p) {
+         sparse<uint64_t>(p, "requests/token_offset", {hsize_t{1} << 40});
+         sparse<uint32_t>(p, "requests/prompt_len", {(hsize_t{1} << 40) - 1});
+       },
+       {"requests/token_offset", "at most num_tokens + 1 = 16 offsets", "1099511627776"}},
       {"OffsetsNotEndingAtT",
        [](auto& p) {
          overwrite<uint64_t>(p, "requests/token_offset", {0, 5, 10, 14});

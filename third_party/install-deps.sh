@@ -11,8 +11,8 @@ packages=(
   # epbench links, and the parallel flavours for EPBENCH_HDF5_PARALLEL=ON
   libopenmpi-dev openmpi-bin libmpich-dev mpich
   libhdf5-dev libhdf5-openmpi-dev libhdf5-mpich-dev hdf5-tools
-  # fuzzing the parsers (libFuzzer, fuzz/)
-  clang
+  # the fuzz harnesses (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-dev
   # topology, BLAS, command line, JSON
   libhwloc-dev hwloc libopenblas-dev libcli11-dev nlohmann-json3-dev
   # graph partitioning (colocate and topo placements)

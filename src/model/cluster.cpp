@@ -2,6 +2,7 @@
 #include "model/cluster.h"
 
 #include <array>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -68,12 +69,14 @@ class FieldReader {
       : j_(j), file_(std::move(file)), prefix_(std::move(prefix)) {}
 
   bool has(const char* key) const { return j_.contains(key); }
-  double positive(const char* key, double fallback, bool required) const {
-    if (!has(key)) return missing(key, fallback, required, "a positive number");
+  // The value times `scale` (its unit in SI): positive, and finite once scaled, so 1e308
+  // TFLOP/s is refused rather than becoming an infinite speed.
+  double positive(const char* key, double fallback, bool required, double scale = 1) const {
+    if (!has(key)) return missing(key, fallback, required, "a positive number") * scale;
     const auto& v = j_.at(key);
-    if (!v.is_number() || !(v.get<double>() > 0))
+    if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>() * scale))
       throw_field_error(file_, prefix_ + key, "a positive number", v.dump());
-    return v.get<double>();
+    return v.get<double>() * scale;
   }
   int integer(const char* key, int fallback, bool required, int min) const {
     const std::string want = "an integer >= " + std::to_string(min);
@@ -117,11 +120,20 @@ class FieldReader {
   std::string file_, prefix_;
 };
 
+// "base" names a preset, never another file: a file naming itself would recurse forever.
+ClusterSpec base_preset(const std::string& name, const std::string& file) {
+  for (const auto& c : presets())
+    if (c.name == name) return c;
+  std::string known;
+  for (const auto& n : cluster_preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw_field_error(file, "base", "a cluster preset (" + known + ")", "'" + name + "'");
+}
+
 LinkSpec read_link(const FieldReader& r, const LinkSpec& base, bool required) {
   r.only({"latency_us", "bandwidth_GBps"});
   LinkSpec l;
-  l.latency_s = r.positive("latency_us", base.latency_s / kUs, required) * kUs;
-  l.bandwidth_Bps = r.positive("bandwidth_GBps", base.bandwidth_Bps / kGB, required) * kGB;
+  l.latency_s = r.positive("latency_us", base.latency_s / kUs, required, kUs);
+  l.bandwidth_Bps = r.positive("bandwidth_GBps", base.bandwidth_Bps / kGB, required, kGB);
   return l;
 }
 
@@ -137,7 +149,7 @@ ClusterSpec cluster_from_json(const nlohmann::json& j, const std::string& file) 
   if (r.integer("version", 1, false, 1) > 1)
     throw_field_error(file, "version", "at most 1 (this epbench)", j.at("version").dump());
   const bool based = r.has("base");
-  const ClusterSpec base = based ? load_cluster(r.text("base", "")) : ClusterSpec{};
+  const ClusterSpec base = based ? base_preset(r.text("base", ""), file) : ClusterSpec{};
   const bool req = !based;
   ClusterSpec c = base;
   c.name = r.text("name", file);
@@ -148,8 +160,8 @@ ClusterSpec cluster_from_json(const nlohmann::json& j, const std::string& file) 
   c.same_node = read_link(r.object("same_node"), base.same_node, req);
   c.other_node = read_link(r.object("other_node"), base.other_node, req);
   c.gpus_per_nic = r.integer("gpus_per_nic", base.gpus_per_nic, false, 1);
-  c.gpu_flops = r.positive("gpu_tflops", base.gpu_flops / kTera, req) * kTera;
-  c.hbm_bandwidth_Bps = r.positive("hbm_GBps", base.hbm_bandwidth_Bps / kGB, req) * kGB;
+  c.gpu_flops = r.positive("gpu_tflops", base.gpu_flops / kTera, req, kTera);
+  c.hbm_bandwidth_Bps = r.positive("hbm_GBps", base.hbm_bandwidth_Bps / kGB, req, kGB);
   c.bytes_per_activation = r.integer("bytes_per_activation", base.bytes_per_activation, false, 1);
   c.bytes_per_weight = r.integer("bytes_per_weight", base.bytes_per_weight, false, 1);
   c.source = r.text("source", based ? base.source + " (via " + file + ")" : file);
@@ -180,7 +192,8 @@ ClusterSpec load_cluster(const std::string& name_or_path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(slurp(name_or_path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (1e309).
     throw_field_error(name_or_path, "(JSON)", "valid JSON", e.what());
   }
   return cluster_from_json(j, name_or_path);

@@ -224,7 +224,8 @@ Layout read_layout(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (1e309).
     throw_field_error(path, "(JSON)", "valid JSON", e.what());
   }
   return layout_from_json(j, path);

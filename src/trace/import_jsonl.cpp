@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -115,6 +116,10 @@ void JsonlImporter::parse_line(const std::string& text, uint64_t line) {
   } catch (const json::parse_error& e) {
     throw_field_error(at, "record", "one JSON object per line",
                       "invalid JSON at column " + std::to_string(e.byte));
+  } catch (const json::exception&) {
+    // out_of_range: a number too large for a double (1e309), the parser's only other error.
+    throw_field_error(at, "record", "one JSON object per line with numbers that fit a double",
+                      "a number out of range");
   }
   if (!j.is_object()) throw_field_error(at, "record", "a JSON object", brief(j));
   Record r;
@@ -157,11 +162,13 @@ void JsonlImporter::parse_weights(const json& j, const std::string& at) {
                       has_weights_ ? "weights (the first record has them)"
                                    : "no weights (the first record has none)");
   if (!v) return;
-  const std::string expected = std::to_string(K_) + " finite weights >= 0";
+  const std::string expected = std::to_string(K_) + " finite weights >= 0 (single precision)";
   if (!v->is_array() || v->size() != static_cast<size_t>(K_))
     throw_field_error(at, "weights", expected, brief(*v));
   for (const json& w : *v) {
-    if (!w.is_number() || !std::isfinite(w.get<double>()) || w.get<double>() < 0.0)
+    // Stored as float: a larger double would not convert (undefined behaviour in C++).
+    if (!w.is_number() || !std::isfinite(w.get<double>()) || w.get<double>() < 0.0 ||
+        w.get<double>() > std::numeric_limits<float>::max())
       throw_field_error(at, "weights", expected, brief(w));
     weights_.push_back(w.get<float>());
   }

@@ -137,8 +137,9 @@ void parse_descr(NpyHeader& h) {
   const std::string& d = h.descr;
   if (d.size() < 3 || std::string("<>|=").find(d[0]) == std::string::npos) return;
   const std::string digits = d.substr(2);
-  if (digits.empty() || digits.size() > 2 ||
-      !std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(c); }))
+  if (digits.empty() || digits.size() > 2 || !std::all_of(digits.begin(), digits.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      }))
     return;
   h.kind = d[1];
   h.item_size = std::stoi(digits);
@@ -168,10 +169,19 @@ NpyHeader read_header(std::ifstream& in, const std::string& file) {
   unsigned char len_raw[4] = {};
   read_exact(in, reinterpret_cast<char*>(len_raw), len_bytes, file, "header length");
   const uint64_t header_len = load_le(len_raw, static_cast<int>(len_bytes));
+  // Checked before allocating: a few corrupt bytes could otherwise ask for 4 GiB.
+  const uint64_t header_at = kMagicLen + 2 + len_bytes;
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(file, ec);
+  const uint64_t rest = size - std::min(size, header_at);
+  if (!ec && header_len > rest)
+    throw_field_error(file, "header length",
+                      "at most " + std::to_string(rest) + " bytes (the rest of the file)",
+                      std::to_string(header_len) + " bytes (truncated or corrupt file?)");
   std::string text(header_len, '\0');
   read_exact(in, text.data(), header_len, file, "header");
   NpyHeader h = HeaderParser(text, file).parse();
-  h.data_offset = kMagicLen + 2 + len_bytes + header_len;
+  h.data_offset = header_at + header_len;
   parse_descr(h);
   return h;
 }

@@ -69,6 +69,30 @@ void expect_dims(const std::string& path, const std::string& name, const std::ve
   throw_field_error(path, name, "shape " + show(want), show(got));
 }
 
+// The offsets are read a block at a time and checked as they come: a tiny file may declare
+// 2^40 offsets without storing them (chunks never written read as zeros), and must fail on
+// its first block rather than ask for terabytes. Real offsets increase, so what is kept is at
+// most num_tokens + 1 values that the file really holds.
+std::vector<uint64_t> read_offsets(hid_t ds, const std::string& path, uint64_t count,
+                                   uint64_t num_tokens) {
+  constexpr uint64_t kBlock = 1 << 16;
+  std::vector<uint64_t> off, block;
+  for (uint64_t first = 0; first < count; first += kBlock) {
+    block.resize(std::min(kBlock, count - first));
+    h5::read_rows(ds, first, block.size(), block.data());
+    for (uint64_t v : block) {
+      const bool ok = off.empty() ? v == 0 : v > off.back() && v <= num_tokens;
+      if (!ok)
+        throw_field_error(
+            path, "requests/token_offset",
+            "strictly increasing offsets from 0 to num_tokens = " + std::to_string(num_tokens),
+            std::to_string(v) + " at index " + std::to_string(off.size()));
+      off.push_back(v);
+    }
+  }
+  return off;
+}
+
 TraceRequests read_requests(hid_t file, const std::string& path, TraceHeader& h) {
   TraceRequests r;
   auto off = open_typed<uint64_t>(file, path, "requests/token_offset", "unsigned integer");
@@ -78,7 +102,12 @@ TraceRequests read_requests(hid_t file, const std::string& path, TraceHeader& h)
     throw_field_error(path, "requests/token_offset", "a 1-D array of R+1 >= 2 offsets");
   h.num_requests = off_dims[0] - 1;
   expect_dims(path, "requests/prompt_len", h5::dims(plen.id()), {h.num_requests});
-  r.token_offset = h5::read_all<uint64_t>(off.id());
+  // Every request has a token, so R <= T; the offsets then show whether the file holds them.
+  if (h.num_requests > h.num_tokens)
+    throw_field_error(path, "requests/token_offset",
+                      "at most num_tokens + 1 = " + std::to_string(h.num_tokens + 1) + " offsets",
+                      std::to_string(off_dims[0]));
+  r.token_offset = read_offsets(off.id(), path, off_dims[0], h.num_tokens);
   r.prompt_len = h5::read_all<uint32_t>(plen.id());
   if (h5::exists(file, "requests/domain")) {
     auto dom = open_typed<uint16_t>(file, path, "requests/domain", "unsigned integer");
