@@ -71,17 +71,26 @@ TEST(Topology, HostNodesOnOneHost) {
   }
 }
 
+// The smallest divisor > 1 of the job size: 2 for even jobs, 3 for 3 ranks (odd counts too).
+int smallest_node_size() {
+  int d = 2;
+  while (world_size() % d != 0) ++d;
+  return d;
+}
+
 TEST(Topology, VirtualNodesGroupConsecutiveRanks) {
-  const JobTopology t = discover_topology(MPI_COMM_WORLD, 2);
+  const int per_node = smallest_node_size();
+  const JobTopology t = discover_topology(MPI_COMM_WORLD, per_node);
   EXPECT_TRUE(t.virtual_nodes);
-  EXPECT_EQ(t.nodes, world_size() / 2);
-  EXPECT_EQ(t.ranks_per_node, 2);
-  for (const RankPlacement& r : t.ranks) EXPECT_EQ(r.node, r.rank / 2);
+  EXPECT_EQ(t.nodes, world_size() / per_node);
+  EXPECT_EQ(t.ranks_per_node, per_node);
+  for (const RankPlacement& r : t.ranks) EXPECT_EQ(r.node, r.rank / per_node);
   EXPECT_NE(format_topology(t).find("v0"), std::string::npos);
 }
 
 TEST(Topology, RanksPerNodeNotDividingTheJobIsAnInputErrorOnEveryRank) {
-  const auto e = agreed_failure([] { discover_topology(MPI_COMM_WORLD, 3); });
+  const int bad = world_size() + 1;  // never divides the job
+  const auto e = agreed_failure([bad] { discover_topology(MPI_COMM_WORLD, bad); });
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->exit_code(), 2);
   EXPECT_NE(std::string(e->what()).find("ranks_per_node: expected a divisor of the job's"), std::string::npos) << e->what();
