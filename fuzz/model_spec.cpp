@@ -1,8 +1,8 @@
 // Fuzzes the model spec reader ("format": "epbench-model", src/model/model_spec.cpp). An
 // accepted spec must pass validate_model again, and model_spec_json must write it so that
 // model_from_spec reads back the same model (name and source included).
-#include "fuzz_util.h"
 #include "model/model_spec.h"
+#include "fuzz_util.h"
 
 namespace {
 

@@ -4,13 +4,16 @@
 // tool; /runs missing, empty, or holding up to 3 configurations (or other objects); each
 // configuration's attributes present or not, of the right type or another; each [S, L, G]
 // cube missing, of another element type or shape, or declaring up to 2^63 steps it does not
-// store; the same under predicted/. Every choice read as 0 means "as evaluate writes it", so
-// the empty input is a valid results file. Every accessor of ResultsReader and ConfigReader
-// is then called; each succeeds or throws InputError, and what read_all returns has the
-// sizes its header promises.
+// store; the same under predicted/. With EPBENCH_FUZZ_SAVE=PATH the file
+// written for the input is also copied to PATH (a regression test's input). Every choice read as 0
+// means "as evaluate writes it", so the empty input is a valid results file. Every accessor of
+// ResultsReader and ConfigReader is then called; each succeeds or throws InputError, and what
+// read_all returns has the sizes its header promises.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 
 #include "fuzz_util.h"
 #include "io/h5.h"
@@ -88,7 +91,7 @@ void cube(hid_t g, const std::string& name, std::vector<hsize_t> dims, bool floa
     return;
   }
   if (kind == 3) {  // declares 2^k steps (chunked, never written): tiny on disk
-    dims[0] = hsize_t{1} << (20 + p.ConsumeIntegral<uint8_t>() % 44);
+    dims[0] = (hsize_t{1} << (20 + p.ConsumeIntegral<uint8_t>() % 44)) + knob(p);
     h5::DatasetOptions opt;
     opt.chunk = dims;
     opt.chunk[0] = 1024;
@@ -125,10 +128,9 @@ void cube(hid_t g, const std::string& name, std::vector<hsize_t> dims, bool floa
   }
 }
 
-constexpr const char* kCubes[] = {dset::time_dispatch,   dset::time_compute,
-                                  dset::time_combine,    dset::bytes_same_node,
-                                  dset::bytes_other_node, dset::tokens_per_gpu,
-                                  dset::experts_active};
+constexpr const char* kCubes[] = {
+    dset::time_dispatch,    dset::time_compute,   dset::time_combine,  dset::bytes_same_node,
+    dset::bytes_other_node, dset::tokens_per_gpu, dset::experts_active};
 
 bool is_floating(const char* name) {
   return std::string(name).starts_with("time/");
@@ -178,7 +180,7 @@ void write_results_file(const std::string& path, Fdp& p) {
     if (p.ConsumeIntegral<uint8_t>() % 8 == 1) {
       name = p.ConsumeRandomLengthString(16);
       std::replace(name.begin(), name.end(), '\0', '_');  // HDF5 names are C strings
-      std::replace(name.begin(), name.end(), '/', '_');    // one link, not a path
+      std::replace(name.begin(), name.end(), '/', '_');   // one link, not a path
     }
     if (name.empty() || name == "." || h5::exists(g.id(), name)) continue;
     write_config(g.id(), name, p);
@@ -187,12 +189,14 @@ void write_results_file(const std::string& path, Fdp& p) {
 
 void check_result(const epbench::ConfigResult& r, const std::string& name) {
   require(r.name == name, "read_all: the configuration's name");
-  const size_t cells = r.steps * r.layers * r.gpus;
+  size_t cells = 0;
+  require(!__builtin_mul_overflow(r.steps, r.layers, &cells) &&
+              !__builtin_mul_overflow(cells, r.gpus, &cells),
+          "read_all: steps x layers x GPUs fits in size_t");
   require(r.gpus >= 1, "read_all: at least one GPU");
-  require(r.dispatch.size() == cells && r.compute.size() == cells &&
-              r.combine.size() == cells && r.bytes_same_node.size() == cells &&
-              r.bytes_other_node.size() == cells && r.tokens_per_gpu.size() == cells &&
-              r.experts_active.size() == cells,
+  require(r.dispatch.size() == cells && r.compute.size() == cells && r.combine.size() == cells &&
+              r.bytes_same_node.size() == cells && r.bytes_other_node.size() == cells &&
+              r.tokens_per_gpu.size() == cells && r.experts_active.size() == cells,
           "read_all: every cube holds steps x layers x GPUs cells");
 }
 
@@ -241,6 +245,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;  // HDF5 refused to write this (a name it cannot hold): nothing to read
   }
   epbench::fuzz::require_hdf5_closed();
+  if (const char* save = std::getenv("EPBENCH_FUZZ_SAVE"))
+    std::filesystem::copy_file(path, save, std::filesystem::copy_options::overwrite_existing);
   expect_parse_or_input_error([&] { read_results(path); });
   epbench::fuzz::require_hdf5_closed();
   return 0;
