@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <numeric>
 
+#include "fuzz_regressions.h"
 #include "io/h5.h"
 #include "placement/layout.h"
+#include "results/results_reader.h"
 #include "results/schema_names.h"
 #include "sim/evaluate.h"
 #include "test_util.h"
@@ -158,6 +160,27 @@ TEST_F(Evaluate, BadInputExitsTwo) {
   write_layout(bad, other);
   refused({"--layouts", bad}, "model");
   refused({"--layouts", dir_.path("missing.json")}, "missing.json");
+}
+
+// Results files that once got past ResultsReader (docs/fuzzing.md).
+TEST(ResultsReader, FuzzRegressions) {
+  const auto reader = [](const std::string& prefix) {
+    return [prefix](const std::string& p) {
+      const ResultsReader r(p);
+      (void)r.config(r.config_names().at(0)).read_all(prefix);
+    };
+  };
+  const auto read_all = reader("");
+  // Found by fuzz/results_reader.cpp (a 10 s timeout): predicted/ cubes declaring 8388608
+  // steps, chunked and never written, so a tiny file; read_all allocated and filled 151M
+  // cells per cube.
+  test::expect_clean_error("results-declared-not-stored.h5", reader(results::kPredictedPrefix),
+                           "predicted/time/dispatch: expected a dataset that stores its values");
+  // Review while writing the harness: 2^62 + 1 steps of 1 layer x 4 GPUs, step 0 written.
+  // steps x layers x GPUs wrapped around to 4 cells, under the 2^28 limit, and the read of
+  // 2^62 + 1 rows into them did not return.
+  test::expect_clean_error("results-steps-overflow.h5", read_all,
+                           "/runs/round-robin.first.b8/time/dispatch: expected at most 2^28 cells");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "fuzz_regressions.h"
 #include "io/h5.h"
 #include "model/model_spec.h"
 #include "placement/layout.h"
@@ -252,6 +253,14 @@ TEST(ModelSpecCli, MissingSpecFileExitsTwo) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(dir.path("none.json") + ": expected a model spec file"), std::string::npos)
       << r.err;
+}
+
+// Found by fuzz/model_spec.cpp: a number too large for a double is nlohmann's out_of_range,
+// not its parse_error, and escaped read_model_spec.
+TEST(ModelSpec, FuzzRegressions) {
+  test::expect_clean_error(
+      "model_spec-number-overflow.json", [](const std::string& p) { read_model_spec(p); },
+      "(JSON): expected a model spec in JSON");
 }
 
 }  // namespace

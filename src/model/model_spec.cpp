@@ -195,7 +195,8 @@ ModelPreset read_model_spec(const std::string& path) {
   json j;
   try {
     j = json::parse(slurp(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double is out_of_range (406).
     throw_field_error(path, "(JSON)", "a model spec in JSON", e.what());
   }
   return model_from_spec(j, path);

@@ -115,6 +115,13 @@ h5::Dataset ConfigReader::open_cube(const std::string& name, size_t gpus, bool f
                       "[steps, layers, " + std::to_string(gpus) +
                           " GPUs] like time/dispatch (nodes x gpus_per_node)",
                       "another shape");
+  // A chunked dataset can declare 2^40 steps in a few bytes of file; read_all would allocate
+  // and fill them all. One that stores nothing declares cells it does not hold.
+  const bool nonempty = std::all_of(dims.begin(), dims.end(), [](hsize_t n) { return n > 0; });
+  if (nonempty && H5Dget_storage_size(d.id()) == 0)
+    throw_field_error(path_, where, "a dataset that stores its values",
+                      "[" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + ", " +
+                          std::to_string(dims[2]) + "] declared, nothing stored");
   return d;
 }
 
@@ -132,11 +139,17 @@ ConfigResult ConfigReader::read_all(const std::string& prefix) const {
   const auto cube = [&](const char* name, bool floating) {
     return open_cube(prefix + name, gpus, floating, &dims);
   };
-  const size_t cells = r.steps * r.layers * r.gpus;
-  if (cells > (size_t{1} << 28))
+  // Each factor is bounded before the product, which could otherwise wrap around to a small
+  // count (2^63 + 1 steps of 2 GPUs: 2 cells) and the read overrun it.
+  constexpr size_t kMaxCells = size_t{1} << 28;
+  const bool too_many = r.steps > kMaxCells || r.layers > kMaxCells || r.gpus > kMaxCells ||
+                        r.steps * r.layers > kMaxCells || r.steps * r.layers * r.gpus > kMaxCells;
+  if (too_many)
     throw_field_error(path_, field(prefix + dset::time_dispatch),
                       "at most 2^28 cells to read at once (read larger runs chunk by chunk)",
-                      std::to_string(cells));
+                      "[" + std::to_string(r.steps) + ", " + std::to_string(r.layers) + ", " +
+                          std::to_string(r.gpus) + "]");
+  const size_t cells = r.steps * r.layers * r.gpus;
   r.dispatch = read_rows_of<double>(d, cells);
   r.compute = read_rows_of<double>(cube(dset::time_compute, true), cells);
   r.combine = read_rows_of<double>(cube(dset::time_combine, true), cells);
