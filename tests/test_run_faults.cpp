@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "test_run_util.h"
 #include "results/results_reader.h"
+#include "test_run_util.h"
 #include "trace/trace_io.h"
 
 namespace epbench {
@@ -72,8 +72,9 @@ TEST_F(RunFaults, LayoutShapeNeedsVirtualNodes) {
 
 // --steps means "at most", as in evaluate: a range with fewer steps measures those it has.
 TEST_F(RunFaults, FewerTraceStepsThanAskedMeasuresThemAll) {
-  const auto r = run_mpi(4, {"--layouts", rr4_, "--ranks-per-node", "2", "--steps", "100000",
-                             "--batch-sizes", "64", "--range", "90%:100%"},
+  const auto r = run_mpi(4,
+                         {"--layouts", rr4_, "--ranks-per-node", "2", "--steps", "100000",
+                          "--batch-sizes", "64", "--range", "90%:100%"},
                          out_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const ResultsReader results(out_);

@@ -93,7 +93,9 @@ TEST(Topology, RanksPerNodeNotDividingTheJobIsAnInputErrorOnEveryRank) {
   const auto e = agreed_failure([bad] { discover_topology(MPI_COMM_WORLD, bad); });
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->exit_code(), 2);
-  EXPECT_NE(std::string(e->what()).find("ranks_per_node: expected a divisor of the job's"), std::string::npos) << e->what();
+  EXPECT_NE(std::string(e->what()).find("ranks_per_node: expected a divisor of the job's"),
+            std::string::npos)
+      << e->what();
   // Every rank failed alike, so rank 0 speaks: no "rank R: " prefix.
   EXPECT_EQ(std::string(e->what()).rfind("rank ", 0), std::string::npos) << e->what();
 }

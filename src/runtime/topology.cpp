@@ -199,8 +199,7 @@ void check_ranks_per_node(int size, int ranks_per_node) {
     throw OptionError("ranks_per_node",
                       "expected a non-negative number, got " + std::to_string(ranks_per_node));
   if (ranks_per_node > 0 && size % ranks_per_node != 0)
-    throw OptionError("ranks_per_node", "expected a divisor of the job's " +
-                                            std::to_string(size) +
+    throw OptionError("ranks_per_node", "expected a divisor of the job's " + std::to_string(size) +
                                             " ranks (virtual nodes must be full), got " +
                                             std::to_string(ranks_per_node));
 }
