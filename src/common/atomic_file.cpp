@@ -61,6 +61,17 @@ std::string temp_prefix(const std::string& final_path) {
   return final_path + ".tmp." + host_name() + ".";
 }
 
+// A zombie (killed, not yet reaped: common when its launcher ended first) counts as dead.
+bool process_alive(long pid) {
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return true;  // no /proc: trust kill()
+  char state = '?';
+  const int got = std::fscanf(f, "%*d (%*[^)]) %c", &state);
+  std::fclose(f);
+  return got != 1 || (state != 'Z' && state != 'X');
+}
+
 // Removes temporaries of `final_path` that a killed process of this host left behind.
 void remove_stale_temps(const std::string& final_path) {
   const fs::path target(final_path);
@@ -73,7 +84,7 @@ void remove_stale_temps(const std::string& final_path) {
     char* end = nullptr;
     const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(entry.path(), ec);
+    if (!process_alive(pid)) fs::remove(entry.path(), ec);
   }
 }
 
