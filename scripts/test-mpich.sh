@@ -19,8 +19,11 @@ if ldd "$build/src/epbench" | grep -q "openmpi\|libmpi_cxx\|open-pal"; then
   echo "FAIL: the MPICH build links OpenMPI" >&2
   exit 1
 fi
+# MPICH busy-polls: more ranks than cores (4, 8 on CI's 2) make the full-size RunMpi cases
+# crawl, so those two run under OpenMPI only; topology runs at 2, 3, 4 and 8 ranks here too.
 ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600 \
-  -R '^(topology|RunMpi|Ranks/RunMpi\.|RunFaults\.|run_killed\.|core_only\.)'
+  -R '^(topology|RunMpi|Ranks/RunMpi\.|RunFaults\.|run_killed\.|core_only\.)' \
+  -E 'RunMpi\..*/np[48] '
 
 echo "== mpiexec.mpich -n 3 epbench run --check"
 work=$(mktemp -d)
