@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "fuzz_util.h"
+#include "h5_attr_mutators.h"
 #include "io/h5.h"
 #include "results/results_reader.h"
 #include "results/schema_names.h"
@@ -28,45 +29,9 @@ namespace dset = epbench::results::dset;
 using epbench::fuzz::expect_parse_or_input_error;
 using epbench::fuzz::require;
 using Fdp = FuzzedDataProvider;
-
-// A small signed change, 0 when the input is used up.
-int64_t knob(Fdp& p) {
-  return static_cast<int8_t>(p.ConsumeIntegral<uint8_t>());
-}
-
-void int_attr(hid_t obj, const char* name, int64_t valid, Fdp& p) {
-  switch (p.ConsumeIntegral<uint8_t>() % 8) {
-    case 1:
-      return h5::write_attr(obj, name, valid + knob(p));
-    case 2:
-      return h5::write_attr(obj, name, p.ConsumeIntegral<int64_t>());
-    case 3:
-      return;  // missing
-    case 4:
-      return h5::write_attr(obj, name, std::to_string(valid));
-    case 5:
-      return h5::write_attr(obj, name, static_cast<double>(valid));
-    case 6:
-      return h5::write_attr(obj, name, std::vector<std::string>{"1", "2"});
-    default:
-      return h5::write_attr(obj, name, valid);
-  }
-}
-
-void string_attr(hid_t obj, const char* name, const std::string& valid, Fdp& p) {
-  switch (p.ConsumeIntegral<uint8_t>() % 6) {
-    case 1:
-      return h5::write_attr(obj, name, p.ConsumeRandomLengthString(24));
-    case 2:
-      return;  // missing
-    case 3:
-      return h5::write_attr(obj, name, int64_t{1});
-    case 4:
-      return h5::write_attr(obj, name, std::vector<std::string>{valid, valid});
-    default:
-      return h5::write_attr(obj, name, valid);
-  }
-}
+using epbench::fuzz::int_attr;
+using epbench::fuzz::knob;
+using epbench::fuzz::string_attr;
 
 template <class T>
 void write_as(hid_t g, const std::string& name, const std::vector<hsize_t>& dims, Fdp& p) {

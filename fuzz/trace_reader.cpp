@@ -9,51 +9,16 @@
 #include <bit>
 #include <functional>
 
+#include "h5_attr_mutators.h"
 #include "trace_checks.h"
 
 namespace {
 
 namespace h5 = epbench::h5;
 using Fdp = FuzzedDataProvider;
-
-// A small signed change, 0 when the input is used up.
-int64_t knob(Fdp& p) {
-  return static_cast<int8_t>(p.ConsumeIntegral<uint8_t>());
-}
-
-void int_attr(hid_t f, const char* name, int64_t valid, Fdp& p) {
-  switch (p.ConsumeIntegral<uint8_t>() % 8) {
-    case 1:
-      return h5::write_attr(f, name, valid + knob(p));
-    case 2:
-      return h5::write_attr(f, name, p.ConsumeIntegral<int64_t>());
-    case 3:
-      return;  // missing
-    case 4:
-      return h5::write_attr(f, name, std::to_string(valid));
-    case 5:
-      return h5::write_attr(f, name, static_cast<double>(valid));
-    case 6:
-      return h5::write_attr(f, name, std::vector<std::string>{"1", "2"});
-    default:
-      return h5::write_attr(f, name, valid);
-  }
-}
-
-void string_attr(hid_t f, const char* name, const std::string& valid, Fdp& p) {
-  switch (p.ConsumeIntegral<uint8_t>() % 6) {
-    case 1:
-      return h5::write_attr(f, name, p.ConsumeRandomLengthString(24));
-    case 2:
-      return;  // missing
-    case 3:
-      return h5::write_attr(f, name, int64_t{1});
-    case 4:
-      return h5::write_attr(f, name, std::vector<std::string>{valid, valid});
-    default:
-      return h5::write_attr(f, name, valid);
-  }
-}
+using epbench::fuzz::int_attr;
+using epbench::fuzz::knob;
+using epbench::fuzz::string_attr;
 
 // One dataset's description: the shape and values a correct trace has.
 struct Spec {
