@@ -141,9 +141,12 @@ AtomicOutput::AtomicOutput(std::string final_path) : final_(std::move(final_path
 }
 
 AtomicOutput::~AtomicOutput() {
-  if (fd_ >= 0) close(fd_);  // an unnamed file vanishes with its last descriptor
-  if (!committed_ && fd_ < 0) std::remove(temp_.c_str());
-  if (fd_ < 0) unregister_temp(temp_);
+  if (fd_ >= 0) {
+    close(fd_);  // an unnamed file vanishes with its last descriptor
+    return;
+  }
+  if (!committed_) std::remove(temp_.c_str());
+  unregister_temp(temp_);
 }
 
 void AtomicOutput::write(const void* data, size_t size) {

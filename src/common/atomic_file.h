@@ -20,7 +20,6 @@ class AtomicOutput {
   AtomicOutput& operator=(const AtomicOutput&) = delete;
 
   const std::string& final_path() const { return final_; }
-  bool unnamed() const { return fd_ >= 0; }
   // Writes the whole content at once (text, or an HDF5 image: h5::write_image), replacing any.
   void write(const void* data, size_t size);
   void commit();  // link (or rename) into place; throws InputError on failure
