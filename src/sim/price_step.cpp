@@ -40,11 +40,15 @@ StepPrice price_step(const TokenBlock& tokens, StepTokens step,
       std::memcpy(scratch.ids.data() + i * kk, src, kk * sizeof(uint16_t));
       for (size_t j = 0; j < kk; ++j) ++per_expert[src[j]];
     }
-    price.lower_bound += layer_lower_bound(cost, scratch.ids.data(), n, k, E).total();
+    if (scratch.lower_bound)
+      price.lower_bound += layer_lower_bound(cost, scratch.ids.data(), n, k, E).total();
     router.route(replicas[sz(l)], scratch.ids.data(), step.home, n, k, scratch.slots.data());
     cost.price_layer(step.home, scratch.slots.data(), n, k, scratch.layer);
     store_layer(scratch.layer, (row * sz(L) + sz(l)) * sz(G), out);
     price.time += scratch.layer.total();
+    price.dispatch += scratch.layer.dispatch_max;
+    price.compute += scratch.layer.compute_max;
+    price.combine += scratch.layer.combine_max;
   }
   return price;
 }

@@ -23,11 +23,14 @@ struct StepTokens {
 
 struct StepPrice {
   double time = 0;         // sum over layers of the cost model's layer time
-  double lower_bound = 0;  // for any placement and routing (placement/bound.h)
+  double lower_bound = 0;  // for any placement and routing (placement/bound.h); 0 if not asked
+  // time split by phase: sums over layers of each phase's slowest GPU
+  double dispatch = 0, compute = 0, combine = 0;
 };
 
 // Buffers reused from step to step.
 struct PriceScratch {
+  bool lower_bound = true;  // compute StepPrice::lower_bound (serve does not need it)
   std::vector<uint16_t> ids;  // one layer of the step, [n, k]
   std::vector<int32_t> slots;
   LayerCost layer;
