@@ -17,7 +17,7 @@ string(APPEND out "inline constexpr const char* kPredictedPrefix = \"${predicted
 # Attribute names: one constant per name (attr::tokens_per_s), and the list of each kind.
 set(seen "")
 string(APPEND out "namespace attr {\n")
-foreach(kind root config summary measured job)
+foreach(kind root config summary measured job serving latency)
   string(JSON n LENGTH ${json} ${kind}_attributes)
   math(EXPR last "${n} - 1")
   set(list "")

@@ -18,7 +18,8 @@ RUNS_GROUP = _TABLE["runs_group"]
 PREDICTED_PREFIX = _TABLE["predicted_prefix"]
 PHASES = tuple(_TABLE["phases"])
 _ATTRIBUTES = {name for key in ("root_attributes", "config_attributes", "summary_attributes",
-                                "measured_attributes", "job_attributes") for name in _TABLE[key]}
+                                "measured_attributes", "job_attributes",
+                                "serving_attributes", "latency_attributes") for name in _TABLE[key]}
 _DATASETS = {d["name"] for d in _TABLE["datasets"]}
 
 

@@ -1,7 +1,11 @@
 #include "cli/cli_common.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstdint>
 
 #include "common/error.h"
@@ -91,6 +95,50 @@ std::pair<uint64_t, uint64_t> parse_token_range(const std::string& text, uint64_
                      std::to_string(total) + " tokens");
   if (a >= b) throw InputError(option + ": expected a non-empty range, got '" + text + "'");
   return {a, b};
+}
+
+}  // namespace epbench::cli
+
+namespace epbench::cli {
+
+namespace {
+
+// A finite number spanning all of `s`; false otherwise.
+bool parse_double(std::string_view s, double& v) {
+  const std::string text(s);
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  v = std::strtod(text.c_str(), &end);
+  return errno == 0 && end == text.c_str() + text.size() && std::isfinite(v);
+}
+
+}  // namespace
+
+std::vector<double> parse_positive_numbers(const std::string& text, const std::string& option) {
+  std::vector<double> out;
+  for (const std::string& item : split_commas(text)) {
+    double v = 0;
+    if (!parse_double(item, v) || !(v > 0))
+      throw InputError(option + ": expected numbers > 0 separated by commas, got '" + text + "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+double parse_duration(const std::string& text, const std::string& option) {
+  static constexpr std::pair<std::string_view, double> kUnits[] = {
+      {"us", 1e-6}, {"ms", 1e-3}, {"s", 1.0}};
+  const std::string expected = "a duration >= 0 with a unit (us, ms or s; e.g. 200ms)";
+  for (const auto& [unit, scale] : kUnits) {
+    if (text.size() <= unit.size() || !text.ends_with(unit)) continue;
+    const std::string_view number(text.data(), text.size() - unit.size());
+    if (unit == "s" && (number.ends_with("m") || number.ends_with("u"))) continue;
+    double v = 0;
+    if (!parse_double(number, v) || v < 0) break;
+    return v * scale;
+  }
+  throw InputError(option + ": expected " + expected + ", got '" + text + "'");
 }
 
 }  // namespace epbench::cli

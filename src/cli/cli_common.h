@@ -17,6 +17,7 @@ void register_trace_stats(CLI::App& trace);
 void register_place(CLI::App& app);
 void register_bound(CLI::App& app);
 void register_evaluate(CLI::App& app);
+void register_serve(CLI::App& app);
 void register_run(CLI::App& app);
 void register_topo(CLI::App& app);
 void register_calibrate(CLI::App& app);
@@ -34,6 +35,11 @@ uint64_t parse_uint(std::string_view s, const std::string& option, const std::st
 std::vector<std::string> split_commas(const std::string& text);
 // Parses "1,8,64": positive integers separated by commas; InputError naming `option` otherwise.
 std::vector<int> parse_positive_list(const std::string& text, const std::string& option);
+
+// Parses "0.5,1,2": numbers > 0 separated by commas; InputError naming `option` otherwise.
+std::vector<double> parse_positive_numbers(const std::string& text, const std::string& option);
+// Parses "200ms", "1.5s", "50us" into seconds (>= 0); a number without a unit is refused.
+double parse_duration(const std::string& text, const std::string& option);
 
 // Parses "A:B" into [a, b); throws InputError naming `option` otherwise.
 std::pair<uint64_t, uint64_t> parse_range(const std::string& text, const std::string& option);

@@ -25,6 +25,7 @@ void register_commands(CLI::App& app) {
   register_place(app);
   register_bound(app);
   register_evaluate(app);
+  register_serve(app);
   register_run(app);
   register_topo(app);
   register_calibrate(app);

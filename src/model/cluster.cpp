@@ -36,6 +36,9 @@ ClusterSpec make_preset(const std::string& name, double nvlink_GBps, double nic_
   c.gpus_per_nic = 1;
   c.gpu_flops = tflops * kTera;
   c.hbm_bandwidth_Bps = hbm_GBps * kGB;
+  // Scheduling, sampling and kernel launches between layers with CUDA graphs: about half a
+  // millisecond per step in SGLang and vLLM decode traces; an estimate, calibrate it.
+  c.step_overhead_s = 500 * kUs;
   c.source = source;
   return c;
 }
@@ -76,6 +79,14 @@ class FieldReader {
     const auto& v = j_.at(key);
     if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>() * scale))
       throw_field_error(file_, prefix_ + key, "a positive number", v.dump());
+    return v.get<double>() * scale;
+  }
+  // Optional; 0 allowed (a term that vanishes).
+  double non_negative(const char* key, double fallback, double scale) const {
+    if (!has(key)) return fallback * scale;
+    const auto& v = j_.at(key);
+    if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>() * scale))
+      throw_field_error(file_, prefix_ + key, "a number >= 0", v.dump());
     return v.get<double>() * scale;
   }
   int integer(const char* key, int fallback, bool required, int min) const {
@@ -143,7 +154,7 @@ ClusterSpec cluster_from_json(const nlohmann::json& j, const std::string& file) 
   FieldReader r(j, file);
   r.only({"format", "version", "name", "base", "nodes", "gpus_per_node", "slots_per_gpu",
           "kv_capacity_tokens", "same_node", "other_node", "gpus_per_nic", "gpu_tflops", "hbm_GBps",
-          "bytes_per_activation", "bytes_per_weight", "source"});
+          "bytes_per_activation", "bytes_per_weight", "hbm_GB", "step_overhead_us", "source"});
   if (r.text("format", "epbench-cluster") != "epbench-cluster")
     throw_field_error(file, "format", "\"epbench-cluster\"", j.at("format").dump());
   if (r.integer("version", 1, false, 1) > 1)
@@ -164,6 +175,8 @@ ClusterSpec cluster_from_json(const nlohmann::json& j, const std::string& file) 
   c.hbm_bandwidth_Bps = r.positive("hbm_GBps", base.hbm_bandwidth_Bps / kGB, req, kGB);
   c.bytes_per_activation = r.integer("bytes_per_activation", base.bytes_per_activation, false, 1);
   c.bytes_per_weight = r.integer("bytes_per_weight", base.bytes_per_weight, false, 1);
+  c.hbm_bytes = r.positive("hbm_GB", base.hbm_bytes / kGB, false, kGB);
+  c.step_overhead_s = r.non_negative("step_overhead_us", base.step_overhead_s / kUs, kUs);
   c.source = r.text("source", based ? base.source + " (via " + file + ")" : file);
   if (c.gpus_per_node % c.gpus_per_nic != 0)
     throw_field_error(file, "gpus_per_nic", "a divisor of gpus_per_node",

@@ -25,6 +25,8 @@ struct ClusterSpec {
   double hbm_bandwidth_Bps = 0;  // bytes/s per GPU
   int bytes_per_activation = 2;  // bf16 hidden states
   int bytes_per_weight = 2;      // bf16 expert weights
+  double hbm_bytes = 80e9;       // memory per GPU: weights and KV cache (serve)
+  double step_overhead_s = 0;    // serve: per-step time outside the layers (scheduling, launch)
   std::string source;            // where the numbers come from
 
   int num_gpus() const { return nodes * gpus_per_node; }

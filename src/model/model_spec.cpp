@@ -37,6 +37,8 @@ constexpr IntField kIntFields[] = {
     {"kv_heads", &ModelPreset::kv_heads, 1, 65536, true},
     {"head_dim", &ModelPreset::head_dim, 1, 65536, true},
     {"kv_latent_dim", &ModelPreset::kv_latent_dim, 0, kMaxWidth, false},
+    {"dense_d_ff", &ModelPreset::dense_d_ff, 0, kMaxWidth, false},
+    {"attention_params", &ModelPreset::attention_params, 0, 1 << 30, false},
     {"weight_bytes", &ModelPreset::weight_bytes, 1, 8, true},
     {"kv_bytes", &ModelPreset::kv_bytes, 1, 8, true},
 };

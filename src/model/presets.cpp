@@ -41,11 +41,15 @@ const std::array<ModelPreset, 8> kPresets = {{
      .kv_heads = 128,
      .head_dim = 192,
      .kv_latent_dim = 576,
+     .dense_d_ff = 18432,
+     // q_a 7168x1536, q_b 1536x(128x192), kv_a 7168x576, kv_b 512x(128x256), o 16384x7168
+     .attention_params = 187107328,
      .weight_bytes = 1,
      .kv_bytes = 2,
      .source = "deepseek-ai/DeepSeek-V3 config.json (num_hidden_layers 61, "
                "first_k_dense_replace 3, num_attention_heads 128, kv_lora_rank 512, "
-               "qk_rope_head_dim 64, qk_nope_head_dim 128; weights fp8 e4m3 per "
+               "qk_rope_head_dim 64, qk_nope_head_dim 128, intermediate_size 18432, q_lora_rank 1536, "
+               "v_head_dim 128; weights fp8 e4m3 per "
                "quantization_config, KV cache bf16)"},
     {.name = "deepseek-moe-16b",
      .num_layers = 27,
@@ -59,9 +63,10 @@ const std::array<ModelPreset, 8> kPresets = {{
      .attention_heads = 16,
      .kv_heads = 16,
      .head_dim = 128,
+     .dense_d_ff = 10944,
      .source = "deepseek-ai/deepseek-moe-16b-base config.json (num_hidden_layers 28, "
                "first_k_dense_replace 1, num_attention_heads 16, num_key_value_heads 16, "
-               "head_dim 2048/16, bfloat16)"},
+               "head_dim 2048/16, intermediate_size 10944, bfloat16)"},
     {.name = "qwen1.5-moe-a2.7b",
      .num_layers = 24,
      .num_experts = 60,
@@ -139,7 +144,7 @@ namespace {
 auto sizes(const ModelPreset& m) {
   return std::tie(m.name, m.num_layers, m.num_experts, m.top_k, m.d_model, m.d_ff, m.dense_layers,
                   m.shared_experts, m.shared_d_ff, m.expert_groups, m.groups_per_token, m.attention,
-                  m.attention_heads, m.kv_heads, m.head_dim, m.kv_latent_dim, m.weight_bytes,
+                  m.attention_heads, m.kv_heads, m.head_dim, m.kv_latent_dim, m.dense_d_ff, m.attention_params, m.weight_bytes,
                   m.kv_bytes);
 }
 }  // namespace
@@ -152,6 +157,16 @@ int64_t kv_bytes_per_token(const ModelPreset& m) {
   const int64_t per_layer = m.attention == "mla" ? int64_t{m.kv_latent_dim}
                                                  : int64_t{2} * m.kv_heads * m.head_dim;  // K and V
   return per_layer * m.total_layers() * m.kv_bytes;
+}
+
+int64_t dense_ffn_width(const ModelPreset& m) {
+  if (m.dense_d_ff > 0) return m.dense_d_ff;
+  return int64_t{m.top_k} * m.d_ff + int64_t{m.shared_experts} * m.shared_d_ff;
+}
+
+int64_t attention_weights(const ModelPreset& m) {
+  if (m.attention_params > 0) return m.attention_params;
+  return int64_t{m.d_model} * m.head_dim * (2 * int64_t{m.attention_heads} + 2 * m.kv_heads);
 }
 
 std::span<const ModelPreset> all_presets() {

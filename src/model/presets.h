@@ -29,6 +29,11 @@ struct ModelPreset {
   int kv_heads = 0;       // key/value heads (gqa); for mla the same as attention_heads
   int head_dim = 0;       // width of one query/key head (mla: qk_nope + qk_rope head dims)
   int kv_latent_dim = 0;  // mla: kv_lora_rank + qk_rope_head_dim; 0 for gqa
+  // Weights outside the routed experts, for serving's weight reads and memory. 0 derives them:
+  // dense FFN width as the active width of an MoE layer (top_k d_ff + shared), attention as
+  // q, k, v, o projections (d_model head_dim (2 heads + 2 kv_heads)).
+  int dense_d_ff = 0;        // FFN width of each leading dense layer
+  int attention_params = 0;  // weights of one layer's attention block
   int weight_bytes = 2;   // bytes per weight element (bf16 2, fp8 1, fp32 4)
   int kv_bytes = 2;       // bytes per KV-cache element
   std::string source;     // where the sizes come from
@@ -42,6 +47,9 @@ struct ModelPreset {
 // KV-cache bytes one token occupies across all layers: gqa keeps K and V per KV head,
 // mla one latent vector per layer.
 int64_t kv_bytes_per_token(const ModelPreset& m);
+// dense_d_ff and attention_params, or the values derived when they are 0.
+int64_t dense_ffn_width(const ModelPreset& m);
+int64_t attention_weights(const ModelPreset& m);
 
 std::span<const ModelPreset> all_presets();
 

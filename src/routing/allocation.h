@@ -29,6 +29,10 @@ class Allocator {
   // reads it; it may be empty, which falls back to least-loaded).
   int place(double kv_tokens, std::span<const double> affinity = {});
   void release(int gpu, double kv_tokens);
+  // For contexts that grow (serve): whether `gpu` can hold kv_tokens more, and taking them.
+  bool has_room(int gpu, double kv_tokens) const { return room(gpu, kv_tokens); }
+  void grow(int gpu, double kv_tokens) { used_[static_cast<size_t>(gpu)] += kv_tokens; }
+  double capacity() const { return capacity_; }
   double used(int gpu) const { return used_[static_cast<size_t>(gpu)]; }
   bool fits_anywhere(double kv_tokens) const;  // on an empty GPU
   AllocationPolicy policy() const { return policy_; }

@@ -44,7 +44,7 @@ StepPrice price_step(const TokenBlock& tokens, StepTokens step,
       price.lower_bound += layer_lower_bound(cost, scratch.ids.data(), n, k, E).total();
     router.route(replicas[sz(l)], scratch.ids.data(), step.home, n, k, scratch.slots.data());
     cost.price_layer(step.home, scratch.slots.data(), n, k, scratch.layer);
-    store_layer(scratch.layer, (row * sz(L) + sz(l)) * sz(G), out);
+    if (scratch.store_cells) store_layer(scratch.layer, (row * sz(L) + sz(l)) * sz(G), out);
     price.time += scratch.layer.total();
     price.dispatch += scratch.layer.dispatch_max;
     price.compute += scratch.layer.compute_max;

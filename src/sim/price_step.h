@@ -31,13 +31,14 @@ struct StepPrice {
 // Buffers reused from step to step.
 struct PriceScratch {
   bool lower_bound = true;  // compute StepPrice::lower_bound (serve does not need it)
+  bool store_cells = true;  // write the [L, G] figures into out's cubes (serve keeps sums only)
   std::vector<uint16_t> ids;  // one layer of the step, [n, k]
   std::vector<int32_t> slots;
   LayerCost layer;
 };
 
 // Prices `step` and writes its [L, G] figures into row `row` of out's cubes (sized by the
-// caller); out.tokens_per_expert [L, E] accumulates.
+// caller; not touched unless scratch.store_cells); out.tokens_per_expert [L, E] accumulates.
 StepPrice price_step(const TokenBlock& tokens, StepTokens step,
                      const std::vector<LayerReplicas>& replicas, const CostModel& cost,
                      Router& router, ConfigResult& out, size_t row, PriceScratch& scratch);

@@ -1,0 +1,68 @@
+#include "sim/serve_state.h"
+
+#include <algorithm>
+
+namespace epbench {
+
+ServeState::ServeState(std::vector<RequestShape> shapes, Allocator alloc, uint32_t max_running)
+    : shapes_(std::move(shapes)),
+      state_(shapes_.size()),
+      alloc_(std::move(alloc)),
+      max_running_(max_running) {
+  for (size_t r = 0; r < shapes_.size(); ++r) state_[r].target = shapes_[r].prompt;
+}
+
+bool ServeState::admit_head(double now, std::span<const double> affinity) {
+  if (waiting_.empty()) return false;
+  if (max_running_ > 0 && running_.size() >= max_running_) return false;
+  const uint32_t r = waiting_.front();
+  RequestState& s = state_[r];
+  const int g = alloc_.place(s.target, affinity);
+  if (g < 0) return false;
+  waiting_.pop_front();
+  s.home = g;
+  s.reserved = s.target;
+  s.computed = 0;
+  if (s.admitted < 0) s.admitted = now;
+  running_.push_back(r);
+  return true;
+}
+
+bool ServeState::grow(uint32_t r, uint32_t tokens) {
+  RequestState& s = state_[r];
+  if (!alloc_.has_room(s.home, tokens)) return false;
+  alloc_.grow(s.home, tokens);
+  s.reserved += tokens;
+  return true;
+}
+
+void ServeState::drop_running(uint32_t r) {
+  RequestState& s = state_[r];
+  alloc_.release(s.home, s.reserved);
+  s.reserved = 0;
+  running_.erase(std::find(running_.begin(), running_.end(), r));
+}
+
+void ServeState::preempt(uint32_t r) {
+  drop_running(r);
+  RequestState& s = state_[r];
+  s.home = -1;
+  s.target = shapes_[r].prompt + s.generated;
+  s.computed = 0;
+  ++s.preemptions;
+  ++preemptions_;
+  waiting_.push_front(r);
+}
+
+uint32_t ServeState::newest_on(int gpu) const {
+  for (auto it = running_.rbegin(); it != running_.rend(); ++it)
+    if (state_[*it].home == gpu) return *it;
+  return UINT32_MAX;  // unreachable from grow failures: the caller runs on that GPU
+}
+
+void ServeState::finish(uint32_t r, double now) {
+  drop_running(r);
+  state_[r].finish = now;
+}
+
+}  // namespace epbench
