@@ -255,6 +255,35 @@ TEST_F(Serve, NoTokenIsDecodedBeforeItsPrefillEnds) {
   EXPECT_GT(preempted, 0);
 }
 
+// docs/serve.md's worked example: three requests from a CSV, 10 ms steps, 4 tokens per step.
+TEST_F(Serve, WorkedExampleOfTheDocs) {
+  make_trace(4, 6);
+  const std::string csv = dir_.path("ex.csv");
+  std::ofstream(csv) << "TIMESTAMP,ContextTokens,GeneratedTokens\n0.000,4,3\n0.005,4,2\n0.030,2,1\n";
+  ServeOptions o = options();
+  o.arrivals.kind = ArrivalKind::kCsv;
+  o.arrivals.csv = csv;
+  o.rates.clear();
+  o.step_cost = StepCostKind::kConstant;
+  o.step_overhead_s = 10e-3;
+  o.limits.token_budget = 4;
+  o.slo = {20e-3, 15e-3};
+  o.policies = {SchedulePolicy::kFcfs, SchedulePolicy::kChunked};
+  const std::vector<ServeRun> runs = run_serve(o);
+  ASSERT_EQ(runs.size(), 2u);
+  const std::vector<RunData> data = read_runs(out_);  // chunked, fcfs (by name)
+  const std::vector<double> fcfs_tokens{10e-3, 30e-3, 50e-3, 20e-3, 30e-3, 40e-3};
+  const std::vector<double> chunked_tokens{10e-3, 20e-3, 30e-3, 30e-3, 40e-3, 40e-3};
+  for (size_t t = 0; t < 6; ++t) {
+    EXPECT_NEAR(data[1].token_time[t], fcfs_tokens[t], 1e-12) << t;
+    EXPECT_NEAR(data[0].token_time[t], chunked_tokens[t], 1e-12) << t;
+  }
+  EXPECT_NEAR(runs[0].summary.goodput, 40, 1e-9);  // fcfs: r0's TPOT is 20 ms
+  EXPECT_NEAR(runs[1].summary.goodput, 50, 1e-9);  // chunked: r1's TTFT is 25 ms
+  EXPECT_NEAR(runs[0].summary.mean_in_system, 1.7, 1e-9);
+  EXPECT_NEAR(runs[0].summary.mean_time_in_system, 85e-3 / 3, 1e-12);
+}
+
 // Bad input: one line naming the option or file, the field and what was expected; exit 2;
 // nothing written.
 class ServeRefuses : public Serve {
