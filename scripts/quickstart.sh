@@ -50,6 +50,13 @@ echo "== evaluate on the held-out half"
   --layouts "$(IFS=,; echo "${layouts[*]}")" --routing first,optimal \
   --batch-sizes 1,16,64 --steps 300 -o "$out/evaluate.h5"
 echo
+echo "== serve: many requests at once, an arrival-rate sweep on the held-out half (docs/serve.md)"
+echo "   priced at Mixtral-8x7B sizes (same 8 experts, top-2); the MoE layers are the trace's 4"
+"$epbench" serve --trace "$trace" --range 50%:100% --model mixtral-8x7b "${shape[@]}" \
+  --layouts "$out/layouts/round-robin.json,$out/layouts/eplb.json,$out/layouts/topo.json" \
+  --policy fcfs,chunked,decode-first,slo-aware --rate 100,200,400 --requests 400 \
+  --slo-ttft 500ms --slo-tpot 2ms -o "$out/serve.h5"
+echo
 # mpirun refuses root unless told; 4 ranks on fewer cores need --oversubscribe.
 # Waiting ranks yield the core: with more ranks than cores, spinning starves the rank awaited.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1

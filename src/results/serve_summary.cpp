@@ -9,9 +9,9 @@ namespace epbench {
 
 namespace {
 
-// A run is saturated when, at its last arrival, more than this share of its requests is
-// still in the system: completions fell behind arrivals and queueing delay grows with time.
-constexpr double kSaturatedBacklog = 0.15;
+// A run is saturated when, at its last arrival, more than this share of its requests still
+// waits for admission: the queue grew with time (a stable queue holds about rate x wait).
+constexpr double kSaturatedBacklog = 0.05;
 
 // Nearest-rank percentiles of one sorted sample.
 struct Sorted {
@@ -40,11 +40,11 @@ void latency_percentiles(const ServedRequests& q, ServeSummary& m) {
   m.itl_p50 = d.at(0.5), m.itl_p99 = d.at(0.99);
 }
 
-// Requests still in the system at the last arrival, as a share of all.
+// Requests queued (arrived, not admitted) at the last arrival, as a share of all.
 double backlog_at_last_arrival(const ServedRequests& q) {
   const double last = *std::max_element(q.arrival.begin(), q.arrival.end());
   size_t open = 0;
-  for (size_t r = 0; r < q.size(); ++r) open += q.finish[r] > last ? 1 : 0;
+  for (size_t r = 0; r < q.size(); ++r) open += q.admitted[r] > last ? 1 : 0;
   return dbl(open) / dbl(q.size());
 }
 
