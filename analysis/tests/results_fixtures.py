@@ -201,3 +201,12 @@ def evaluate_file(path, model="mixtral-8x7b", layouts=("round-robin", "balanced"
                                     "lower_bound_time": 0.8 * step.sum(), "gap_to_lower_bound": 1.25}.items():
                     a[schema.attr(name)] = np.float64(value)
     return path
+
+
+def serve(exe, d, trace, rates="2,50", policies="fcfs,chunked", name="serve.h5"):
+    """Predicted serving: `epbench serve` of two placements at the given rates and policies."""
+    layouts = [place(exe, d, trace, a, 2, 4) for a in ("round-robin", "balanced")]
+    path = os.path.join(d, name)
+    epbench(exe, "serve", "--trace", trace, "--layouts", ",".join(layouts), "--rate", rates, "--policy",
+            policies, "--requests", 30, "--slo-ttft", "100ms", "--slo-tpot", "5ms", "-o", path)
+    return path

@@ -205,3 +205,42 @@ def test_a_serve_run_missing_a_dataset_is_named(tmp_path):
     done = report(path, "-o", tmp_path / "out")
     assert done.returncode == 2
     assert "runs/eplb.first.fcfs.rate4: dataset 'requests/finish' missing" in done.stderr
+
+
+# --- on the file `epbench serve` writes ---
+
+def test_report_of_epbench_serve(epbench_exe, tmp_path):
+    d = str(tmp_path)
+    trace = rf.make_trace(epbench_exe, d, "brown-moe-8e-top2", requests=40)
+    path = rf.serve(epbench_exe, d, trace)
+    table = schema._TABLE
+    with h5py.File(path) as f:
+        assert f.attrs["tool"] == serve.TOOL and set(f.attrs) <= set(table["root_attributes"])
+        runs = f[schema.RUNS_GROUP]
+        assert len(runs) == 2 * 2 * 2  # layouts x policies x rates
+        names = set().union(*(table[k] for k in ("config_attributes", "summary_attributes",
+                                                 "serving_attributes", "latency_attributes")))
+        for name, g in runs.items():
+            assert set(g.attrs) <= names, name
+            datasets = []
+            g.visit(lambda n: datasets.append(n) if isinstance(g[n], h5py.Dataset) else None)
+            assert datasets and set(datasets) <= schema._DATASETS, name
+            # the per-request latencies computed here give the tool's own percentiles
+            lat = request_latencies(*(g[schema.dataset(f"requests/{n}")][()]
+                                      for n in ("arrival", "first_token", "finish", "output_tokens")))
+            for key in ("ttft", "tpot", "e2e"):
+                for p in (50, 90, 99):
+                    assert rf.nearest_rank(lat[key], p / 100) == pytest.approx(
+                        g.attrs[schema.attr(f"{key}_p{p}")], rel=1e-9), (name, key, p)
+    out = tmp_path / "report"
+    done = report(path, "-o", out)
+    assert done.returncode == 0, done.stderr
+    text = (out / "report.md").read_text()
+    assert_figures(out, text, SERVE_FIGURES)
+    rows = md_table(text, serve.TABLE_TITLE)
+    assert len(rows) == 8
+    with h5py.File(path) as f:
+        for row in rows:
+            a = f[schema.RUNS_GROUP][row["run"]].attrs
+            close(row["goodput (req/s)"], a[schema.attr("goodput")])
+            close(row["TPOT p99 (ms)"], 1e3 * a[schema.attr("tpot_p99")])
