@@ -94,8 +94,7 @@ def markdown(infos, figures, tables, notes):
     if tools & {"run", "evaluate"}:
         lines += ["Tool `run`: measured on real ranks; tool `evaluate`: predicted by the cost model. "
                   "Phase times: per step, the sum over layers of the slowest rank, averaged over steps.", ""]
-    if serving.TOOL in tools:
-        lines += [SERVE_NOTE, ""]
+
     for name, path in figures:
         lines += [f"## {name.replace('_', ' ')}", "", f"![{name}]({os.path.basename(path)})", ""]
     for title, (header, rows) in tables.items():
@@ -145,6 +144,7 @@ def write_report(runs, infos, out_dir, serve=None):
         figures += write_figures(runs, out_dir)
         tables.update(build_tables(runs))
     if len(serve):
+        notes.append(SERVE_NOTE)
         if not SERVE_FIGURES["serve_goodput_rate"][1](serve):
             notes.append("No serve run with open arrivals at a rate: no goodput-against-rate figure.")
         figures += write_figures(serve, out_dir, SERVE_FIGURES)

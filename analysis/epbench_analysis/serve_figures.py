@@ -25,14 +25,18 @@ def _markers(keys):
 
 
 def _log_x(ax):
-    """Log x with plain numbers (2, 50, 0.3), minor ticks labelled only where matplotlib would."""
+    """Log x with plain numbers (2, 50, 0.3); minor ticks labelled all over at most a decade,
+    at 2 and 5 up to 2.5 decades, not at all beyond."""
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    minor = ticker.LogFormatterSciNotation(labelOnlyBase=False)
-    minor.set_axis(ax.xaxis)
 
-    def label(v, pos):
-        return f"{v:g}" if minor(v, pos) else ""
+    def label(v, _):
+        lo, hi = ax.get_xlim()
+        if v <= 0 or lo <= 0:
+            return ""
+        decades = np.log10(hi / lo)
+        mantissa = round(v / 10 ** np.floor(np.log10(v) + 1e-9))
+        return f"{v:g}" if decades <= 1 or (decades <= 2.5 and mantissa in (2, 5)) else ""
     ax.xaxis.set_minor_formatter(ticker.FuncFormatter(label))
 
 

@@ -1,6 +1,5 @@
 """The report's serve figures and table (`epbench serve` results), on files fabricated with
 h5py in the shape the tool writes, alone and mixed with evaluate results."""
-import os
 import subprocess
 import sys
 
