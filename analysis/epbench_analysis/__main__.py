@@ -1,6 +1,6 @@
 """python3 -m epbench_analysis report RESULTS... -o DIR
 
-RESULTS: epbench results files (evaluate or run) or directories of them (a scaling study).
+RESULTS: epbench results files (evaluate, run or serve) or directories of them (a scaling study).
 Writes PNG figures, report.md and report.html into DIR. Exit status 2 on bad input."""
 import argparse
 import sys
@@ -18,12 +18,13 @@ def main(argv=None):
     report.add_argument("-o", "--output", required=True, help="directory for the figures and report")
     args = parser.parse_args(argv)
     try:
-        runs, infos = load_study(args.results)
+        runs, serve, infos = load_study(args.results)
     except ResultsError as e:
         print(f"epbench_analysis: error: {e}", file=sys.stderr)
         return 2
-    path = write_report(runs, infos, args.output)
-    print(f"report: {path} ({len(runs)} runs from {len(infos)} file(s)); figures and report.html beside it")
+    path = write_report(runs, infos, args.output, serve)
+    print(f"report: {path} ({len(runs) + len(serve)} runs from {len(infos)} file(s)); figures and report.html "
+          f"beside it")
     return 0
 
 

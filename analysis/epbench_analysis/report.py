@@ -2,7 +2,11 @@
 import html
 import os
 
+import pandas as pd
+
+from . import serve as serving
 from .figures import FIGURES
+from .serve_figures import FIGURES as SERVE_FIGURES
 
 # (column heading, how to compute it from a run row); seconds are shown in ms.
 STRATEGY_COLUMNS = [
@@ -67,9 +71,13 @@ def build_tables(runs):
     }
 
 
-def write_figures(runs, out_dir):
+def build_serve_tables(serve):
+    return {serving.TABLE_TITLE: table_rows(serving.ordered(serve), serving.COLUMNS)}
+
+
+def write_figures(runs, out_dir, figures=FIGURES):
     written = []
-    for name, (draw, applies) in FIGURES.items():
+    for name, (draw, applies) in figures.items():
         if applies(runs):
             path = os.path.join(out_dir, f"{name}.png")
             draw(runs, path)
@@ -82,8 +90,11 @@ def markdown(infos, figures, tables, notes):
     lines += _md_table(["file", "tool", "trace", "git revision", "created"],
                        [[i["file"], i["tool"], i["trace"], i["git_revision"], i["created_at"]] for i in infos])
     lines += [f"- {n}" for n in notes] + ([""] if notes else [])
-    lines += ["Tool `run`: measured on real ranks; tool `evaluate`: predicted by the cost model. "
-              "Phase times: per step, the sum over layers of the slowest rank, averaged over steps.", ""]
+    tools = {i["tool"] for i in infos}
+    if tools & {"run", "evaluate"}:
+        lines += ["Tool `run`: measured on real ranks; tool `evaluate`: predicted by the cost model. "
+                  "Phase times: per step, the sum over layers of the slowest rank, averaged over steps.", ""]
+
     for name, path in figures:
         lines += [f"## {name.replace('_', ' ')}", "", f"![{name}]({os.path.basename(path)})", ""]
     for title, (header, rows) in tables.items():
@@ -113,16 +124,31 @@ def html_page(infos, figures, tables, notes):
     return "\n".join(parts + ["</body></html>"]) + "\n"
 
 
-def write_report(runs, infos, out_dir):
-    """Writes the figures, report.md and report.html into out_dir; returns report.md's path."""
+SERVE_NOTE = (f"Tool `serve`: {serving.SOURCE}. TTFT: first token - arrival; TPOT: (finish - first "
+              "token) / (output tokens - 1), requests of more than one token; goodput: requests/s "
+              "meeting both SLOs; saturated: completions fell behind arrivals.")
+
+
+def write_report(runs, infos, out_dir, serve=None):
+    """Writes the figures, report.md and report.html into out_dir; returns report.md's path.
+    `runs`: evaluate and run results; `serve`: serve results; either may be empty."""
     os.makedirs(out_dir, exist_ok=True)
-    notes = []
-    if runs["world_size"].nunique() == 1:
-        notes.append(f"One GPU count ({runs['world_size'].iloc[0]}): the scaling figure has one point per strategy.")
-    if not (runs["tool"] == "run").any():
-        notes.append("No measured runs: no predicted-against-measured figure.")
-    figures = write_figures(runs, out_dir)
-    tables = build_tables(runs)
+    serve = pd.DataFrame() if serve is None else serve
+    notes, figures, tables = [], [], {}
+    if len(runs):
+        if runs["world_size"].nunique() == 1:
+            notes.append(f"One GPU count ({runs['world_size'].iloc[0]}): the scaling figure has one point per "
+                         f"strategy.")
+        if not (runs["tool"] == "run").any():
+            notes.append("No measured runs: no predicted-against-measured figure.")
+        figures += write_figures(runs, out_dir)
+        tables.update(build_tables(runs))
+    if len(serve):
+        notes.append(SERVE_NOTE)
+        if not SERVE_FIGURES["serve_goodput_rate"][1](serve):
+            notes.append("No serve run with open arrivals at a rate: no goodput-against-rate figure.")
+        figures += write_figures(serve, out_dir, SERVE_FIGURES)
+        tables.update(build_serve_tables(serve))
     for name, text in (("report.md", markdown(infos, figures, tables, notes)),
                        ("report.html", html_page(infos, figures, tables, notes))):
         tmp = os.path.join(out_dir, name + ".tmp")

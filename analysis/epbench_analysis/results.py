@@ -1,7 +1,8 @@
-"""Reading and validating epbench results files (docs/evaluate.md, docs/run.md).
+"""Reading and validating epbench results files (docs/evaluate.md, docs/run.md, docs/serve.md).
 
-Every run group becomes one row of a pandas table; the per-step datasets are reduced to the
-figures the report draws. Bad input raises ResultsError naming the file, the field and what
+Every run group becomes one row of a pandas table (one table for evaluate and run results,
+one for serve results, whose runs have no [S,L,G] cubes but per-request datasets); the
+datasets are reduced to the figures the report draws. Bad input raises ResultsError naming the file, the field and what
 was expected."""
 import os
 
@@ -95,17 +96,22 @@ def read_run(group, where, tool):
 
 def load_file(path):
     """(file attributes, [rows]) of one results file."""
+    from . import serve
     with open_results(path) as f:
-        tool = _text(f.attrs.get("tool", ""))
-        if tool not in ("run", "evaluate"):
-            raise ResultsError(f"{path}: tool '{tool}', expected 'run' or 'evaluate'")
+        tool = _text(f.attrs.get(schema.attr("tool"), ""))
+        if tool not in ("run", "evaluate", serve.TOOL):
+            raise ResultsError(f"{path}: tool '{tool}', expected 'run', 'evaluate' or '{serve.TOOL}'")
         info = {"file": path, "tool": tool, "model": _text(f.attrs.get("model", "")),
                 "trace": _text(f.attrs.get("trace", "")),
                 "git_revision": _text(f.attrs.get("git_revision", "")),
                 "created_at": _text(f.attrs.get("created_at", ""))}
         rows = []
         for name in sorted(f[RUNS]):
-            row = read_run(f[RUNS][name], f"{path}: {RUNS}/{name}", tool)
+            where = f"{path}: {RUNS}/{name}"
+            if tool == serve.TOOL:
+                row = serve.read_serve_run(f[RUNS][name], where, _attr, _dataset)
+            else:
+                row = read_run(f[RUNS][name], where, tool)
             row.update(file=path, run=name, tool=tool, model=info["model"])
             rows.append(row)
     return info, rows
@@ -126,19 +132,25 @@ def expand(paths):
 
 
 def load_study(paths):
-    """All runs of the given files and directories as a DataFrame, and the files' attributes.
+    """The runs of the given files and directories as two DataFrames, evaluate and run results
+    in one, serve results in the other (either may be empty), and the files' attributes.
     One study compares one model: files of different models are refused."""
-    infos, rows = [], []
+    from . import serve
+    infos, rows, serve_rows = [], [], []
     for path in expand(paths):
         info, file_rows = load_file(path)
         if infos and info["model"] != infos[0]["model"]:
             raise ResultsError(f"{path}: model '{info['model']}', but {infos[0]['file']} has model "
                                f"'{infos[0]['model']}': a study compares one model; report them separately")
         infos.append(info)
-        rows += file_rows
+        if info["tool"] == serve.TOOL:
+            serve_rows += file_rows
+        else:
+            rows += file_rows
     table = pd.DataFrame(rows)
-    table["strategy"] = table["algorithm"] + " / " + table["routing"] + " / " + table["batching"]
-    return table, infos
+    if rows:
+        table["strategy"] = table["algorithm"] + " / " + table["routing"] + " / " + table["batching"]
+    return table, pd.DataFrame(serve_rows), infos
 
 
 def pareto_front(latency, throughput):
