@@ -204,7 +204,7 @@ std::vector<ServeRun> run_serve(const ServeOptions& opt) {
   const LayoutSource src{opt.layouts, opt.cluster, opt.nodes, opt.gpus_per_node,
                          opt.trace,   opt.begin,   opt.end};
   const std::vector<PreparedLayout> layouts = load_layouts(src, h);
-  const TokenBlock block = reader.read(opt.begin, opt.end - opt.begin);
+  const TokenBlock block = reader.read(opt.begin, opt.end - opt.begin, false);
   const std::vector<RequestSpan> spans =
       servable_spans(request_spans(reader.requests(), opt.begin, opt.end));
   std::vector<ServeRun> runs;

@@ -35,7 +35,7 @@ void validate_block(const TraceHeader& h, const TokenBlock& b, const std::string
   if (b.num_layers != h.num_layers || b.top_k != h.top_k ||
       b.expert_ids.size() != n * h.ids_per_token() || b.position.size() != n)
     throw_field_error(file, "tokens", "a block shaped [n, num_layers, top_k]");
-  if (h.has_gate_weights && b.gate_weights.size() != b.expert_ids.size())
+  if (!b.gate_weights.empty() && b.gate_weights.size() != b.expert_ids.size())
     throw_field_error(file, "tokens/gate_weights", "one weight per expert id");
   for (size_t t = 0; t < n; ++t) {
     const uint64_t token = b.first_token + t;
