@@ -79,8 +79,9 @@ echo "== run: 4 MPI ranks (2 virtual nodes x 2), every layout, measured and pred
 echo
 echo
 echo "== report of the run (docs/analysis.md)"
-PYTHONPATH=analysis /usr/bin/python3 -m epbench_analysis report "$out/run.h5" -o "$out/report"
+PYTHONPATH=analysis /usr/bin/python3 -m epbench_analysis report "$out/run.h5" "$out/serve.h5" -o "$out/report"
 echo
 echo "outputs in $out/: trace.stats.h5 (statistics), layouts/*.json (placements),"
-echo "evaluate.h5 (predicted step costs, docs/evaluate.md), cluster-this-machine.json (calibrated),"
+echo "evaluate.h5 (predicted step costs, docs/evaluate.md), serve.h5 (predicted serving, docs/serve.md),"
+echo "cluster-this-machine.json (calibrated),"
 echo "run.h5 (measured, docs/run.md), report/report.md and report/report.html with figures"
