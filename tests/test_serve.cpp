@@ -198,8 +198,8 @@ TEST_F(Serve, ClosedLoopOfEqualRequestsGivesEvaluatesStaticSteps) {
   o.step_cost = StepCostKind::kMoe;  // the MoE layers only, as evaluate prices a step
   run_serve(o);
   const h5::File f = h5::open_file(e.output);
-  const h5::Group g = h5::open_group(h5::open_group(f.id(), results::kRunsGroup).id(),
-                                     "rr.first.b3");
+  const h5::Group g =
+      h5::open_group(h5::open_group(f.id(), results::kRunsGroup).id(), "rr.first.b3");
   const std::vector<double> expected = read<double>(g.id(), dset::steps_time);
   const RunData served = read_runs(out_).at(0);
   ASSERT_EQ(served.step_time.size(), expected.size());
@@ -259,7 +259,8 @@ TEST_F(Serve, NoTokenIsDecodedBeforeItsPrefillEnds) {
 TEST_F(Serve, WorkedExampleOfTheDocs) {
   make_trace(4, 6);
   const std::string csv = dir_.path("ex.csv");
-  std::ofstream(csv) << "TIMESTAMP,ContextTokens,GeneratedTokens\n0.000,4,3\n0.005,4,2\n0.030,2,1\n";
+  std::ofstream(csv)
+      << "TIMESTAMP,ContextTokens,GeneratedTokens\n0.000,4,3\n0.005,4,2\n0.030,2,1\n";
   ServeOptions o = options();
   o.arrivals.kind = ArrivalKind::kCsv;
   o.arrivals.csv = csv;
@@ -290,8 +291,8 @@ class ServeRefuses : public Serve {
  protected:
   void expect_refused(std::vector<std::string> extra, const std::string& needle) {
     make_trace(4, 6);
-    std::vector<std::string> args{"serve", "--trace", trace_,  "--layouts", layout_,
-                                  "--cluster", "h100", "-o", out_};
+    std::vector<std::string> args{"serve",     "--trace", trace_, "--layouts", layout_,
+                                  "--cluster", "h100",    "-o",   out_};
     if (std::find(extra.begin(), extra.end(), "--model") == extra.end())
       extra.insert(extra.end(), {"--model", options().model});
     args.insert(args.end(), extra.begin(), extra.end());

@@ -40,7 +40,8 @@ void set_arrivals(const ServeCliOptions& o, ServeOptions& c) {
   c.arrivals.csv = o.arrival_file;
   c.arrivals.seed = o.seed;
   c.arrivals.requests = o.requests;
-  const bool open = c.arrivals.kind == ArrivalKind::kPoisson || c.arrivals.kind == ArrivalKind::kGamma;
+  const bool open =
+      c.arrivals.kind == ArrivalKind::kPoisson || c.arrivals.kind == ArrivalKind::kGamma;
   if (open) c.rates = parse_positive_numbers(o.rates, "--rate");
 }
 
@@ -60,7 +61,8 @@ ServeOptions make_options(const ServeCliOptions& o) {
   set_arrivals(o, c);
   c.prompt_tokens = o.prompt_tokens, c.output_tokens = o.output_tokens;
   c.step_cost = parse_step_cost(o.step_cost);
-  if (!o.step_overhead.empty()) c.step_overhead_s = parse_duration(o.step_overhead, "--step-overhead");
+  if (!o.step_overhead.empty())
+    c.step_overhead_s = parse_duration(o.step_overhead, "--step-overhead");
   c.kv_capacity_tokens = o.kv_capacity;
   c.memory_fraction = o.memory_fraction;
   c.cost.hierarchical = o.hierarchical;
@@ -84,17 +86,17 @@ std::string summary_table(const std::vector<ServeRun>& runs, const ServeOptions&
       step_cost_name(opt.step_cost),
       opt.slo.ttft_s > 0 ? strprintf("%gms", opt.slo.ttft_s * 1e3).c_str() : "any",
       opt.slo.tpot_s > 0 ? strprintf("%gms", opt.slo.tpot_s * 1e3).c_str() : "any");
-  out += strprintf("%-26s %-10s %-12s %7s %8s %10s %9s %9s %9s %8s %6s %7s\n", "layout",
-                   "routing", "policy", "rate/s", "req/s", "out tok/s", "TTFT p99", "TPOT p50",
-                   "TPOT p99", "goodput", "SLO %", "preempt");
+  out += strprintf("%-26s %-10s %-12s %7s %8s %10s %9s %9s %9s %8s %6s %7s\n", "layout", "routing",
+                   "policy", "rate/s", "req/s", "out tok/s", "TTFT p99", "TPOT p50", "TPOT p99",
+                   "goodput", "SLO %", "preempt");
   for (const ServeRun& r : runs) {
     const ServeSummary& m = r.summary;
-    out += strprintf("%-26s %-10s %-12s %7s %8.3g %10.4g %7.4gms %7.4gms %7.4gms %8.3g %6.1f %7llu%s\n",
-                     r.layout.c_str(), r.routing.c_str(), r.policy.c_str(), rate_text(r).c_str(),
-                     m.request_throughput, m.output_tokens_per_s, m.ttft_p99 * 1e3,
-                     m.tpot_p50 * 1e3, m.tpot_p99 * 1e3, m.goodput, 100 * m.slo_attainment,
-                     static_cast<unsigned long long>(m.preemptions),
-                     m.saturated ? "  saturated" : "");
+    out += strprintf(
+        "%-26s %-10s %-12s %7s %8.3g %10.4g %7.4gms %7.4gms %7.4gms %8.3g %6.1f %7llu%s\n",
+        r.layout.c_str(), r.routing.c_str(), r.policy.c_str(), rate_text(r).c_str(),
+        m.request_throughput, m.output_tokens_per_s, m.ttft_p99 * 1e3, m.tpot_p50 * 1e3,
+        m.tpot_p99 * 1e3, m.goodput, 100 * m.slo_attainment,
+        static_cast<unsigned long long>(m.preemptions), m.saturated ? "  saturated" : "");
   }
   return out;
 }

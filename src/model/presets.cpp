@@ -46,11 +46,12 @@ const std::array<ModelPreset, 8> kPresets = {{
      .attention_params = 187107328,
      .weight_bytes = 1,
      .kv_bytes = 2,
-     .source = "deepseek-ai/DeepSeek-V3 config.json (num_hidden_layers 61, "
-               "first_k_dense_replace 3, num_attention_heads 128, kv_lora_rank 512, "
-               "qk_rope_head_dim 64, qk_nope_head_dim 128, intermediate_size 18432, q_lora_rank 1536, "
-               "v_head_dim 128; weights fp8 e4m3 per "
-               "quantization_config, KV cache bf16)"},
+     .source =
+         "deepseek-ai/DeepSeek-V3 config.json (num_hidden_layers 61, "
+         "first_k_dense_replace 3, num_attention_heads 128, kv_lora_rank 512, "
+         "qk_rope_head_dim 64, qk_nope_head_dim 128, intermediate_size 18432, q_lora_rank 1536, "
+         "v_head_dim 128; weights fp8 e4m3 per "
+         "quantization_config, KV cache bf16)"},
     {.name = "deepseek-moe-16b",
      .num_layers = 27,
      .num_experts = 64,
@@ -144,8 +145,8 @@ namespace {
 auto sizes(const ModelPreset& m) {
   return std::tie(m.name, m.num_layers, m.num_experts, m.top_k, m.d_model, m.d_ff, m.dense_layers,
                   m.shared_experts, m.shared_d_ff, m.expert_groups, m.groups_per_token, m.attention,
-                  m.attention_heads, m.kv_heads, m.head_dim, m.kv_latent_dim, m.dense_d_ff, m.attention_params, m.weight_bytes,
-                  m.kv_bytes);
+                  m.attention_heads, m.kv_heads, m.head_dim, m.kv_latent_dim, m.dense_d_ff,
+                  m.attention_params, m.weight_bytes, m.kv_bytes);
 }
 }  // namespace
 

@@ -34,9 +34,9 @@ struct ModelPreset {
   // q, k, v, o projections (d_model head_dim (2 heads + 2 kv_heads)).
   int dense_d_ff = 0;        // FFN width of each leading dense layer
   int attention_params = 0;  // weights of one layer's attention block
-  int weight_bytes = 2;   // bytes per weight element (bf16 2, fp8 1, fp32 4)
-  int kv_bytes = 2;       // bytes per KV-cache element
-  std::string source;     // where the sizes come from
+  int weight_bytes = 2;      // bytes per weight element (bf16 2, fp8 1, fp32 4)
+  int kv_bytes = 2;          // bytes per KV-cache element
+  std::string source;        // where the sizes come from
 
   // Every decoder layer (dense and MoE), each with its own attention and KV cache.
   int total_layers() const { return dense_layers + num_layers; }

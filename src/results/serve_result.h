@@ -24,7 +24,7 @@ struct ServedRequests {
 struct ServedSteps {
   std::vector<double> start, time, moe, dispatch, compute, combine, non_moe, overhead;
   std::vector<uint32_t> prefill_tokens, decode_tokens, running, waiting;
-  std::vector<double> occupancy;  // request-seconds in the system during the step
+  std::vector<double> occupancy;         // request-seconds in the system during the step
   std::vector<double> kv_max, kv_total;  // KV tokens held: most on one GPU, all GPUs
   std::vector<uint32_t> kv_per_gpu;      // [S, G], only when asked for (--per-gpu)
 
@@ -34,17 +34,17 @@ struct ServedSteps {
 struct ServeSummary {
   uint64_t requests = 0, steps = 0, preemptions = 0;
   uint64_t output_tokens = 0, prompt_tokens = 0;
-  double duration = 0;  // first arrival to last finish
+  double duration = 0;      // first arrival to last finish
   double offered_rate = 0;  // requests/s over the arrival span
   double request_throughput = 0, output_tokens_per_s = 0, total_tokens_per_s = 0;
   double ttft_p50 = 0, ttft_p90 = 0, ttft_p99 = 0;
   double tpot_p50 = 0, tpot_p90 = 0, tpot_p99 = 0;
   double itl_p50 = 0, itl_p99 = 0;
   double e2e_p50 = 0, e2e_p90 = 0, e2e_p99 = 0;
-  double wait_mean = 0;  // arrival to first admission
-  double slo_attainment = 0, goodput = 0;  // share and requests/s meeting both SLOs
+  double wait_mean = 0;                                // arrival to first admission
+  double slo_attainment = 0, goodput = 0;              // share and requests/s meeting both SLOs
   double mean_in_system = 0, mean_time_in_system = 0;  // Little's L (from steps) and W
-  double kv_capacity = 0, kv_peak = 0;  // tokens per GPU
+  double kv_capacity = 0, kv_peak = 0;                 // tokens per GPU
   bool saturated = false;  // completions fell behind arrivals (docs/serve.md)
 };
 

@@ -60,7 +60,8 @@ bool meets_slo(const ServedRequests& q, size_t r, const SloLimits& slo) {
   return ttft && tpot;
 }
 
-ServeSummary summarize_serving(const ServedRequests& q, const ServedSteps& s, const SloLimits& slo) {
+ServeSummary summarize_serving(const ServedRequests& q, const ServedSteps& s,
+                               const SloLimits& slo) {
   ServeSummary m;
   m.requests = q.size();
   m.steps = s.size();

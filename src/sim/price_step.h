@@ -30,8 +30,8 @@ struct StepPrice {
 
 // Buffers reused from step to step.
 struct PriceScratch {
-  bool lower_bound = true;  // compute StepPrice::lower_bound (serve does not need it)
-  bool store_cells = true;  // write the [L, G] figures into out's cubes (serve keeps sums only)
+  bool lower_bound = true;    // compute StepPrice::lower_bound (serve does not need it)
+  bool store_cells = true;    // write the [L, G] figures into out's cubes (serve keeps sums only)
   std::vector<uint16_t> ids;  // one layer of the step, [n, k]
   std::vector<int32_t> slots;
   LayerCost layer;

@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <limits>
 
-
 namespace epbench {
 
 namespace {
 
-constexpr double kForget = 0.98;     // weight of a step one step older in the time model
-constexpr double kSloMargin = 0.9;   // steps planned to take at most this share of the target
-constexpr uint64_t kMinChunk = 64;   // prefill tokens when nothing decodes, SLO or not
+constexpr double kForget = 0.98;    // weight of a step one step older in the time model
+constexpr double kSloMargin = 0.9;  // steps planned to take at most this share of the target
+constexpr uint64_t kMinChunk = 64;  // prefill tokens when nothing decodes, SLO or not
 
 }  // namespace
 

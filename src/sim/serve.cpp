@@ -32,11 +32,10 @@ ModelPreset priced_model(const ServeOptions& opt, const TraceHeader& h) {
   ModelPreset m = resolve_model(opt.model.empty() ? h.model : opt.model,
                                 opt.model.empty() ? "the trace's model (pass --model)" : "--model");
   if (m.num_experts != h.num_experts || m.top_k != h.top_k)
-    throw OptionError("model", "expected a model with the trace's " +
-                                   std::to_string(h.num_experts) + " experts and top-" +
-                                   std::to_string(h.top_k) + ", got " + m.name + " with " +
-                                   std::to_string(m.num_experts) + " and top-" +
-                                   std::to_string(m.top_k));
+    throw OptionError(
+        "model", "expected a model with the trace's " + std::to_string(h.num_experts) +
+                     " experts and top-" + std::to_string(h.top_k) + ", got " + m.name + " with " +
+                     std::to_string(m.num_experts) + " and top-" + std::to_string(m.top_k));
   m.num_layers = h.num_layers;
   return m;
 }
@@ -108,8 +107,8 @@ ServeRun serve_one(const LayoutContext& c, const CostModel& cost, const Deployme
   StepPricer pricer(opt.step_cost, c.block, c.layout.replicas, cost, rp, deploy, overhead);
   const ClosedLoop closed{av.spec.kind == ArrivalKind::kClosed ? av.spec.users : 0,
                           av.spec.think_s};
-  const ServeSimInputs in{c.block, c.spans, deploy, c.layout.cluster.num_gpus(), closed,
-                          opt.per_gpu_kv};
+  const ServeSimInputs in{c.block, c.spans,       deploy, c.layout.cluster.num_gpus(),
+                          closed,  opt.per_gpu_kv};
   ServeRun run = simulate_serving(in, state, scheduler, pricer);
   run.summary = summarize_serving(run.requests, run.steps, {opt.slo.ttft_s, opt.slo.tpot_s});
   run.summary.kv_capacity = capacity;
@@ -181,8 +180,8 @@ void check_serve_options(const ServeOptions& opt) {
   check_arrival_spec(probe);
   if (opt.limits.token_budget < 1) throw OptionError("token-budget", "expected at least 1 token");
   if (!(opt.memory_fraction > 0 && opt.memory_fraction <= 1))
-    throw OptionError("memory-fraction", strprintf("expected a share in (0, 1], got %g",
-                                                   opt.memory_fraction));
+    throw OptionError("memory-fraction",
+                      strprintf("expected a share in (0, 1], got %g", opt.memory_fraction));
   for (SchedulePolicy p : opt.policies)
     if (p == SchedulePolicy::kSloAware && !(opt.slo.tpot_s > 0))
       throw OptionError("policy", "slo-aware needs a TPOT target: expected --slo-tpot");

@@ -13,9 +13,9 @@ namespace epbench {
 
 // The work of one GPU in one step, per layer (every layer runs the same attention).
 struct GpuAttentionWork {
-  uint64_t tokens = 0;    // tokens computed: prefill chunks and decode tokens
-  double flops = 0;       // attention FLOPs (QK^T and PV), one layer
-  double kv_bytes = 0;    // KV cache read and written, one layer
+  uint64_t tokens = 0;  // tokens computed: prefill chunks and decode tokens
+  double flops = 0;     // attention FLOPs (QK^T and PV), one layer
+  double kv_bytes = 0;  // KV cache read and written, one layer
   void clear() { *this = {}; }
 };
 
@@ -44,7 +44,7 @@ class DeploymentCost {
   double d_model_ = 0;
   double attn_flop_per_pair_ = 0;  // 4 heads head_dim: QK^T and PV, per (query, key) pair
   double kv_per_layer_ = 0, kv_per_token_ = 0;
-  double attn_weight_bytes_ = 0;   // one layer
+  double attn_weight_bytes_ = 0;  // one layer
   double shared_width_ = 0, dense_width_ = 0;
   double weights_ = 0;
   double hbm_ = 0;

@@ -51,9 +51,9 @@ struct ServeOptions {
   std::vector<double> rates;
   uint32_t prompt_tokens = 0, output_tokens = 0;  // fixed lengths; 0: the trace request's
   StepCostKind step_cost = StepCostKind::kFull;
-  double step_overhead_s = -1;     // < 0: the cluster's
-  double kv_capacity_tokens = 0;   // per GPU; 0: from HBM minus weights
-  double memory_fraction = 0.9;    // of HBM usable for weights and KV (vLLM's default)
+  double step_overhead_s = -1;    // < 0: the cluster's
+  double kv_capacity_tokens = 0;  // per GPU; 0: from HBM minus weights
+  double memory_fraction = 0.9;   // of HBM usable for weights and KV (vLLM's default)
   CostOptions cost;
   std::string command_line;
   std::string output;

@@ -38,10 +38,10 @@ std::vector<RequestShape> make_requests(const RequestSource& src,
     RequestShape& q = shapes[i];
     q.arrival = rows[i].time;
     q.trace_request = static_cast<uint32_t>(i % spans.size());
-    q.prompt = src.prompt_tokens ? src.prompt_tokens
+    q.prompt = src.prompt_tokens       ? src.prompt_tokens
                : rows[i].prompt_tokens ? rows[i].prompt_tokens
                                        : static_cast<uint32_t>(s.prompt_end - s.first);
-    q.output = src.output_tokens ? src.output_tokens
+    q.output = src.output_tokens       ? src.output_tokens
                : rows[i].output_tokens ? rows[i].output_tokens
                                        : static_cast<uint32_t>(s.end - s.prompt_end + 1);
   }

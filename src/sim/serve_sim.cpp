@@ -55,8 +55,13 @@ class ArrivalQueue {
 class Simulation {
  public:
   Simulation(const ServeSimInputs& in, ServeState& state, Scheduler& scheduler, StepPricer& pricer)
-      : in_(in), state_(state), sched_(scheduler), pricer_(pricer), arrivals_(state, in.closed),
-        gpus_(sz(in.gpus)), progress_("serve", state.size(), "requests") {
+      : in_(in),
+        state_(state),
+        sched_(scheduler),
+        pricer_(pricer),
+        arrivals_(state, in.closed),
+        gpus_(sz(in.gpus)),
+        progress_("serve", state.size(), "requests") {
     init_requests();
   }
 
@@ -177,8 +182,7 @@ class Simulation {
   void step() {
     gather_tokens();
     const StepParts p = pricer_.price({token_.data(), home_.data(), token_.size()}, gpus_);
-    const double in_system =
-        static_cast<double>(state_.running().size() + state_.waiting().size());
+    const double in_system = static_cast<double>(state_.running().size() + state_.waiting().size());
     record_step(p, in_system);
     const double end = clock_ + p.total();
     complete(end);

@@ -19,12 +19,12 @@ struct RequestShape {
 };
 
 struct RequestState {
-  int home = -1;             // while running
-  uint32_t target = 0;       // context to prefill: the prompt, or prompt + generated (recompute)
-  uint32_t computed = 0;     // context tokens in the KV cache
-  uint32_t generated = 0;    // output tokens produced
+  int home = -1;           // while running
+  uint32_t target = 0;     // context to prefill: the prompt, or prompt + generated (recompute)
+  uint32_t computed = 0;   // context tokens in the KV cache
+  uint32_t generated = 0;  // output tokens produced
   uint32_t preemptions = 0;
-  double reserved = 0;       // KV tokens held on `home`
+  double reserved = 0;  // KV tokens held on `home`
   double admitted = -1, first_token = -1, finish = -1;
 
   bool in_prefill() const { return computed < target; }

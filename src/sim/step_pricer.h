@@ -24,9 +24,9 @@ struct StepParts {
 
 class StepPricer {
  public:
-  StepPricer(StepCostKind kind, const TokenBlock& tokens, const std::vector<LayerReplicas>& replicas,
-             const CostModel& cost, RoutingPolicy routing, const DeploymentCost& deployment,
-             double overhead_s);
+  StepPricer(StepCostKind kind, const TokenBlock& tokens,
+             const std::vector<LayerReplicas>& replicas, const CostModel& cost,
+             RoutingPolicy routing, const DeploymentCost& deployment, double overhead_s);
 
   StepParts price(StepTokens moe_tokens, const std::vector<GpuAttentionWork>& gpus);
   const std::vector<uint64_t>& tokens_per_expert() const { return acc_.tokens_per_expert; }
