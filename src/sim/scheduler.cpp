@@ -8,7 +8,12 @@ namespace epbench {
 namespace {
 
 constexpr double kForget = 0.98;    // weight of a step one step older in the time model
-constexpr double kSloMargin = 0.9;  // steps planned to take at most this share of the target
+// slo-aware's controller: the TPOTs it watches, the share of them that must meet the target,
+// and how fast the margin moves (down faster than up: a miss costs goodput at once).
+constexpr size_t kTpotWindow = 64;
+constexpr double kTpotQuantile = 0.95;
+constexpr double kMarginUp = 0.005, kMarginDown = 0.02;
+constexpr double kMarginMin = 0.5, kMarginMax = 1.5;
 constexpr uint64_t kMinChunk = 64;  // prefill tokens when nothing decodes, SLO or not
 
 }  // namespace
@@ -77,10 +82,10 @@ void Scheduler::add_prefills(ServeState& state, double now, uint64_t budget, boo
     left -= c;
   }
   const double running_cap = policy_ == SchedulePolicy::kSloAware && model_.ready()
-                                 ? model_.tokens_within(kSloMargin * slo_.tpot_s)
+                                 ? model_.tokens_within(margin_ * slo_.tpot_s)
                                  : std::numeric_limits<double>::infinity();
   while (admit && left > 0 && static_cast<double>(state.running().size()) < running_cap &&
-         state.admit_head(now)) {
+         state.admit(next_admission(state, now), now)) {
     const uint32_t r = state.running().back();
     const uint32_t c = static_cast<uint32_t>(std::min<uint64_t>(left, state.at(r).target));
     items.push_back({r, 0, c, true});
@@ -88,11 +93,37 @@ void Scheduler::add_prefills(ServeState& state, double now, uint64_t budget, boo
   }
 }
 
+void Scheduler::observe_tpot(double tpot_s) {
+  if (policy_ != SchedulePolicy::kSloAware || !(slo_.tpot_s > 0)) return;
+  if (recent_tpot_.size() < kTpotWindow)
+    recent_tpot_.push_back(tpot_s);
+  else
+    recent_tpot_[recent_next_++ % kTpotWindow] = tpot_s;
+  std::vector<double> v = recent_tpot_;
+  const size_t q = static_cast<size_t>(kTpotQuantile * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(q), v.end());
+  margin_ += v[q] <= slo_.tpot_s ? kMarginUp : -kMarginDown;
+  margin_ = std::clamp(margin_, kMarginMin, kMarginMax);
+}
+
+// The queued request to admit next: the head, except under slo-aware, which lets requests
+// that can still meet the TTFT target (or resume after a preemption) go before those that
+// already missed it: late requests still run, but no longer cost others their SLO.
+size_t Scheduler::next_admission(const ServeState& state, double now) const {
+  if (policy_ != SchedulePolicy::kSloAware || !(slo_.ttft_s > 0)) return 0;
+  const std::deque<uint32_t>& q = state.waiting();
+  for (size_t i = 0; i < q.size(); ++i) {
+    const RequestState& s = state.at(q[i]);
+    if (s.generated > 0 || now - s.arrival < slo_.ttft_s) return i;
+  }
+  return 0;
+}
+
 // Prefill tokens the SLO-aware policy adds to `decodes` decode tokens: as many as keep the
 // predicted step under the TPOT target, and at least a small chunk when nothing decodes.
 uint64_t Scheduler::slo_prefill_budget(size_t decodes) const {
   if (!model_.ready()) return limits_.token_budget;
-  const double fit = model_.tokens_within(kSloMargin * slo_.tpot_s) - static_cast<double>(decodes);
+  const double fit = model_.tokens_within(margin_ * slo_.tpot_s) - static_cast<double>(decodes);
   const double floor = decodes == 0 ? static_cast<double>(kMinChunk) : 0;
   return static_cast<uint64_t>(std::clamp(fit, floor, static_cast<double>(limits_.token_budget)));
 }

@@ -40,18 +40,26 @@ class Scheduler {
   // means nothing can run until a request arrives.
   void plan(ServeState& state, double now, std::vector<StepItem>& items);
   void observe(double tokens, double seconds) { model_.observe(tokens, seconds); }
+  // A request finished with this TPOT: slo-aware steers its step-time target by it.
+  void observe_tpot(double tpot_s);
 
  private:
   bool add_decodes(ServeState& state, std::vector<StepItem>& items);
   void add_prefills(ServeState& state, double now, uint64_t budget, bool admit,
                     std::vector<StepItem>& items);
   uint64_t slo_prefill_budget(size_t decodes) const;
+  size_t next_admission(const ServeState& state, double now) const;
   bool has_decodes(const ServeState& state) const;
 
   SchedulePolicy policy_;
   ScheduleLimits limits_;
   SloTargets slo_;
   StepTimeModel model_;
+  // slo-aware: steps are planned to take margin_ x the TPOT target; the margin moves so that
+  // the recent requests' TPOT sits just under the target (an integral controller).
+  double margin_ = 0.9;
+  std::vector<double> recent_tpot_;
+  size_t recent_next_ = 0;
 };
 
 }  // namespace epbench

@@ -118,7 +118,7 @@ class Simulation {
       const uint32_t r = arrivals_.pop();
       req_.arrival[r] = t;
       area += until - t;
-      state_.arrive(r);
+      state_.arrive(r, t);
     }
     return area;
   }
@@ -171,6 +171,7 @@ class Simulation {
       req_.token_time[req_.token_offset[r] + s.generated] = end;
       if (s.generated++ == 0) s.first_token = end;
       if (s.generated == state_.shape(r).output) {
+        if (s.generated > 1) sched_.observe_tpot((end - s.first_token) / (s.generated - 1));
         req_.home[r] = s.home;
         state_.finish(r, end);
         arrivals_.on_finish(end);

@@ -12,14 +12,14 @@ ServeState::ServeState(std::vector<RequestShape> shapes, Allocator alloc, uint32
   for (size_t r = 0; r < shapes_.size(); ++r) state_[r].target = shapes_[r].prompt;
 }
 
-bool ServeState::admit_head(double now, std::span<const double> affinity) {
-  if (waiting_.empty()) return false;
+bool ServeState::admit(size_t queue_index, double now, std::span<const double> affinity) {
+  if (queue_index >= waiting_.size()) return false;
   if (max_running_ > 0 && running_.size() >= max_running_) return false;
-  const uint32_t r = waiting_.front();
+  const uint32_t r = waiting_[queue_index];
   RequestState& s = state_[r];
   const int g = alloc_.place(s.target, affinity);
   if (g < 0) return false;
-  waiting_.pop_front();
+  waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(queue_index));
   s.home = g;
   s.reserved = s.target;
   s.computed = 0;

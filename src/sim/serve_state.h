@@ -25,7 +25,7 @@ struct RequestState {
   uint32_t generated = 0;  // output tokens produced
   uint32_t preemptions = 0;
   double reserved = 0;  // KV tokens held on `home`
-  double admitted = -1, first_token = -1, finish = -1;
+  double arrival = -1, admitted = -1, first_token = -1, finish = -1;
 
   bool in_prefill() const { return computed < target; }
 };
@@ -41,11 +41,15 @@ class ServeState {
 
   const std::deque<uint32_t>& waiting() const { return waiting_; }
   const std::vector<uint32_t>& running() const { return running_; }  // admission order
-  void arrive(uint32_t r) { waiting_.push_back(r); }
+  void arrive(uint32_t r, double now) {
+    state_[r].arrival = now;
+    waiting_.push_back(r);
+  }
 
-  // The head of the queue gets a home with room for its whole prefill, within the running
-  // cap; false (nothing changes) otherwise.
-  bool admit_head(double now, std::span<const double> affinity = {});
+  // Queued request `queue_index` (0: the head) gets a home with room for its whole prefill,
+  // within the running cap; false (nothing changes) otherwise.
+  bool admit(size_t queue_index, double now, std::span<const double> affinity = {});
+  bool admit_head(double now) { return admit(0, now); }
   // Reserves `tokens` more KV on r's home; false when the GPU has no room.
   bool grow(uint32_t r, uint32_t tokens);
   // Recompute preemption (vLLM): r frees its KV and waits at the head of the queue to
