@@ -3,6 +3,7 @@
 // and the refusals of bad input.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <cmath>
 #include <fstream>
@@ -253,6 +254,28 @@ TEST_F(Serve, NoTokenIsDecodedBeforeItsPrefillEnds) {
     }
   }
   EXPECT_GT(preempted, 0);
+}
+
+TEST_F(Serve, ResultsDoNotDependOnTheThreadCount) {
+  make_trace(12, 20);
+  ServeOptions o = options();
+  o.policies = {SchedulePolicy::kFcfs, SchedulePolicy::kChunked, SchedulePolicy::kDecodeFirst};
+  o.rates = {500, 5000};
+  o.arrivals.requests = 100;
+  o.kv_capacity_tokens = 200;  // with preemptions
+  tbb::task_arena one(1);
+  one.execute([&] { run_serve(o); });
+  const std::vector<RunData> alone = read_runs(out_);
+  tbb::task_arena four(4);
+  four.execute([&] { run_serve(o); });
+  const std::vector<RunData> together = read_runs(out_);
+  ASSERT_EQ(alone.size(), 6u);
+  ASSERT_EQ(together.size(), alone.size());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    EXPECT_EQ(alone[i].step_time, together[i].step_time);
+    EXPECT_EQ(alone[i].token_time, together[i].token_time);
+    EXPECT_EQ(alone[i].preemptions, together[i].preemptions);
+  }
 }
 
 // docs/serve.md's worked example: three requests from a CSV, 10 ms steps, 4 tokens per step.

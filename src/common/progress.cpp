@@ -10,7 +10,7 @@ Progress::Progress(std::string label, uint64_t total, std::string unit)
     : label_(std::move(label)),
       unit_(std::move(unit)),
       total_(total),
-      enabled_(isatty(STDERR_FILENO) == 1),
+      enabled_(total > 0 && isatty(STDERR_FILENO) == 1),  // total 0: nothing to show
       start_(std::chrono::steady_clock::now()),
       last_(start_) {}
 

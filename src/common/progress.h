@@ -1,6 +1,7 @@
 #pragma once
 // A one-line progress indicator on stderr for long operations, shown only when stderr is a
-// terminal (never in logs, pipes or CI) and redrawn at most ten times a second.
+// terminal (never in logs, pipes or CI) and redrawn at most ten times a second; a total of
+// 0 shows nothing.
 #include <chrono>
 #include <cstdint>
 #include <string>

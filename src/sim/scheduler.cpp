@@ -7,7 +7,7 @@ namespace epbench {
 
 namespace {
 
-constexpr double kForget = 0.98;    // weight of a step one step older in the time model
+constexpr double kForget = 0.98;  // weight of a step one step older in the time model
 // slo-aware's controller: the TPOTs it watches, the share of them that must meet the target,
 // and how fast the margin moves (down faster than up: a miss costs goodput at once).
 constexpr size_t kTpotWindow = 64;

@@ -1,11 +1,16 @@
 #include "sim/serve.h"
 
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/numeric.h"
+#include "common/progress.h"
 #include "common/strprintf.h"
 #include "io/h5.h"
 #include "model/model_spec.h"
@@ -92,34 +97,42 @@ struct LayoutContext {
   const TraceHeader& header;
 };
 
-ServeRun serve_one(const LayoutContext& c, const CostModel& cost, const DeploymentCost& deploy,
-                   const ArrivalVariant& av, RoutingPolicy rp, SchedulePolicy policy,
-                   double capacity, double overhead) {
+// One run of the sweep: an arrival setting, a routing and a policy.
+struct ServeJob {
+  ArrivalVariant arrivals;
+  RoutingPolicy routing;
+  SchedulePolicy policy;
+};
+
+ServeRun serve_one(const LayoutContext& c, const DeploymentCost& deploy, const ServeJob& job,
+                   double capacity, double overhead, bool progress) {
   const ServeOptions& opt = c.opt;
+  const ArrivalSpec& spec = job.arrivals.spec;
   std::vector<RequestShape> shapes =
-      make_requests({av.spec, c.csv_rows, opt.prompt_tokens, opt.output_tokens}, c.spans);
+      make_requests({spec, c.csv_rows, opt.prompt_tokens, opt.output_tokens}, c.spans);
   check_requests_fit(shapes, capacity);
   ClusterSpec kv_cluster = c.layout.cluster;
   kv_cluster.kv_capacity_tokens = capacity;
   ServeState state(std::move(shapes), Allocator(opt.allocation, kv_cluster),
                    opt.limits.max_running);
-  Scheduler scheduler(policy, opt.limits, opt.slo);
-  StepPricer pricer(opt.step_cost, c.block, c.layout.replicas, cost, rp, deploy, overhead);
-  const ClosedLoop closed{av.spec.kind == ArrivalKind::kClosed ? av.spec.users : 0,
-                          av.spec.think_s};
-  const ServeSimInputs in{c.block, c.spans,       deploy, c.layout.cluster.num_gpus(),
-                          closed,  opt.per_gpu_kv};
+  Scheduler scheduler(job.policy, opt.limits, opt.slo);
+  const CostModel cost(c.layout.cluster, c.model.d_model, c.model.d_ff, opt.cost);  // per thread
+  StepPricer pricer(opt.step_cost, c.block, c.layout.replicas, cost, job.routing, deploy, overhead);
+  const ClosedLoop closed{spec.kind == ArrivalKind::kClosed ? spec.users : 0, spec.think_s};
+  const ServeSimInputs in{c.block, c.spans,        deploy,  c.layout.cluster.num_gpus(),
+                          closed,  opt.per_gpu_kv, progress};
   ServeRun run = simulate_serving(in, state, scheduler, pricer);
   run.summary = summarize_serving(run.requests, run.steps, {opt.slo.ttft_s, opt.slo.tpot_s});
   run.summary.kv_capacity = capacity;
-  if (!open_kind(av.spec.kind)) run.summary.saturated = false;
+  if (!open_kind(spec.kind)) run.summary.saturated = false;
   run.layers = sz(c.header.num_layers), run.experts = sz(c.header.num_experts);
-  run.name = c.layout.name + "." + routing_name(rp) + "." + schedule_name(policy) + "." + av.tag;
+  run.name = c.layout.name + "." + routing_name(job.routing) + "." + schedule_name(job.policy) +
+             "." + job.arrivals.tag;
   run.layout = c.layout.name, run.layout_path = c.layout.path;
   run.algorithm = c.layout.layout.algorithm;
-  run.routing = routing_name(rp), run.policy = schedule_name(policy);
-  run.arrival = arrival_name(av.spec.kind);
-  run.rate = open_kind(av.spec.kind) ? av.spec.rate : 0;
+  run.routing = routing_name(job.routing), run.policy = schedule_name(job.policy);
+  run.arrival = arrival_name(spec.kind);
+  run.rate = open_kind(spec.kind) ? spec.rate : 0;
   return run;
 }
 
@@ -143,23 +156,43 @@ ServeRun summary_only(ServeRun&& r) {
   return std::move(r);
 }
 
+std::vector<ServeJob> serve_jobs(const ServeOptions& opt) {
+  std::vector<ServeJob> jobs;
+  for (const ArrivalVariant& av : arrival_variants(opt))
+    for (RoutingPolicy rp : opt.routings)
+      for (SchedulePolicy policy : opt.policies) jobs.push_back({av, rp, policy});
+  return jobs;
+}
+
+// Runs as many jobs at once as there are threads, then writes them in order: the file does
+// not depend on the thread count, and at most one run per thread is in memory.
 void serve_layout(const LayoutContext& c, hid_t runs, std::vector<ServeRun>& out) {
   const ServeOptions& opt = c.opt;
-  const CostModel cost(c.layout.cluster, c.model.d_model, c.model.d_ff, opt.cost);
   const DeploymentCost deploy(c.model, c.layout.cluster);
   const double capacity = opt.kv_capacity_tokens > 0
                               ? opt.kv_capacity_tokens
                               : deploy.kv_capacity_tokens(opt.memory_fraction);
   const double overhead =
       opt.step_overhead_s >= 0 ? opt.step_overhead_s : c.layout.cluster.step_overhead_s;
-  for (const ArrivalVariant& av : arrival_variants(opt))
-    for (RoutingPolicy rp : opt.routings)
-      for (SchedulePolicy policy : opt.policies) {
-        ServeRun run = serve_one(c, cost, deploy, av, rp, policy, capacity, overhead);
-        write_serve_run(runs, run, config_attrs(opt, c.layout, c.model, rp),
-                        serving_attrs(opt, av.spec, policy, c.model, overhead, capacity));
-        out.push_back(summary_only(std::move(run)));
-      }
+  const std::vector<ServeJob> jobs = serve_jobs(opt);
+  const bool one = jobs.size() == 1;
+  const size_t width = sz(tbb::this_task_arena::max_concurrency());
+  Progress progress("serve " + c.layout.name, opt.progress && !one ? jobs.size() : 0, "runs");
+  for (size_t first = 0; first < jobs.size(); first += width) {
+    const size_t last = std::min(jobs.size(), first + width);
+    std::vector<ServeRun> batch(last - first);
+    tbb::parallel_for(first, last, [&](size_t i) {
+      batch[i - first] = serve_one(c, deploy, jobs[i], capacity, overhead, opt.progress && one);
+    });
+    for (size_t i = first; i < last; ++i) {
+      const ServeJob& job = jobs[i];
+      write_serve_run(
+          runs, batch[i - first], config_attrs(opt, c.layout, c.model, job.routing),
+          serving_attrs(opt, job.arrivals.spec, job.policy, c.model, overhead, capacity));
+      out.push_back(summary_only(std::move(batch[i - first])));
+    }
+    progress.update(last);
+  }
 }
 
 }  // namespace

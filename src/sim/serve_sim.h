@@ -28,6 +28,7 @@ struct ServeSimInputs {
   int gpus = 0;
   ClosedLoop closed;
   bool per_gpu_kv = false;  // keep ServedSteps::kv_per_gpu
+  bool progress = false;    // a progress line over the requests (one run at a time only)
 };
 
 // Runs `state`'s requests to the end; returns requests and steps (the summary is left to
