@@ -351,6 +351,15 @@ TEST_F(ServeRefuses, ACsvWithAMissingColumn) {
   expect_refused({"--arrival", "csv", "--arrival-file", csv}, "azure.csv:1");
 }
 
+TEST_F(ServeRefuses, ACsvLineThatDoesNotParseOrGoesBackInTime) {
+  const std::string csv = dir_.path("azure.csv");
+  std::ofstream(csv) << "TIMESTAMP,ContextTokens,GeneratedTokens\n0.5,10,3\n0.7,ten,3\n";
+  expect_refused({"--arrival", "csv", "--arrival-file", csv}, "azure.csv:3: ContextTokens");
+  std::ofstream(csv) << "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                        "2023-11-16 18:15:46.6805900,10,3\n2023-11-16 18:15:40,10,3\n";
+  expect_refused({"--arrival", "csv", "--arrival-file", csv}, "azure.csv:3: TIMESTAMP");
+}
+
 TEST_F(ServeRefuses, SloAwareWithoutATpotTarget) {
   expect_refused({"--policy", "slo-aware"}, "--slo-tpot");
 }

@@ -6,9 +6,6 @@
 
 namespace epbench {
 
-namespace {
-
-// Per request, the share of its prompt's expert work each GPU would serve under the layout.
 std::vector<std::vector<double>> request_profiles(const std::vector<RequestSpan>& spans,
                                                   const TokenBlock& block,
                                                   const PreparedLayout& p) {
@@ -21,8 +18,6 @@ std::vector<std::vector<double>> request_profiles(const std::vector<RequestSpan>
   }
   return out;
 }
-
-}  // namespace
 
 StepPlan plan_layout_steps(const PreparedLayout& p, const TokenBlock& block,
                            const std::vector<RequestSpan>& spans, const PlanOptions& opt) {

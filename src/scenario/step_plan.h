@@ -18,6 +18,11 @@ struct PlanOptions {
   uint64_t prefill_chunk = 0;
   uint64_t max_steps = 0;  // at most this many steps, 0: all the range gives
 };
+// Per request, the share of its prompt's expert work each GPU would serve under the layout
+// (what the affinity allocation and batching read).
+std::vector<std::vector<double>> request_profiles(const std::vector<RequestSpan>& spans,
+                                                  const TokenBlock& block, const PreparedLayout& p);
+
 StepPlan plan_layout_steps(const PreparedLayout& p, const TokenBlock& block,
                            const std::vector<RequestSpan>& spans, const PlanOptions& opt);
 

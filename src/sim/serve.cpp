@@ -19,6 +19,7 @@
 #include "results/serve_writer.h"
 #include "scenario/layouts.h"
 #include "scenario/request_spans.h"
+#include "scenario/step_plan.h"
 #include "sim/serve_requests.h"
 #include "sim/serve_sim.h"
 #include "trace/trace_io.h"
@@ -95,6 +96,7 @@ struct LayoutContext {
   const std::vector<Arrival>& csv_rows;
   const ServeOptions& opt;
   const TraceHeader& header;
+  std::vector<std::vector<double>> affinity;  // per trace request, for --allocation affinity
 };
 
 // One run of the sweep: an arrival setting, a routing and a policy.
@@ -113,8 +115,8 @@ ServeRun serve_one(const LayoutContext& c, const DeploymentCost& deploy, const S
   check_requests_fit(shapes, capacity);
   ClusterSpec kv_cluster = c.layout.cluster;
   kv_cluster.kv_capacity_tokens = capacity;
-  ServeState state(std::move(shapes), Allocator(opt.allocation, kv_cluster),
-                   opt.limits.max_running);
+  ServeState state(std::move(shapes), Allocator(opt.allocation, kv_cluster), opt.limits.max_running,
+                   c.affinity);
   Scheduler scheduler(job.policy, opt.limits, opt.slo);
   const CostModel cost(c.layout.cluster, c.model.d_model, c.model.d_ff, opt.cost);  // per thread
   StepPricer pricer(opt.step_cost, c.block, c.layout.replicas, cost, job.routing, deploy, overhead);
@@ -247,7 +249,11 @@ std::vector<ServeRun> run_serve(const ServeOptions& opt) {
     {
       h5::Group g = h5::create_group(f.id(), results::kRunsGroup);
       for (const PreparedLayout& p : layouts)
-        serve_layout({p, model, block, spans, csv_rows, opt, h}, g.id(), runs);
+        serve_layout(
+            {p, model, block, spans, csv_rows, opt, h,
+             opt.allocation == AllocationPolicy::kAffinity ? request_profiles(spans, block, p)
+                                                           : std::vector<std::vector<double>>{}},
+            g.id(), runs);
     }
     h5::write_image(f.id(), out);
   }

@@ -4,20 +4,24 @@
 
 namespace epbench {
 
-ServeState::ServeState(std::vector<RequestShape> shapes, Allocator alloc, uint32_t max_running)
+ServeState::ServeState(std::vector<RequestShape> shapes, Allocator alloc, uint32_t max_running,
+                       std::vector<std::vector<double>> affinity)
     : shapes_(std::move(shapes)),
       state_(shapes_.size()),
+      affinity_(std::move(affinity)),
       alloc_(std::move(alloc)),
       max_running_(max_running) {
   for (size_t r = 0; r < shapes_.size(); ++r) state_[r].target = shapes_[r].prompt;
 }
 
-bool ServeState::admit(size_t queue_index, double now, std::span<const double> affinity) {
+bool ServeState::admit(size_t queue_index, double now) {
   if (queue_index >= waiting_.size()) return false;
   if (max_running_ > 0 && running_.size() >= max_running_) return false;
   const uint32_t r = waiting_[queue_index];
   RequestState& s = state_[r];
-  const int g = alloc_.place(s.target, affinity);
+  const uint32_t t = shapes_[r].trace_request;
+  const int g = alloc_.place(s.target, t < affinity_.size() ? std::span<const double>(affinity_[t])
+                                                            : std::span<const double>());
   if (g < 0) return false;
   waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(queue_index));
   s.home = g;

@@ -32,7 +32,10 @@ struct RequestState {
 
 class ServeState {
  public:
-  ServeState(std::vector<RequestShape> shapes, Allocator alloc, uint32_t max_running);
+  // affinity[t] (may be empty): trace request t's expert work per GPU, for the affinity
+  // allocation policy.
+  ServeState(std::vector<RequestShape> shapes, Allocator alloc, uint32_t max_running,
+             std::vector<std::vector<double>> affinity = {});
 
   const RequestShape& shape(uint32_t r) const { return shapes_[r]; }
   RequestState& at(uint32_t r) { return state_[r]; }
@@ -48,7 +51,7 @@ class ServeState {
 
   // Queued request `queue_index` (0: the head) gets a home with room for its whole prefill,
   // within the running cap; false (nothing changes) otherwise.
-  bool admit(size_t queue_index, double now, std::span<const double> affinity = {});
+  bool admit(size_t queue_index, double now);
   bool admit_head(double now) { return admit(0, now); }
   // Reserves `tokens` more KV on r's home; false when the GPU has no room.
   bool grow(uint32_t r, uint32_t tokens);
@@ -69,6 +72,7 @@ class ServeState {
 
   std::vector<RequestShape> shapes_;
   std::vector<RequestState> state_;
+  std::vector<std::vector<double>> affinity_;
   Allocator alloc_;
   uint32_t max_running_;
   std::deque<uint32_t> waiting_;
