@@ -2,6 +2,8 @@
 find_package(PkgConfig REQUIRED)
 find_package(MPI REQUIRED COMPONENTS C CXX)
 find_package(Threads REQUIRED)
+# Threads in evaluate (sim/evaluate.cpp): steps priced in parallel, results independent of them.
+find_package(TBB REQUIRED)
 
 include(${CMAKE_CURRENT_LIST_DIR}/HDF5.cmake)
 pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)

@@ -97,24 +97,27 @@ void Router::least_loaded(const LayerReplicas& r, const uint16_t* ids, const int
                           size_t n, int k, int32_t* slot, bool local_first) {
   load_.assign(sz(r.num_gpus), 0);
   const int gpn = r.gpus_per_node;
-  for (size_t i = 0; i < n * sz(k); ++i) {
-    const uint32_t first = r.offset[ids[i]], last = r.offset[ids[i] + 1u];
-    int32_t best = r.slot[first];
-    if (last - first > 1) {
-      const int h = home[i / sz(k)];
-      int best_rank = std::numeric_limits<int>::max();
-      uint32_t best_load = std::numeric_limits<uint32_t>::max();
-      for (uint32_t q = first; q < last; ++q) {
-        const int g = r.gpu(r.slot[q]);
-        // rank 0: home GPU, 1: home node, 2: elsewhere (all 0 without local_first).
-        const int rank = !local_first ? 0 : g == h ? 0 : g / gpn == h / gpn ? 1 : 2;
-        if (rank < best_rank || (rank == best_rank && load_[sz(g)] < best_load)) {
-          best_rank = rank, best_load = load_[sz(g)], best = r.slot[q];
+  const size_t kk = sz(k);
+  for (size_t t = 0, i = 0; t < n; ++t) {
+    for (size_t end = i + kk; i < end; ++i) {
+      const uint32_t first = r.offset[ids[i]], last = r.offset[ids[i] + 1u];
+      int32_t best = r.slot[first];
+      if (last - first > 1) {
+        const int h = home[t];
+        int best_rank = std::numeric_limits<int>::max();
+        uint32_t best_load = std::numeric_limits<uint32_t>::max();
+        for (uint32_t q = first; q < last; ++q) {
+          const int g = r.gpu(r.slot[q]);
+          // rank 0: home GPU, 1: home node, 2: elsewhere (all 0 without local_first).
+          const int rank = !local_first ? 0 : g == h ? 0 : g / gpn == h / gpn ? 1 : 2;
+          if (rank < best_rank || (rank == best_rank && load_[sz(g)] < best_load)) {
+            best_rank = rank, best_load = load_[sz(g)], best = r.slot[q];
+          }
         }
       }
+      slot[i] = best;
+      ++load_[sz(r.gpu(best))];
     }
-    slot[i] = best;
-    ++load_[sz(r.gpu(best))];
   }
 }
 
@@ -240,17 +243,20 @@ void Router::assign_quotas(const LayerReplicas& r, const uint16_t* ids, const in
   const size_t pairs = n * sz(k);
   for (size_t i = 0; i < pairs; ++i) slot[i] = r.count(ids[i]) == 1 ? r.slot[r.offset[ids[i]]] : -1;
   const int gpn = r.gpus_per_node;
+  const size_t kk = sz(k);
   for (int pass = 0; pass < 3; ++pass) {
-    for (size_t i = 0; i < pairs; ++i) {
-      if (slot[i] >= 0) continue;
-      const int h = home[i / sz(k)];
-      for (uint32_t q = r.offset[ids[i]]; q < r.offset[ids[i] + 1u]; ++q) {
-        const int g = r.gpu(r.slot[q]);
-        const bool ok = pass == 2 || (pass == 0 ? g == h : g / gpn == h / gpn);
-        if (ok && quota_[q] > 0) {
-          --quota_[q];
-          slot[i] = r.slot[q];
-          break;
+    for (size_t t = 0, i = 0; t < n; ++t) {
+      const int h = home[t];
+      for (size_t end = i + kk; i < end; ++i) {
+        if (slot[i] >= 0) continue;
+        for (uint32_t q = r.offset[ids[i]]; q < r.offset[ids[i] + 1u]; ++q) {
+          const int g = r.gpu(r.slot[q]);
+          const bool ok = pass == 2 || (pass == 0 ? g == h : g / gpn == h / gpn);
+          if (ok && quota_[q] > 0) {
+            --quota_[q];
+            slot[i] = r.slot[q];
+            break;
+          }
         }
       }
     }
