@@ -125,7 +125,7 @@ TEST_F(Evaluate, CubesOnlyWhenAsked) {
   with.push_back("--cubes");
   ASSERT_EQ(evaluate(with).exit_code, 0);
   const ResultsReader a(compact), b(out_);
-  for (const std::string& name : {"rep.first.b1", "rep.optimal.b4"}) {
+  for (const std::string name : {"rep.first.b1", "rep.optimal.b4"}) {
     EXPECT_FALSE(a.config(name).has_cubes());
     EXPECT_TRUE(b.config(name).has_cubes());
     const ConfigResult x = a.config(name).read_all(), y = b.config(name).read_all();

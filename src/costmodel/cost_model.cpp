@@ -1,6 +1,7 @@
 #include "costmodel/cost_model.h"
 
 #include <algorithm>
+#include <bit>
 #include <string>
 
 #include "common/error.h"
@@ -74,6 +75,33 @@ void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, i
   }
 }
 
+// Flat dispatch up to 64 GPUs: the token's distinct destinations are the bits of the OR of
+// its slots' GPUs, so no stamp is read and written per pair.
+void CostModel::count_flat_mask(const int32_t* home, const int32_t* slot, size_t n,
+                                int k) const {
+  uint64_t touched = 0;
+  for (size_t t = 0; t < n; ++t) {
+    const int h = home[t];
+    uint64_t mask = 0;
+    for (int j = 0; j < k; ++j) {
+      const int s = slot[t * sz(k) + sz(j)];
+      ++slot_tokens_[sz(s)];
+      mask |= slot_bit_[sz(s)];
+    }
+    const uint64_t own = uint64_t{1} << h, node = node_mask_[sz(gpu_node_[sz(h)])];
+    touched |= mask | own;
+    mask &= ~own;  // the home GPU needs no transfer
+    uint64_t sent_same = 0, sent_other = 0;
+    for (uint64_t m = mask & node; m; m &= m - 1, ++sent_same)
+      ++recv_[2 * sz(std::countr_zero(m)) + 1];
+    for (uint64_t m = mask & ~node; m; m &= m - 1, ++sent_other)
+      ++recv_[2 * sz(std::countr_zero(m))];
+    send_[2 * sz(h)] += sent_other;
+    send_[2 * sz(h) + 1] += sent_same;
+  }
+  touched_mask_ = touched;
+}
+
 // Hierarchical dispatch: one network transfer per destination node, to the GPU there with the
 // sender's local index (the relay), which forwards over NVLink to the node's other destinations.
 void CostModel::count_hierarchical(const int32_t* home, const int32_t* slot, size_t n,
@@ -112,8 +140,24 @@ void CostModel::count(const int32_t* home, const int32_t* slot, size_t n, int k)
   layer_first_ = epoch_ + 1;
   if (opt_.hierarchical)
     count_hierarchical(home, slot, n, k);
+  else if (use_masks_)
+    count_flat_mask(home, slot, n, k);
   else
     count_flat(home, slot, n, k);
+}
+
+// The GPUs of the layer just counted, ascending, into out.gpu; returns how many.
+size_t CostModel::touched(SparseLayerCost& out) const {
+  size_t m = 0;
+  if (use_masks_) {
+    for (uint64_t b = touched_mask_; b; b &= b - 1) out.gpu[m++] = std::countr_zero(b);
+    return m;
+  }
+  for (size_t g = 0; g < sz(G_); ++g) {  // branch-free compaction of the stamped GPUs
+    out.gpu[m] = static_cast<int32_t>(g);
+    m += stamp_[g] >= layer_first_;
+  }
+  return m;
 }
 
 void CostModel::price_layer(const int32_t* home, const int32_t* slot, size_t n, int k,
@@ -156,11 +200,7 @@ void CostModel::finish(SparseLayerCost& out) const {
   for (auto* v : {&out.bytes_same_node, &out.bytes_other_node}) v->resize(G);
   for (auto* v : {&out.pairs, &out.active}) v->resize(G);
   out.gpu.resize(G + 1);
-  size_t m = 0;  // branch-free compaction of the stamped GPUs
-  for (size_t g = 0; g < G; ++g) {
-    out.gpu[m] = static_cast<int32_t>(g);
-    m += stamp_[g] >= layer_first_;
-  }
+  const size_t m = touched(out);
   out.size = m;
   out.dispatch_max = out.compute_max = 0;
   for (size_t i = 0; i < m; ++i) finish_gpu(sz(out.gpu[i]), i, out);

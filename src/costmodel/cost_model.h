@@ -71,6 +71,8 @@ class CostModel {
 
  private:
   void count_flat(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  void count_flat_mask(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  size_t touched(SparseLayerCost& out) const;
   void count_hierarchical(const int32_t* home, const int32_t* slot, size_t n, int k) const;
   void count(const int32_t* home, const int32_t* slot, size_t n, int k) const;
   void finish(SparseLayerCost& out) const;
@@ -100,6 +102,11 @@ class CostModel {
   // Counters are kept zero outside the GPUs of the layer being priced, which are those whose
   // stamp is at least layer_first_ (homes, relays and destinations all get stamped).
   mutable uint64_t layer_first_ = 0;
+  // Up to 64 GPUs, flat: a token's destinations as a bit mask instead of stamps.
+  bool use_masks_ = false;
+  std::vector<uint64_t> slot_bit_;       // [G*S] 1 << GPU of the slot
+  std::vector<uint64_t> node_mask_;      // [N] the node's GPUs
+  mutable uint64_t touched_mask_ = 0;    // GPUs of the layer priced
 };
 
 }  // namespace epbench

@@ -23,6 +23,8 @@ struct LayerReplicas {
   std::vector<uint32_t> offset;   // [E+1]: expert e's replicas are slot[offset[e] .. offset[e+1])
   std::vector<int32_t> slot;      // slot ids, ascending GPU
   std::vector<int32_t> slot_gpu;  // [G*S]: the GPU of each slot (no division in hot loops)
+  std::vector<int32_t> slot_node;   // [G*S]: its node
+  std::vector<int32_t> first_slot;  // [E]: slot[offset[e]], the replica `first` routes to
 
   int num_experts() const { return static_cast<int>(offset.size()) - 1; }
   uint32_t count(int e) const { return offset[e + 1] - offset[e]; }
@@ -75,6 +77,8 @@ class Router {
   std::vector<int> replicated_;   // experts with demand and several replicas
   std::vector<int> edge_;         // flow edge of each replica (index into LayerReplicas::slot)
   std::vector<uint32_t> quota_;   // pairs each replica serves under the optimum
+  std::vector<uint32_t> pending_;  // pairs not yet given a replica by assign_quotas
+  std::vector<int32_t> pending_home_;  // their home GPUs
   detail::MaxFlow flow_;
 };
 

@@ -301,7 +301,7 @@ std::vector<ConfigResult> run_evaluate(const EvaluateOptions& opt) {
   const LayoutSource src{opt.layouts, opt.cluster, opt.nodes, opt.gpus_per_node,
                          opt.trace,   opt.begin,   opt.end};
   const std::vector<PreparedLayout> layouts = load_layouts(src, h);
-  const TokenBlock block = reader.read(opt.begin, opt.end - opt.begin);
+  const TokenBlock block = reader.read(opt.begin, opt.end - opt.begin, false);
   const std::vector<RequestSpan> spans = request_spans(reader.requests(), opt.begin, opt.end);
   std::vector<ConfigResult> configs;
   AtomicOutput out(opt.output);

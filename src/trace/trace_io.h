@@ -28,7 +28,8 @@ class TraceReader {
   const TraceRequests& requests() const { return requests_; }
   uint64_t chunk_tokens() const { return chunk_tokens_; }
 
-  TokenBlock read(uint64_t first, uint64_t count) const;
+  // gate_weights false: leave them out (evaluate routes by ids alone; they double the memory).
+  TokenBlock read(uint64_t first, uint64_t count, bool gate_weights = true) const;
   // Streams every token in order, `block_tokens` at a time (0: the file's chunk size).
   void for_each_block(const std::function<void(const TokenBlock&)>& fn,
                       uint64_t block_tokens = 0) const;
