@@ -116,8 +116,8 @@ TEST_F(Evaluate, StepsCapsTheWork) {
 // Without --cubes: the per-step series and [L, G] totals, no [S, L, G] cube; with it the
 // same series plus cubes that reduce to them. Same bits either way.
 TEST_F(Evaluate, CubesOnlyWhenAsked) {
-  const std::vector<std::string> args{"--layouts", rep_, "--routing", "first,optimal",
-                                      "--batch-sizes", "1,4", "--test", "0:48"};
+  const std::vector<std::string> args{"--layouts",     rep_,  "--routing", "first,optimal",
+                                      "--batch-sizes", "1,4", "--test",    "0:48"};
   ASSERT_EQ(evaluate(args).exit_code, 0);
   const std::string compact = dir_.path("compact.h5");
   std::filesystem::rename(out_, compact);

@@ -42,6 +42,12 @@ CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOpti
   for (int g = 0; g < G_; ++g) gpu_node_.push_back(g / gpn_);
   for (int g = 0; g < G_; ++g)
     nic_first_.push_back(g / cluster.gpus_per_nic * cluster.gpus_per_nic);
+  use_masks_ = G_ <= 64 && !opt.hierarchical;
+  if (use_masks_) {
+    node_mask_.assign(sz(cluster.nodes), 0);
+    for (int s = 0; s < G_ * S_; ++s) slot_bit_.push_back(uint64_t{1} << (s / S_));
+    for (int g = 0; g < G_; ++g) node_mask_[sz(g / gpn_)] |= uint64_t{1} << g;
+  }
 }
 
 double CostModel::link_time(const LinkSpec& link, double bytes, double bandwidth) {
@@ -77,8 +83,7 @@ void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, i
 
 // Flat dispatch up to 64 GPUs: the token's distinct destinations are the bits of the OR of
 // its slots' GPUs, so no stamp is read and written per pair.
-void CostModel::count_flat_mask(const int32_t* home, const int32_t* slot, size_t n,
-                                int k) const {
+void CostModel::count_flat_mask(const int32_t* home, const int32_t* slot, size_t n, int k) const {
   uint64_t touched = 0;
   for (size_t t = 0; t < n; ++t) {
     const int h = home[t];

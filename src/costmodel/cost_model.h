@@ -104,9 +104,9 @@ class CostModel {
   mutable uint64_t layer_first_ = 0;
   // Up to 64 GPUs, flat: a token's destinations as a bit mask instead of stamps.
   bool use_masks_ = false;
-  std::vector<uint64_t> slot_bit_;       // [G*S] 1 << GPU of the slot
-  std::vector<uint64_t> node_mask_;      // [N] the node's GPUs
-  mutable uint64_t touched_mask_ = 0;    // GPUs of the layer priced
+  std::vector<uint64_t> slot_bit_;     // [G*S] 1 << GPU of the slot
+  std::vector<uint64_t> node_mask_;    // [N] the node's GPUs
+  mutable uint64_t touched_mask_ = 0;  // GPUs of the layer priced
 };
 
 }  // namespace epbench
