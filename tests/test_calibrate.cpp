@@ -86,7 +86,7 @@ class Calibrate : public ::testing::Test {
                                const std::string& out) {
     return run_epbench({"evaluate", "--trace", trace_, "--layouts", layout, "--cluster", cluster,
                         "--test", "0%:100%", "--batch-sizes", "1,4,16,128", "--prefill-chunk",
-                        "8192", "--routing", "round-robin,local-first", "-o", out});
+                        "8192", "--routing", "round-robin,local-first", "--cubes", "-o", out});
   }
   test::CommandResult calibrate(const std::string& results, std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"calibrate", results, "-o", json_};

@@ -7,6 +7,7 @@
 #include "fuzz_regressions.h"
 #include "io/h5.h"
 #include "placement/layout.h"
+#include "results/reductions.h"
 #include "results/results_reader.h"
 #include "results/schema_names.h"
 #include "sim/evaluate.h"
@@ -58,7 +59,7 @@ class Evaluate : public ::testing::Test {
 
 TEST_F(Evaluate, WritesTheResultsFormat) {
   const auto r = evaluate({"--layouts", rr_ + "," + rep_, "--routing", "first,optimal",
-                           "--batch-sizes", "1,4", "--test", "50%:100%"});
+                           "--batch-sizes", "1,4", "--test", "50%:100%", "--cubes"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("predicted"), std::string::npos);
   EXPECT_NE(r.out.find("1.00x"), std::string::npos) << r.out;  // round-robin over itself
@@ -109,7 +110,79 @@ TEST_F(Evaluate, StepsCapsTheWork) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   h5::File f = h5::open_file(out_);
   h5::Group g = h5::open_group(f.id(), "runs/rr.first.b2");
-  EXPECT_EQ(h5::dims(h5::open_dataset(g.id(), "time/compute").id())[0], 3u);
+  EXPECT_EQ(h5::dims(h5::open_dataset(g.id(), "steps/compute").id())[0], 3u);
+}
+
+// Without --cubes: the per-step series and [L, G] totals, no [S, L, G] cube; with it the
+// same series plus cubes that reduce to them. Same bits either way.
+TEST_F(Evaluate, CubesOnlyWhenAsked) {
+  const std::vector<std::string> args{"--layouts",     rep_,  "--routing", "first,optimal",
+                                      "--batch-sizes", "1,4", "--test",    "0:48"};
+  ASSERT_EQ(evaluate(args).exit_code, 0);
+  const std::string compact = dir_.path("compact.h5");
+  std::filesystem::rename(out_, compact);
+  auto with = args;
+  with.push_back("--cubes");
+  ASSERT_EQ(evaluate(with).exit_code, 0);
+  const ResultsReader a(compact), b(out_);
+  for (const std::string name : {"rep.first.b1", "rep.optimal.b4"}) {
+    EXPECT_FALSE(a.config(name).has_cubes());
+    EXPECT_TRUE(b.config(name).has_cubes());
+    const ConfigResult x = a.config(name).read_all(), y = b.config(name).read_all();
+    EXPECT_EQ(x.step_time, y.step_time) << name;
+    EXPECT_EQ(x.step_lower_bound, y.step_lower_bound) << name;
+    EXPECT_EQ(x.step_tokens, y.step_tokens) << name;
+    EXPECT_EQ(x.step_dispatch, y.step_dispatch) << name;
+    EXPECT_EQ(x.step_compute, y.step_compute) << name;
+    EXPECT_EQ(step_times_from_cubes(y), y.step_time) << name;
+    // The totals are the cube summed over steps.
+    ASSERT_EQ(x.total_pairs.size(), y.layers * y.gpus);
+    std::vector<uint64_t> sum(y.layers * y.gpus, 0);
+    for (size_t c = 0; c < y.tokens_per_gpu.size(); ++c) sum[c % sum.size()] += y.tokens_per_gpu[c];
+    EXPECT_EQ(x.total_pairs, sum) << name;
+    h5::File fa = h5::open_file(compact), fb = h5::open_file(out_);
+    for (const char* attr : {"tokens_per_s", "comm_share", "imbalance", "lower_bound_time",
+                             "other_node_bytes_per_token"})
+      EXPECT_EQ(h5::read_attr_double(h5::open_group(fa.id(), "runs/" + name).id(), attr),
+                h5::read_attr_double(h5::open_group(fb.id(), "runs/" + name).id(), attr))
+          << name << " " << attr;
+  }
+}
+
+// Steps are priced in parallel; the file's datasets and attributes do not depend on how many
+// threads did it.
+TEST(EvaluateThreads, OneAndTwoThreadsGiveTheSameResults) {
+  test::ScratchDir dir;
+  const std::string trace = dir.path("t.h5"), layout = dir.path("rep.json");
+  write_trace(trace, test::make_trace(40, 8, 2, 8, 2, true));
+  write_layout(layout, make_layout("replicated", 3));
+  std::vector<ConfigResult> runs[2];
+  std::string files[2];
+  for (int threads : {1, 2}) {
+    EvaluateOptions opt;
+    opt.trace = trace;
+    opt.begin = 0, opt.end = TraceReader(trace).header().num_tokens;
+    opt.layouts = {layout};
+    opt.cluster = "h100";
+    opt.routings = {RoutingPolicy::kFirst, RoutingPolicy::kLeastLoaded, RoutingPolicy::kOptimal};
+    opt.batch_sizes = {1, 3, 16};
+    opt.threads = threads;
+    opt.output = files[threads - 1] = dir.path("r" + std::to_string(threads) + ".h5");
+    runs[threads - 1] = run_evaluate(opt);
+  }
+  ASSERT_EQ(runs[0].size(), runs[1].size());
+  const ResultsReader a(files[0]), b(files[1]);
+  for (size_t i = 0; i < runs[0].size(); ++i) {
+    const std::string& name = runs[0][i].name;
+    EXPECT_EQ(runs[0][i].summary.tokens_per_s, runs[1][i].summary.tokens_per_s) << name;
+    EXPECT_EQ(runs[0][i].summary.imbalance, runs[1][i].summary.imbalance) << name;
+    const ConfigResult x = a.config(name).read_all(), y = b.config(name).read_all();
+    EXPECT_EQ(x.step_time, y.step_time) << name;
+    EXPECT_EQ(x.step_lower_bound, y.step_lower_bound) << name;
+    EXPECT_EQ(x.step_combine, y.step_combine) << name;
+    EXPECT_EQ(x.total_pairs, y.total_pairs) << name;
+    EXPECT_EQ(x.total_bytes_other_node, y.total_bytes_other_node) << name;
+  }
 }
 
 TEST_F(Evaluate, AffinityPoliciesAndHierarchicalDispatch) {

@@ -97,7 +97,8 @@ TEST_P(RunMpi, EveryAlgorithmAndRoutingIsCorrectAndMovesThePredictedBytes) {
                            "--check", "--check-stride", "1", "--no-baseline"});
   const auto r = run_mpi(ranks, args, out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> eval{"evaluate", "--trace", trace, "--test", "0:100%", "-o", pred};
+  std::vector<std::string> eval{"evaluate", "--trace", trace, "--test",
+                                "0:100%",   "--cubes", "-o",  pred};
   eval.insert(eval.end(), steps.begin(), steps.end());
   const auto e = test::run_epbench(eval);
   ASSERT_EQ(e.exit_code, 0) << e.err;

@@ -24,6 +24,7 @@ MEASURED_ATTRS = tuple(schema.attr(n) for n in (
                   "model_error"))
 RUNS = schema.RUNS_GROUP
 TOKENS_PER_GPU = schema.dataset("tokens/per_gpu")
+TOTAL_TOKENS_PER_GPU = schema.dataset("totals/tokens_per_gpu")
 
 
 class ResultsError(Exception):
@@ -75,9 +76,25 @@ def _dataset(group, name, where, ndim):
 
 def phase_means(group, where, prefix=""):
     """Per phase: mean over steps of the sum over layers of the slowest rank (seconds), the
-    time the phase adds to a step."""
-    return {p: float(_dataset(group, prefix + schema.dataset(f"time/{p}"), where, 3).max(axis=2).sum(axis=1).mean())
-            for p in PHASES}
+    time the phase adds to a step. From the [S] series steps/<phase> where written (evaluate),
+    else from the [S, L, G] cubes (run, evaluate --cubes of older files)."""
+    means = {}
+    for p in PHASES:
+        series = prefix + schema.dataset(f"steps/{p}")
+        if series in group:
+            means[p] = float(_dataset(group, series, where, 1).mean())
+        else:
+            cube = _dataset(group, prefix + schema.dataset(f"time/{p}"), where, 3)
+            means[p] = float(cube.max(axis=2).sum(axis=1).mean())
+    return means
+
+
+def load_per_gpu(group, where):
+    """[L, G] token-expert pairs per layer and GPU over the run: evaluate's totals, else the
+    sum of the tokens/per_gpu cube over steps."""
+    if TOTAL_TOKENS_PER_GPU in group:
+        return _dataset(group, TOTAL_TOKENS_PER_GPU, where, 2)
+    return _dataset(group, TOKENS_PER_GPU, where, 3).sum(axis=0)  # [S, L, G] -> [L, G]
 
 
 def read_run(group, where, tool):
@@ -89,8 +106,7 @@ def read_run(group, where, tool):
     if tool == "run":
         for phase, seconds in phase_means(group, where, schema.PREDICTED_PREFIX).items():
             row[f"predicted_{phase}_s"] = seconds
-    tokens = _dataset(group, TOKENS_PER_GPU, where, 3)  # [S, L, G]
-    row["load_per_gpu"] = tokens.sum(axis=0)  # [L, G] token-expert pairs per layer and GPU
+    row["load_per_gpu"] = load_per_gpu(group, where)
     return row
 
 

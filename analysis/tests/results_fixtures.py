@@ -45,11 +45,11 @@ def run(exe, d, trace, ranks, algos=("round-robin", "eplb")):
     return path
 
 
-def evaluate(exe, d, trace, name):
+def evaluate(exe, d, trace, name, *extra):
     layouts = [place(exe, d, trace, a, 2, 4) for a in ("round-robin", "balanced")]
     path = os.path.join(d, name)
     epbench(exe, "evaluate", "--trace", trace, "--layouts", ",".join(layouts), "--batch-sizes", "1,16",
-            "--steps", 20, "-o", path)
+            "--steps", 20, *extra, "-o", path)
     return path
 
 

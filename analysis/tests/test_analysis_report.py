@@ -109,6 +109,29 @@ def test_evaluate_results_are_labelled_predicted(study, tmp_path):
     assert not (tmp_path / "predicted_vs_measured.png").exists()
 
 
+def test_evaluate_without_cubes_reports_as_with_them(study, tmp_path, epbench_exe):
+    """evaluate's default file (per-step series and [L, G] totals) gives the report of --cubes."""
+    d = str(tmp_path)
+    cubes = rf.evaluate(epbench_exe, d, study["trace"], "cubes.h5", "--cubes")
+    with h5py.File(study["evaluate"]) as f:
+        assert all("time" not in g for g in f["runs"].values())
+    tables = []
+    for path in (study["evaluate"], cubes):
+        out = tmp_path / ("out-" + os.path.basename(path))
+        done = report(path, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        tables.append(md_table((out / "report.md").read_text(), "Runs"))
+    assert len(tables[0]) == len(tables[1]) > 0
+    for a, b in zip(*tables):
+        for key, cell in a.items():
+            if key == "file":
+                continue
+            try:
+                close(cell, b[key])
+            except ValueError:
+                assert cell == b[key], key
+
+
 def test_a_trace_is_not_a_results_file(study, tmp_path):
     done = report(study["trace"], "-o", str(tmp_path))
     assert done.returncode == 2

@@ -20,9 +20,9 @@ namespace {
 struct EvaluateCliOptions {
   std::string trace, layouts, cluster = "h800", routing = "first", allocation = "round-robin";
   std::string batching = "fifo", batch_sizes = "1,8,64,256", range = "50%:100%", output;
-  int nodes = 0, gpus_per_node = 0;
+  int nodes = 0, gpus_per_node = 0, threads = 0;
   uint64_t steps = 0, prefill_chunk = 2048;
-  bool hierarchical = false;
+  bool hierarchical = false, cubes = false;
 };
 
 EvaluateOptions make_options(const EvaluateCliOptions& o) {
@@ -40,6 +40,8 @@ EvaluateOptions make_options(const EvaluateCliOptions& o) {
   c.prefill_chunk = o.prefill_chunk;
   c.max_steps = o.steps;
   c.cost.hierarchical = o.hierarchical;
+  c.cubes = o.cubes;
+  c.threads = o.threads;
   c.command_line = command_line();
   c.output = o.output;
   const TraceReader reader(o.trace);  // only for the length: run_evaluate reads it again
@@ -115,6 +117,13 @@ void register_evaluate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--hierarchical", o->hierarchical,
                 "Hierarchical dispatch: cross the network once per destination node");
+  cmd->add_flag("--cubes", o->cubes,
+                "Also write the [steps, layers, GPUs] datasets (large; default: per-step series "
+                "and per-layer-and-GPU totals only)");
+  cmd->add_option("--threads", o->threads,
+                  "Threads pricing steps (0: one per core); results do not depend on it")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("-o,--output", o->output, "Results file to write (HDF5)")->required();
   cmd->callback([o] { run(*o); });
 }

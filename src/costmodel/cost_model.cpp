@@ -1,6 +1,7 @@
 #include "costmodel/cost_model.h"
 
 #include <algorithm>
+#include <bit>
 #include <string>
 
 #include "common/error.h"
@@ -39,10 +40,14 @@ CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOpti
   slot_tokens_.assign(sz(G_) * sz(S_), 0);
   for (int s = 0; s < G_ * S_; ++s) slot_gpu_.push_back(s / S_);
   for (int g = 0; g < G_; ++g) gpu_node_.push_back(g / gpn_);
-}
-
-double CostModel::expert_time(uint32_t tokens) const {
-  return tokens == 0 ? 0 : std::max(token_time_ * tokens, weight_time_);
+  for (int g = 0; g < G_; ++g)
+    nic_first_.push_back(g / cluster.gpus_per_nic * cluster.gpus_per_nic);
+  use_masks_ = G_ <= 64 && !opt.hierarchical;
+  if (use_masks_) {
+    node_mask_.assign(sz(cluster.nodes), 0);
+    for (int s = 0; s < G_ * S_; ++s) slot_bit_.push_back(uint64_t{1} << (s / S_));
+    for (int g = 0; g < G_; ++g) node_mask_[sz(g / gpn_)] |= uint64_t{1} << g;
+  }
 }
 
 double CostModel::link_time(const LinkSpec& link, double bytes, double bandwidth) {
@@ -56,6 +61,9 @@ void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, i
     const int h = home[t], hn = gpu_node_[sz(h)];
     const uint64_t id = ++epoch_;
     stamp_[sz(h)] = id;  // the home GPU needs no transfer
+    // The sender's counts stay in registers: k read-modify-writes of one counter would wait
+    // on each other through memory.
+    uint64_t sent_same = 0, sent_other = 0;
     for (int j = 0; j < k; ++j) {
       const int s = slot[t * sz(k) + sz(j)];
       ++slot_tokens_[sz(s)];
@@ -63,11 +71,40 @@ void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, i
       // Branch-free: destinations are random, so branches on them mispredict half the time.
       const uint64_t fresh = stamp_[g] != id;  // 0 when this token already reached g
       stamp_[g] = id;
-      const size_t same = gpu_node_[g] == hn;
-      send_[2 * sz(h) + same] += fresh;
+      const uint64_t same = gpu_node_[g] == hn;
+      sent_same += fresh & same;
+      sent_other += fresh & (same ^ 1);
       recv_[2 * g + same] += fresh;
     }
+    send_[2 * sz(h)] += sent_other;
+    send_[2 * sz(h) + 1] += sent_same;
   }
+}
+
+// Flat dispatch up to 64 GPUs: the token's distinct destinations are the bits of the OR of
+// its slots' GPUs, so no stamp is read and written per pair.
+void CostModel::count_flat_mask(const int32_t* home, const int32_t* slot, size_t n, int k) const {
+  uint64_t touched = 0;
+  for (size_t t = 0; t < n; ++t) {
+    const int h = home[t];
+    uint64_t mask = 0;
+    for (int j = 0; j < k; ++j) {
+      const int s = slot[t * sz(k) + sz(j)];
+      ++slot_tokens_[sz(s)];
+      mask |= slot_bit_[sz(s)];
+    }
+    const uint64_t own = uint64_t{1} << h, node = node_mask_[sz(gpu_node_[sz(h)])];
+    touched |= mask | own;
+    mask &= ~own;  // the home GPU needs no transfer
+    uint64_t sent_same = 0, sent_other = 0;
+    for (uint64_t m = mask & node; m; m &= m - 1, ++sent_same)
+      ++recv_[2 * sz(std::countr_zero(m)) + 1];
+    for (uint64_t m = mask & ~node; m; m &= m - 1, ++sent_other)
+      ++recv_[2 * sz(std::countr_zero(m))];
+    send_[2 * sz(h)] += sent_other;
+    send_[2 * sz(h) + 1] += sent_same;
+  }
+  touched_mask_ = touched;
 }
 
 // Hierarchical dispatch: one network transfer per destination node, to the GPU there with the
@@ -79,6 +116,7 @@ void CostModel::count_hierarchical(const int32_t* home, const int32_t* slot, siz
     const uint64_t id = ++epoch_;
     stamp_[sz(h)] = id;
     node_stamp_[sz(hn)] = id;
+    uint64_t sent_other = 0, sent_same = 0;  // the home's, in registers (see count_flat)
     for (int j = 0; j < k; ++j) {
       const int s = slot[t * sz(k) + sz(j)];
       ++slot_tokens_[sz(s)];
@@ -87,78 +125,131 @@ void CostModel::count_hierarchical(const int32_t* home, const int32_t* slot, siz
       if (node_stamp_[sz(gn)] != id) {  // first destination on a remote node
         node_stamp_[sz(gn)] = id;
         stamp_[sz(relay)] = id;
-        ++send_[2 * sz(h)];
+        ++sent_other;
         ++recv_[2 * sz(relay)];
       }
       if (stamp_[sz(g)] == id) continue;
       stamp_[sz(g)] = id;
-      const int from = gn == hn ? h : relay;  // NVLink hop from the home or the relay
-      ++send_[2 * sz(from) + 1];
+      if (gn == hn)  // NVLink hop from the home or the relay
+        ++sent_same;
+      else
+        ++send_[2 * sz(relay) + 1];
       ++recv_[2 * sz(g) + 1];
     }
+    send_[2 * sz(h)] += sent_other;
+    send_[2 * sz(h) + 1] += sent_same;
   }
+}
+
+void CostModel::count(const int32_t* home, const int32_t* slot, size_t n, int k) const {
+  layer_first_ = epoch_ + 1;
+  if (opt_.hierarchical)
+    count_hierarchical(home, slot, n, k);
+  else if (use_masks_)
+    count_flat_mask(home, slot, n, k);
+  else
+    count_flat(home, slot, n, k);
+}
+
+// The GPUs of the layer just counted, ascending, into out.gpu; returns how many.
+size_t CostModel::touched(SparseLayerCost& out) const {
+  size_t m = 0;
+  if (use_masks_) {
+    for (uint64_t b = touched_mask_; b; b &= b - 1) out.gpu[m++] = std::countr_zero(b);
+    return m;
+  }
+  for (size_t g = 0; g < sz(G_); ++g) {  // branch-free compaction of the stamped GPUs
+    out.gpu[m] = static_cast<int32_t>(g);
+    m += stamp_[g] >= layer_first_;
+  }
+  return m;
 }
 
 void CostModel::price_layer(const int32_t* home, const int32_t* slot, size_t n, int k,
                             LayerCost& out) const {
-  std::fill(send_.begin(), send_.end(), 0);
-  std::fill(recv_.begin(), recv_.end(), 0);
-  std::fill(slot_tokens_.begin(), slot_tokens_.end(), 0u);
-  if (opt_.hierarchical)
-    count_hierarchical(home, slot, n, k);
-  else
-    count_flat(home, slot, n, k);
+  thread_local SparseLayerCost sparse;  // the dense form is the sparse one scattered
+  price_layer_sparse(home, slot, n, k, sparse);
+  const size_t G = sz(G_);
+  for (auto* v : {&out.dispatch_s, &out.compute_s, &out.combine_s}) v->assign(G, 0);
+  out.bytes_same_node.assign(G, 0);
+  out.bytes_other_node.assign(G, 0);
+  out.pairs.assign(G, 0);
+  out.active.assign(G, 0);
+  for (size_t i = 0; i < sparse.size; ++i) {
+    const size_t g = sz(sparse.gpu[i]);
+    out.dispatch_s[g] = out.combine_s[g] = sparse.dispatch_s[i];
+    out.compute_s[g] = sparse.compute_s[i];
+    out.bytes_same_node[g] = sparse.bytes_same_node[i];
+    out.bytes_other_node[g] = sparse.bytes_other_node[i];
+    out.pairs[g] = sparse.pairs[i];
+    out.active[g] = sparse.active[i];
+  }
+  out.dispatch_max = sparse.dispatch_max;
+  out.compute_max = sparse.compute_max;
+  out.combine_max = sparse.combine_max;
+}
+
+void CostModel::price_layer_sparse(const int32_t* home, const int32_t* slot, size_t n, int k,
+                                   SparseLayerCost& out) const {
+  count(home, slot, n, k);
   finish(out);
 }
 
 // Converts the token counters into bytes and times. The combine mirrors the dispatch (each
 // destination returns one partial sum per token along the same path), so it sends what the
 // dispatch received and costs the same; links are full duplex, so a GPU's all-to-all takes the
-// longer of its sending and its receiving side.
-void CostModel::finish(LayerCost& out) const {
+// longer of its sending and its receiving side. Resets the counters it read.
+void CostModel::finish(SparseLayerCost& out) const {
   const size_t G = sz(G_);
-  for (auto* v : {&out.dispatch_s, &out.compute_s, &out.combine_s}) v->resize(G);
-  out.bytes_same_node.resize(G);
-  out.bytes_other_node.resize(G);
-  out.pairs.resize(G);
-  out.active.resize(G);
-  out.dispatch_max = out.compute_max = out.combine_max = 0;
-  const size_t per_nic = sz(c_.gpus_per_nic);
-  const double tb = dbl(token_bytes_);
-  const double same_alpha = c_.same_node.latency_s, other_alpha = c_.other_node.latency_s;
-  const auto same = [&](uint64_t tokens) {
-    return tokens ? same_alpha + dbl(tokens) * tb * same_s_per_byte_ : 0;
-  };
-  const auto other = [&](uint64_t tokens) {
-    return tokens ? other_alpha + dbl(tokens) * tb * nic_s_per_byte_ : 0;
-  };
-  for (size_t g = 0; g < G; ++g) {
-    // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
-    uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
-    if (per_nic > 1) {
-      const size_t first = g / per_nic * per_nic, last = std::min(G, first + per_nic);
-      nic_send = nic_recv = 0;
-      for (size_t q = first; q < last; ++q) nic_send += send_[2 * q], nic_recv += recv_[2 * q];
-    }
-    const double send = same(send_[2 * g + 1]) + (send_[2 * g] ? other(nic_send) : 0);
-    const double recv = same(recv_[2 * g + 1]) + (recv_[2 * g] ? other(nic_recv) : 0);
-    out.dispatch_s[g] = out.combine_s[g] = std::max(send, recv);
-    out.bytes_same_node[g] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
-    out.bytes_other_node[g] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;
-    double compute = 0;
-    uint32_t pairs = 0, active = 0;
-    for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
-      compute += expert_time(slot_tokens_[s]);
-      pairs += slot_tokens_[s];
-      active += slot_tokens_[s] > 0;
-    }
-    out.compute_s[g] = compute;
-    out.pairs[g] = pairs;
-    out.active[g] = active;
-    out.dispatch_max = std::max(out.dispatch_max, out.dispatch_s[g]);
-    out.compute_max = std::max(out.compute_max, compute);
+  for (auto* v : {&out.dispatch_s, &out.compute_s}) v->resize(G);
+  for (auto* v : {&out.bytes_same_node, &out.bytes_other_node}) v->resize(G);
+  for (auto* v : {&out.pairs, &out.active}) v->resize(G);
+  out.gpu.resize(G + 1);
+  const size_t m = touched(out);
+  out.size = m;
+  out.dispatch_max = out.compute_max = 0;
+  for (size_t i = 0; i < m; ++i) finish_gpu(sz(out.gpu[i]), i, out);
+  for (size_t i = 0; i < m; ++i) {
+    const size_t g = sz(out.gpu[i]);
+    send_[2 * g] = send_[2 * g + 1] = recv_[2 * g] = recv_[2 * g + 1] = 0;
+    std::fill_n(slot_tokens_.begin() + static_cast<std::ptrdiff_t>(g * sz(S_)), S_, 0u);
   }
   out.combine_max = out.dispatch_max;
+}
+
+void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out) const {
+  const double tb = dbl(token_bytes_);
+  const auto same = [&](uint64_t tokens) {
+    return tokens ? c_.same_node.latency_s + dbl(tokens) * tb * same_s_per_byte_ : 0;
+  };
+  const auto other = [&](uint64_t tokens) {
+    return tokens ? c_.other_node.latency_s + dbl(tokens) * tb * nic_s_per_byte_ : 0;
+  };
+  // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
+  uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
+  const size_t per_nic = sz(c_.gpus_per_nic);
+  if (per_nic > 1 && (nic_send || nic_recv)) {
+    const size_t first = sz(nic_first_[g]), last = std::min(sz(G_), first + per_nic);
+    nic_send = nic_recv = 0;
+    for (size_t q = first; q < last; ++q) nic_send += send_[2 * q], nic_recv += recv_[2 * q];
+  }
+  const double send = same(send_[2 * g + 1]) + (send_[2 * g] ? other(nic_send) : 0);
+  const double recv = same(recv_[2 * g + 1]) + (recv_[2 * g] ? other(nic_recv) : 0);
+  out.dispatch_s[i] = std::max(send, recv);
+  out.bytes_same_node[i] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
+  out.bytes_other_node[i] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;
+  double compute = 0;
+  uint32_t pairs = 0, active = 0;
+  for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
+    compute += expert_time(slot_tokens_[s]);
+    pairs += slot_tokens_[s];
+    active += slot_tokens_[s] > 0;
+  }
+  out.compute_s[i] = compute;
+  out.pairs[i] = pairs;
+  out.active[i] = active;
+  out.dispatch_max = std::max(out.dispatch_max, out.dispatch_s[i]);
+  out.compute_max = std::max(out.compute_max, compute);
 }
 
 }  // namespace epbench

@@ -3,6 +3,7 @@
 // dispatch and combine all-to-alls, a roofline for the expert FFNs. Called once per layer and
 // step by `evaluate`, and reusable by exact placement, lower bounds and the runtime's
 // predictions: no allocation after construction, one pass over the token-expert pairs.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -29,6 +30,19 @@ struct LayerCost {
   double total() const { return dispatch_max + compute_max + combine_max; }
 };
 
+// The same figures for the GPUs a layer touched only (the rest are all zero): `evaluate` at
+// 1,024 GPUs prices a small batch in far fewer operations than it has GPUs. Entries [0, size)
+// of each array, GPUs ascending; the combine equals the dispatch per GPU.
+struct SparseLayerCost {
+  size_t size = 0;
+  std::vector<int32_t> gpu;
+  std::vector<double> dispatch_s, compute_s;
+  std::vector<uint64_t> bytes_same_node, bytes_other_node;
+  std::vector<uint32_t> pairs, active;
+  double dispatch_max = 0, compute_max = 0, combine_max = 0;
+  double total() const { return dispatch_max + compute_max + combine_max; }
+};
+
 class CostModel {
  public:
   // d_model, d_ff: the expert FFN's sizes; the cluster's shape and slots must be final.
@@ -43,17 +57,26 @@ class CostModel {
   // routing returns it). A token's hidden state goes once to each distinct GPU among its
   // slots; pairs on the home GPU cost no transfer. `out` is resized once and reused.
   void price_layer(const int32_t* home, const int32_t* slot, size_t n, int k, LayerCost& out) const;
+  // The same, touched GPUs only: costs O(pairs + G / 8) instead of O(G * slots).
+  void price_layer_sparse(const int32_t* home, const int32_t* slot, size_t n, int k,
+                          SparseLayerCost& out) const;
 
   // Compute time of one GPU-resident expert that serves `tokens` tokens (0 when idle).
-  double expert_time(uint32_t tokens) const;
+  double expert_time(uint32_t tokens) const {
+    return tokens == 0 ? 0 : std::max(token_time_ * tokens, weight_time_);
+  }
   // alpha + bytes/beta of one link class, 0 when nothing is sent.
   static double link_time(const LinkSpec& link, double bytes, double bandwidth);
   uint64_t token_bytes() const { return token_bytes_; }  // one hidden state
 
  private:
   void count_flat(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  void count_flat_mask(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  size_t touched(SparseLayerCost& out) const;
   void count_hierarchical(const int32_t* home, const int32_t* slot, size_t n, int k) const;
-  void finish(LayerCost& out) const;
+  void count(const int32_t* home, const int32_t* slot, size_t n, int k) const;
+  void finish(SparseLayerCost& out) const;
+  void finish_gpu(size_t g, size_t i, SparseLayerCost& out) const;
 
   ClusterSpec c_;
   int G_ = 0, S_ = 0, gpn_ = 1;
@@ -72,9 +95,18 @@ class CostModel {
   // Lookup tables: integer division by a run-time divisor costs more than the rest of a pair.
   std::vector<int32_t> slot_gpu_;             // [G*S]
   std::vector<int32_t> gpu_node_;             // [G]
+  std::vector<int32_t> nic_first_;            // [G] first GPU sharing g's NIC
   mutable std::vector<uint64_t> stamp_;       // [G] last token id that reached each GPU
   mutable std::vector<uint64_t> node_stamp_;  // [N]
   mutable uint64_t epoch_ = 0;
+  // Counters are kept zero outside the GPUs of the layer being priced, which are those whose
+  // stamp is at least layer_first_ (homes, relays and destinations all get stamped).
+  mutable uint64_t layer_first_ = 0;
+  // Up to 64 GPUs, flat: a token's destinations as a bit mask instead of stamps.
+  bool use_masks_ = false;
+  std::vector<uint64_t> slot_bit_;     // [G*S] 1 << GPU of the slot
+  std::vector<uint64_t> node_mask_;    // [N] the node's GPUs
+  mutable uint64_t touched_mask_ = 0;  // GPUs of the layer priced
 };
 
 }  // namespace epbench

@@ -12,16 +12,18 @@ namespace {
 // every expert run once; the slowest GPU carries at least its share. The hottest expert has
 // at most min(G, G*S - (E-1)) replicas (the other experts need a slot each), so one of them
 // serves at least ceil(t / replicas) tokens.
-double compute_bound(const CostModel& model, const std::vector<uint32_t>& tokens, int num_experts) {
+double compute_bound(const CostModel& model, const uint32_t* tokens, int num_experts) {
   const int G = model.num_gpus();
   const int max_replicas = std::max(1, std::min(G, G * model.slots_per_gpu() - (num_experts - 1)));
-  double work = 0, hottest = 0;
-  for (uint32_t t : tokens) {
-    work += model.expert_time(t);
-    const uint32_t share = (t + static_cast<uint32_t>(max_replicas) - 1) / max_replicas;
-    hottest = std::max(hottest, model.expert_time(share));
+  double work = 0;
+  uint32_t most = 0;
+  for (int e = 0; e < num_experts; ++e) {
+    work += model.expert_time(tokens[e]);
+    most = std::max(most, tokens[e]);
   }
-  return std::max(work / G, hottest);
+  // expert_time and the share are monotone in the count: the hottest expert gives the maximum.
+  const uint32_t share = (most + static_cast<uint32_t>(max_replicas) - 1) / max_replicas;
+  return std::max(work / G, model.expert_time(share));
 }
 
 // Dispatch: a GPU holds at most S experts, so a token's k distinct experts span at least
@@ -42,15 +44,20 @@ double dispatch_bound(const CostModel& model, size_t n, int k) {
 
 }  // namespace
 
+LayerBound layer_lower_bound_counts(const CostModel& model, const uint32_t* tokens, size_t n, int k,
+                                    int num_experts) {
+  LayerBound b;
+  b.compute_s = compute_bound(model, tokens, num_experts);
+  b.dispatch_s = b.combine_s = dispatch_bound(model, n, k);
+  return b;
+}
+
 LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, size_t n, int k,
                              int num_experts) {
   thread_local std::vector<uint32_t> tokens;  // reused: evaluate calls this per layer and step
   tokens.assign(static_cast<size_t>(num_experts), 0);
   for (size_t i = 0; i < n * static_cast<size_t>(k); ++i) ++tokens[ids[i]];
-  LayerBound b;
-  b.compute_s = compute_bound(model, tokens, num_experts);
-  b.dispatch_s = b.combine_s = dispatch_bound(model, n, k);
-  return b;
+  return layer_lower_bound_counts(model, tokens.data(), n, k, num_experts);
 }
 
 }  // namespace epbench

@@ -18,5 +18,9 @@ struct LayerBound {
 // `ids`: the step's tokens, [n, k] expert ids of this layer.
 LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, size_t n, int k,
                              int num_experts);
+// The same from the layer's pairs per expert (`tokens`, [num_experts]), when the caller
+// counted them already.
+LayerBound layer_lower_bound_counts(const CostModel& model, const uint32_t* tokens, size_t n, int k,
+                                    int num_experts);
 
 }  // namespace epbench

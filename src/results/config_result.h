@@ -38,6 +38,10 @@ struct ConfigResult {
   std::vector<double> step_lower_bound;                     // [S] any placement and routing
   std::vector<uint32_t> step_tokens;                        // [S]
   std::vector<uint8_t> step_prefill;                        // [S]
+  // Per step, the sum over layers of each phase's slowest GPU (what the cubes reduce to).
+  std::vector<double> step_dispatch, step_compute, step_combine;  // [S]
+  // Per layer and GPU, sums over the run of tokens_per_gpu and the bytes cubes (evaluate).
+  std::vector<uint64_t> total_pairs, total_bytes_same_node, total_bytes_other_node;  // [L, G]
   ConfigSummary summary;
 };
 

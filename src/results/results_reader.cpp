@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "common/error.h"
 #include "results/schema_names.h"
@@ -125,6 +126,65 @@ h5::Dataset ConfigReader::open_cube(const std::string& name, size_t gpus, bool f
   return d;
 }
 
+bool ConfigReader::has_cubes(const std::string& prefix) const {
+  return h5::exists(group_.id(), prefix + dset::time_dispatch);
+}
+
+// One [S] series of the same length as steps/time (S given; 0: any, returned).
+template <class T>
+std::vector<T> read_series_of(const h5::Group& g, const std::string& name, size_t* steps,
+                              const std::function<std::string(const std::string&)>& field,
+                              const std::string& path) {
+  if (!h5::exists(g.id(), name))
+    throw_field_error(path, field(name), "a [steps] dataset", "nothing");
+  const h5::Dataset d = h5::open_dataset(g.id(), name);
+  const auto dims = h5::dims(d.id());
+  constexpr hsize_t kMaxSteps = hsize_t{1} << 28;
+  if (dims.size() != 1 || dims[0] > kMaxSteps || (*steps && dims[0] != *steps))
+    throw_field_error(path, field(name), "[steps] like steps/time, at most 2^28", "another shape");
+  if (dims[0] > 0 && H5Dget_storage_size(d.id()) == 0)
+    throw_field_error(path, field(name), "a dataset that stores its values", "nothing stored");
+  *steps = dims[0];
+  return read_rows_of<T>(d, dims[0]);
+}
+
+void ConfigReader::read_series(const std::string& prefix, ConfigResult& r) const {
+  const auto f = [this](const std::string& what) { return field(what); };
+  size_t S = 0;
+  r.step_time = read_series_of<double>(group_, prefix + dset::steps_time, &S, f, path_);
+  r.steps = S;
+  r.step_lower_bound =
+      read_series_of<double>(group_, prefix + dset::steps_lower_bound, &S, f, path_);
+  r.step_tokens = read_series_of<uint32_t>(group_, prefix + dset::steps_tokens, &S, f, path_);
+  r.step_prefill = read_series_of<uint8_t>(group_, prefix + dset::steps_prefill, &S, f, path_);
+  if (!h5::exists(group_.id(), prefix + dset::steps_dispatch)) return;  // run files: no phases
+  r.step_dispatch = read_series_of<double>(group_, prefix + dset::steps_dispatch, &S, f, path_);
+  r.step_compute = read_series_of<double>(group_, prefix + dset::steps_compute, &S, f, path_);
+  r.step_combine = read_series_of<double>(group_, prefix + dset::steps_combine, &S, f, path_);
+}
+
+void ConfigReader::read_totals(ConfigResult& r) const {
+  if (!h5::exists(group_.id(), dset::totals_tokens_per_gpu)) return;
+  const std::vector<hsize_t> want{r.layers, r.gpus};
+  if (r.gpus > (size_t{1} << 28) || r.layers * r.gpus > (size_t{1} << 28))
+    throw_field_error(path_, field(dset::totals_tokens_per_gpu), "at most 2^28 cells",
+                      std::to_string(r.layers) + " layers x " + std::to_string(r.gpus) + " GPUs");
+  const auto read = [&](const char* name) {
+    if (!h5::exists(group_.id(), name))
+      throw_field_error(path_, field(name), "[layers, GPUs] totals", "nothing");
+    const h5::Dataset d = h5::open_dataset(group_.id(), name);
+    if (h5::dims(d.id()) != want || !h5::stored_type_is<uint64_t>(d.id()))
+      throw_field_error(path_, field(name),
+                        "integer [" + std::to_string(r.layers) + ", " + std::to_string(r.gpus) +
+                            "] like tokens/per_expert's layers",
+                        "another shape or type");
+    return read_rows_of<uint64_t>(d, r.layers * r.gpus);
+  };
+  r.total_pairs = read(dset::totals_tokens_per_gpu);
+  r.total_bytes_same_node = read(dset::totals_bytes_same_node);
+  r.total_bytes_other_node = read(dset::totals_bytes_other_node);
+}
+
 ConfigResult ConfigReader::read_all(const std::string& prefix) const {
   ConfigResult r;
   r.name = name_;
@@ -133,6 +193,16 @@ ConfigResult ConfigReader::read_all(const std::string& prefix) const {
   r.batch_size = int_attr(attr::batch_size, 0);
   const size_t gpus = static_cast<size_t>(int_attr(attr::nodes, 1)) *
                       static_cast<size_t>(int_attr(attr::gpus_per_node, 1));
+  if (!has_cubes(prefix) && h5::exists(group_.id(), prefix + dset::steps_time)) {
+    read_series(prefix, r);  // evaluate without --cubes
+    r.gpus = gpus;
+    if (h5::exists(group_.id(), dset::tokens_per_expert)) {
+      const auto dims = h5::dims(h5::open_dataset(group_.id(), dset::tokens_per_expert).id());
+      if (dims.size() == 2 && dims[0] <= (hsize_t{1} << 20)) r.layers = dims[0];
+    }
+    read_totals(r);
+    return r;
+  }
   const h5::Dataset d = open_cube(prefix + dset::time_dispatch, gpus, true);
   const auto dims = h5::dims(d.id());
   r.steps = dims[0], r.layers = dims[1], r.gpus = dims[2];
@@ -157,6 +227,14 @@ ConfigResult ConfigReader::read_all(const std::string& prefix) const {
   r.bytes_other_node = read_rows_of<uint64_t>(cube(dset::bytes_other_node, false), cells);
   r.tokens_per_gpu = read_rows_of<uint32_t>(cube(dset::tokens_per_gpu, false), cells);
   r.experts_active = read_rows_of<uint32_t>(cube(dset::experts_active, false), cells);
+  if (h5::exists(group_.id(), prefix + dset::steps_time)) {
+    const size_t steps = r.steps;
+    read_series(prefix, r);
+    if (r.steps != steps)
+      throw_field_error(path_, field(prefix + dset::steps_time),
+                        std::to_string(steps) + " steps like time/dispatch", "another length");
+    read_totals(r);
+  }
   return r;
 }
 

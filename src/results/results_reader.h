@@ -47,12 +47,16 @@ class ConfigReader {
   // floating-point (seconds) or integer (counts) as `floating` says.
   h5::Dataset open_cube(const std::string& dset, size_t gpus, bool floating,
                         const std::vector<hsize_t>* like = nullptr) const;
-  // Every cube and step series under `prefix` ("" or "predicted/") into memory.
+  // Every cube and step series under `prefix` ("" or "predicted/") into memory. Without
+  // cubes (evaluate's default) the step series and the [L, G] totals instead.
   ConfigResult read_all(const std::string& prefix = "") const;
+  bool has_cubes(const std::string& prefix = "") const;
 
   std::string field(const std::string& what) const;  // "/runs/<name>/<what>"
 
  private:
+  void read_series(const std::string& prefix, ConfigResult& r) const;
+  void read_totals(ConfigResult& r) const;
   std::string path_, name_;
   h5::Group group_;
 };

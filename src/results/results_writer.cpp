@@ -96,17 +96,27 @@ void write_summary_attrs(hid_t g, const ConfigSummary& m) {
   h5::write_attr(g, attr::other_node_bytes_per_token, m.other_node_bytes_per_token);
 }
 
-CubeWriter::CubeWriter(hid_t group, const std::string& prefix, size_t layers, size_t gpus) {
+void write_totals(hid_t g, const ConfigResult& r) {
+  const std::vector<hsize_t> dims{r.layers, r.gpus};
+  h5::write_all<uint64_t>(g, dset::totals_tokens_per_gpu, dims, r.total_pairs.data());
+  h5::write_all<uint64_t>(g, dset::totals_bytes_same_node, dims, r.total_bytes_same_node.data());
+  h5::write_all<uint64_t>(g, dset::totals_bytes_other_node, dims, r.total_bytes_other_node.data());
+}
+
+CubeWriter::CubeWriter(hid_t group, const std::string& prefix, size_t layers, size_t gpus,
+                       CubeWriterOptions opt) {
   h5::DatasetOptions cube;
   cube.extendible = true;
   cube.chunk = {64, layers, gpus};
   const std::vector<hsize_t> dims{0, layers, gpus};
-  for (const char* n : {dset::time_dispatch, dset::time_compute, dset::time_combine})
-    f64_.push_back(h5::create_dataset<double>(group, prefix + n, dims, cube));
-  for (const char* n : {dset::bytes_same_node, dset::bytes_other_node})
-    u64_.push_back(h5::create_dataset<uint64_t>(group, prefix + n, dims, cube));
-  for (const char* n : {dset::tokens_per_gpu, dset::experts_active})
-    u32_.push_back(h5::create_dataset<uint32_t>(group, prefix + n, dims, cube));
+  if (opt.cubes) {
+    for (const char* n : {dset::time_dispatch, dset::time_compute, dset::time_combine})
+      f64_.push_back(h5::create_dataset<double>(group, prefix + n, dims, cube));
+    for (const char* n : {dset::bytes_same_node, dset::bytes_other_node})
+      u64_.push_back(h5::create_dataset<uint64_t>(group, prefix + n, dims, cube));
+    for (const char* n : {dset::tokens_per_gpu, dset::experts_active})
+      u32_.push_back(h5::create_dataset<uint32_t>(group, prefix + n, dims, cube));
+  }
   h5::DatasetOptions row;
   row.extendible = true;
   row.chunk = {4096};
@@ -114,17 +124,27 @@ CubeWriter::CubeWriter(hid_t group, const std::string& prefix, size_t layers, si
   bound_ = h5::create_dataset<double>(group, prefix + dset::steps_lower_bound, {0}, row);
   tokens_ = h5::create_dataset<uint32_t>(group, prefix + dset::steps_tokens, {0}, row);
   prefill_ = h5::create_dataset<uint8_t>(group, prefix + dset::steps_prefill, {0}, row);
+  if (opt.step_phases)
+    for (const char* n : {dset::steps_dispatch, dset::steps_compute, dset::steps_combine})
+      phases_.push_back(h5::create_dataset<double>(group, prefix + n, {0}, row));
 }
 
 void CubeWriter::append(const ConfigResult& c) {
   const hsize_t n = c.steps;
-  append_rows(f64_[0], c.dispatch.data(), n);
-  append_rows(f64_[1], c.compute.data(), n);
-  append_rows(f64_[2], c.combine.data(), n);
-  append_rows(u64_[0], c.bytes_same_node.data(), n);
-  append_rows(u64_[1], c.bytes_other_node.data(), n);
-  append_rows(u32_[0], c.tokens_per_gpu.data(), n);
-  append_rows(u32_[1], c.experts_active.data(), n);
+  if (!f64_.empty()) {
+    append_rows(f64_[0], c.dispatch.data(), n);
+    append_rows(f64_[1], c.compute.data(), n);
+    append_rows(f64_[2], c.combine.data(), n);
+    append_rows(u64_[0], c.bytes_same_node.data(), n);
+    append_rows(u64_[1], c.bytes_other_node.data(), n);
+    append_rows(u32_[0], c.tokens_per_gpu.data(), n);
+    append_rows(u32_[1], c.experts_active.data(), n);
+  }
+  if (!phases_.empty()) {
+    append_rows(phases_[0], c.step_dispatch.data(), n);
+    append_rows(phases_[1], c.step_compute.data(), n);
+    append_rows(phases_[2], c.step_combine.data(), n);
+  }
   append_rows(time_, c.step_time.data(), n);
   append_rows(bound_, c.step_lower_bound.data(), n);
   append_rows(tokens_, c.step_tokens.data(), n);

@@ -43,12 +43,21 @@ struct ConfigAttrs {
 ConfigAttrs layout_config_attrs(const PreparedLayout& p);
 void write_config_attrs(hid_t group, const ConfigAttrs& a);
 void write_summary_attrs(hid_t group, const ConfigSummary& m);
+// The [L, G] totals of `evaluate` (totals/*).
+void write_totals(hid_t group, const ConfigResult& r);
+
+// Which datasets a CubeWriter writes.
+struct CubeWriterOptions {
+  bool cubes = true;         // the [S, L, G] cubes (evaluate: only with --cubes)
+  bool step_phases = false;  // steps/dispatch, steps/compute, steps/combine
+};
 
 // The datasets of a ConfigResult under `prefix` ("" or "predicted/") of a run's group, appended
 // chunk by chunk (each chunk's [S, L, G] and [S] arrays).
 class CubeWriter {
  public:
-  CubeWriter(hid_t group, const std::string& prefix, size_t layers, size_t gpus);
+  CubeWriter(hid_t group, const std::string& prefix, size_t layers, size_t gpus,
+             CubeWriterOptions opt = {});
   void append(const ConfigResult& chunk);
 
  private:
@@ -56,6 +65,7 @@ class CubeWriter {
   void append_rows(const h5::Dataset& d, const T* data, hsize_t n);
   std::vector<h5::Dataset> f64_, u64_, u32_;
   h5::Dataset time_, bound_, tokens_, prefill_;
+  std::vector<h5::Dataset> phases_;  // steps/dispatch, compute, combine when asked
   hsize_t rows_ = 0;
 };
 

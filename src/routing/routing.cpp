@@ -49,13 +49,17 @@ LayerReplicas make_replicas(const LayerPlacement& layer, int num_experts, int sl
       by_expert[list[i]].push_back(g * slots_per_gpu + static_cast<int32_t>(i));
     }
   }
-  for (int s = 0; s < r.num_gpus * slots_per_gpu; ++s) r.slot_gpu.push_back(s / slots_per_gpu);
+  for (int s = 0; s < r.num_gpus * slots_per_gpu; ++s) {
+    r.slot_gpu.push_back(s / slots_per_gpu);
+    r.slot_node.push_back(s / slots_per_gpu / gpus_per_node);
+  }
   r.offset.push_back(0);
   for (int e = 0; e < num_experts; ++e) {
     if (by_expert[sz(e)].empty())
       throw InputError("layout: expert " + std::to_string(e) + " has no replica");
     r.slot.insert(r.slot.end(), by_expert[sz(e)].begin(), by_expert[sz(e)].end());
     r.offset.push_back(static_cast<uint32_t>(r.slot.size()));
+    r.first_slot.push_back(by_expert[sz(e)].front());
   }
   return r;
 }
@@ -71,7 +75,7 @@ void Router::route(const LayerReplicas& r, const uint16_t* ids, const int32_t* h
   const size_t pairs = n * sz(k);
   switch (policy_) {
     case RoutingPolicy::kFirst:
-      for (size_t i = 0; i < pairs; ++i) slot[i] = r.slot[r.offset[ids[i]]];
+      for (size_t i = 0; i < pairs; ++i) slot[i] = r.first_slot[ids[i]];
       return;
     case RoutingPolicy::kRoundRobin:
       // vLLM: the flattened (token * k + rank) index modulo the expert's replica count.
@@ -96,25 +100,38 @@ void Router::route(const LayerReplicas& r, const uint16_t* ids, const int32_t* h
 void Router::least_loaded(const LayerReplicas& r, const uint16_t* ids, const int32_t* home,
                           size_t n, int k, int32_t* slot, bool local_first) {
   load_.assign(sz(r.num_gpus), 0);
-  const int gpn = r.gpus_per_node;
-  for (size_t i = 0; i < n * sz(k); ++i) {
-    const uint32_t first = r.offset[ids[i]], last = r.offset[ids[i] + 1u];
-    int32_t best = r.slot[first];
-    if (last - first > 1) {
-      const int h = home[i / sz(k)];
-      int best_rank = std::numeric_limits<int>::max();
-      uint32_t best_load = std::numeric_limits<uint32_t>::max();
-      for (uint32_t q = first; q < last; ++q) {
-        const int g = r.gpu(r.slot[q]);
-        // rank 0: home GPU, 1: home node, 2: elsewhere (all 0 without local_first).
-        const int rank = !local_first ? 0 : g == h ? 0 : g / gpn == h / gpn ? 1 : 2;
-        if (rank < best_rank || (rank == best_rank && load_[sz(g)] < best_load)) {
-          best_rank = rank, best_load = load_[sz(g)], best = r.slot[q];
+  const size_t kk = sz(k);
+  for (size_t t = 0, i = 0; t < n; ++t) {
+    for (size_t end = i + kk; i < end; ++i) {
+      const uint32_t first = r.offset[ids[i]], last = r.offset[ids[i] + 1u];
+      int32_t best = r.slot[first];
+      if (!local_first) {
+        // The least loaded GPU, the first on ties; selects rather than branches, as loads
+        // are random.
+        uint32_t best_load = load_[sz(r.gpu(best))];
+        for (uint32_t q = first + 1; q < last; ++q) {
+          const int32_t cand = r.slot[q];
+          const uint32_t cand_load = load_[sz(r.gpu(cand))];
+          const bool better = cand_load < best_load;
+          best = better ? cand : best;
+          best_load = better ? cand_load : best_load;
+        }
+      } else if (last - first > 1) {
+        const int h = home[t], hn = r.slot_node[sz(h) * sz(r.slots_per_gpu)];
+        int best_rank = std::numeric_limits<int>::max();
+        uint32_t best_load = std::numeric_limits<uint32_t>::max();
+        for (uint32_t q = first; q < last; ++q) {
+          const int g = r.gpu(r.slot[q]);
+          // rank 0: home GPU, 1: home node, 2: elsewhere.
+          const int rank = g == h ? 0 : r.slot_node[sz(r.slot[q])] == hn ? 1 : 2;
+          if (rank < best_rank || (rank == best_rank && load_[sz(g)] < best_load)) {
+            best_rank = rank, best_load = load_[sz(g)], best = r.slot[q];
+          }
         }
       }
+      slot[i] = best;
+      ++load_[sz(r.gpu(best))];
     }
-    slot[i] = best;
-    ++load_[sz(r.gpu(best))];
   }
 }
 
@@ -237,23 +254,38 @@ void Router::assign_quotas(const LayerReplicas& r, const uint16_t* ids, const in
   quota_.assign(r.slot.size(), 0);
   for (size_t q = 0; q < r.slot.size(); ++q)
     if (edge_[q] >= 0) quota_[q] = static_cast<uint32_t>(flow_.flow(edge_[q]));
-  const size_t pairs = n * sz(k);
-  for (size_t i = 0; i < pairs; ++i) slot[i] = r.count(ids[i]) == 1 ? r.slot[r.offset[ids[i]]] : -1;
-  const int gpn = r.gpus_per_node;
+  const size_t pairs = n * sz(k), kk = sz(k);
+  pending_.clear();
+  pending_home_.clear();
+  for (size_t i = 0; i < pairs; ++i) {
+    const bool single = r.count(ids[i]) == 1;
+    slot[i] = single ? r.first_slot[ids[i]] : -1;
+    if (single) continue;
+    pending_.push_back(static_cast<uint32_t>(i));
+    pending_home_.push_back(home[i / kk]);
+  }
+  // Pass 0: a replica on the home GPU, 1: on the home node, 2: anywhere with quota left.
   for (int pass = 0; pass < 3; ++pass) {
-    for (size_t i = 0; i < pairs; ++i) {
-      if (slot[i] >= 0) continue;
-      const int h = home[i / sz(k)];
+    size_t left = 0;
+    for (size_t p = 0; p < pending_.size(); ++p) {
+      const uint32_t i = pending_[p];
+      const int h = pending_home_[p];
+      const int hn = r.slot_node[sz(h) * sz(r.slots_per_gpu)];
+      bool done = false;
       for (uint32_t q = r.offset[ids[i]]; q < r.offset[ids[i] + 1u]; ++q) {
-        const int g = r.gpu(r.slot[q]);
-        const bool ok = pass == 2 || (pass == 0 ? g == h : g / gpn == h / gpn);
+        const int32_t s = r.slot[q];
+        const bool ok = pass == 2 || (pass == 0 ? r.gpu(s) == h : r.slot_node[sz(s)] == hn);
         if (ok && quota_[q] > 0) {
           --quota_[q];
-          slot[i] = r.slot[q];
+          slot[i] = s;
+          done = true;
           break;
         }
       }
+      if (!done) pending_[left] = i, pending_home_[left++] = h;
     }
+    pending_.resize(left);
+    pending_home_.resize(left);
   }
 }
 

@@ -20,9 +20,11 @@ const char* routing_name(RoutingPolicy p);
 // The replicas of every expert of one layer, flattened for fast lookup.
 struct LayerReplicas {
   int num_gpus = 0, slots_per_gpu = 0, gpus_per_node = 1;
-  std::vector<uint32_t> offset;   // [E+1]: expert e's replicas are slot[offset[e] .. offset[e+1])
-  std::vector<int32_t> slot;      // slot ids, ascending GPU
-  std::vector<int32_t> slot_gpu;  // [G*S]: the GPU of each slot (no division in hot loops)
+  std::vector<uint32_t> offset;     // [E+1]: expert e's replicas are slot[offset[e] .. offset[e+1])
+  std::vector<int32_t> slot;        // slot ids, ascending GPU
+  std::vector<int32_t> slot_gpu;    // [G*S]: the GPU of each slot (no division in hot loops)
+  std::vector<int32_t> slot_node;   // [G*S]: its node
+  std::vector<int32_t> first_slot;  // [E]: slot[offset[e]], the replica `first` routes to
 
   int num_experts() const { return static_cast<int>(offset.size()) - 1; }
   uint32_t count(int e) const { return offset[e + 1] - offset[e]; }
@@ -69,12 +71,14 @@ class Router {
                      int k, int32_t* slot);
 
   RoutingPolicy policy_;
-  std::vector<uint32_t> load_;    // [G] pairs per GPU in this batch and layer
-  std::vector<uint32_t> demand_;  // [E] pairs per expert
-  std::vector<uint32_t> base_;    // [G] pairs of experts without replicas
-  std::vector<int> replicated_;   // experts with demand and several replicas
-  std::vector<int> edge_;         // flow edge of each replica (index into LayerReplicas::slot)
-  std::vector<uint32_t> quota_;   // pairs each replica serves under the optimum
+  std::vector<uint32_t> load_;         // [G] pairs per GPU in this batch and layer
+  std::vector<uint32_t> demand_;       // [E] pairs per expert
+  std::vector<uint32_t> base_;         // [G] pairs of experts without replicas
+  std::vector<int> replicated_;        // experts with demand and several replicas
+  std::vector<int> edge_;              // flow edge of each replica (index into LayerReplicas::slot)
+  std::vector<uint32_t> quota_;        // pairs each replica serves under the optimum
+  std::vector<uint32_t> pending_;      // pairs not yet given a replica by assign_quotas
+  std::vector<int32_t> pending_home_;  // their home GPUs
   detail::MaxFlow flow_;
 };
 

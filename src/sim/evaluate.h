@@ -34,9 +34,12 @@ struct EvaluateOptions {
   std::string command_line;
   std::string output;
   bool progress = true;
+  bool cubes = false;  // also write the [S, L, G] cubes (large: S * L * G * 48 bytes)
+  int threads = 0;     // threads pricing steps, 0: one per core; results do not depend on it
 };
 
 // Prices steps [first_step, last_step) of `plan` over `tokens` with one layout's replicas.
+// One thread, as `run` and the benchmark need; run_evaluate prices steps in parallel.
 // out's [S, L, G] and [S] arrays hold those steps only (so long runs go chunk by chunk);
 // out.tokens_per_expert accumulates across calls. Token indices of the plan refer to `tokens`.
 void evaluate_plan(const TokenBlock& tokens, const StepPlan& plan,

@@ -35,7 +35,23 @@ struct PriceScratch {
   std::vector<uint16_t> ids;  // one layer of the step, [n, k]
   std::vector<int32_t> slots;
   LayerCost layer;
+  std::vector<uint32_t> counts;  // [E] pairs per expert in the layer, kept zero between layers
+  SparseLayerCost sparse;        // the last layer priced by price_step_layer
 };
+
+// What one layer of one step adds to its StepPrice.
+struct LayerPrice {
+  double time = 0, lower_bound = 0, dispatch = 0, compute = 0, combine = 0;
+};
+
+// Prices layer `layer` of `step`: its per-GPU figures go to scratch.sparse, its pairs per
+// expert are added to per_expert [E]. price_step is this for every layer.
+LayerPrice price_step_layer(const TokenBlock& tokens, StepTokens step, int layer,
+                            const LayerReplicas& replicas, const CostModel& cost, Router& router,
+                            uint64_t* per_expert, PriceScratch& scratch);
+
+// Writes one layer's per-GPU figures at cell `at` of out's cubes (G cells; untouched GPUs 0).
+void store_layer(const SparseLayerCost& lc, size_t at, size_t G, ConfigResult& out);
 
 // Prices `step` and writes its [L, G] figures into row `row` of out's cubes (sized by the
 // caller; not touched unless scratch.store_cells); out.tokens_per_expert [L, E] accumulates.

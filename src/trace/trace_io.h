@@ -28,9 +28,8 @@ class TraceReader {
   const TraceRequests& requests() const { return requests_; }
   uint64_t chunk_tokens() const { return chunk_tokens_; }
 
-  // Without gate weights when with_gate_weights is false: the simulators never read them, and
-  // they are most of a trace's bytes.
-  TokenBlock read(uint64_t first, uint64_t count, bool with_gate_weights = true) const;
+  // gate_weights false: leave them out (evaluate routes by ids alone; they double the memory).
+  TokenBlock read(uint64_t first, uint64_t count, bool gate_weights = true) const;
   // Streams every token in order, `block_tokens` at a time (0: the file's chunk size).
   void for_each_block(const std::function<void(const TokenBlock&)>& fn,
                       uint64_t block_tokens = 0) const;

@@ -146,7 +146,7 @@ TraceReader::TraceReader(const std::string& path) : path_(path) {
   chunk_tokens_ = default_chunk_tokens(header_.num_layers, header_.top_k);
 }
 
-TokenBlock TraceReader::read(uint64_t first, uint64_t count, bool with_gate_weights) const {
+TokenBlock TraceReader::read(uint64_t first, uint64_t count, bool gate_weights) const {
   if (first + count > header_.num_tokens)
     throw InputError(path_ + ": tokens [" + std::to_string(first) + ", " +
                      std::to_string(first + count) + ") requested, the trace has " +
@@ -155,13 +155,14 @@ TokenBlock TraceReader::read(uint64_t first, uint64_t count, bool with_gate_weig
   b.first_token = first;
   b.num_layers = header_.num_layers;
   b.top_k = header_.top_k;
-  const bool gates = header_.has_gate_weights && with_gate_weights;
-  b.resize(count, gates);
+  TraceHeader h = header_;
+  h.has_gate_weights = header_.has_gate_weights && gate_weights;
+  b.resize(count, h.has_gate_weights);
   h5::read_rows(ids_.id(), first, count, b.expert_ids.data());
   h5::read_rows(phase_.id(), first, count, b.phase.data());
   h5::read_rows(position_.id(), first, count, b.position.data());
-  if (gates) h5::read_rows(gates_.id(), first, count, b.gate_weights.data());
-  validate_block(header_, b, path_);
+  if (h.has_gate_weights) h5::read_rows(gates_.id(), first, count, b.gate_weights.data());
+  validate_block(h, b, path_);
   return b;
 }
 

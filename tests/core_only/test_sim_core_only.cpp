@@ -51,10 +51,11 @@ TEST(CoreOnly, EvaluatesAndReadsBack) {
   const ConfigResult r = reader.config("blocks.first.b2").read_all();
   EXPECT_EQ(r.layers, 2u);
   EXPECT_EQ(r.gpus, 4u);
-  // Every token's k = 2 pairs are computed once in each layer.
-  const uint64_t pairs =
-      std::accumulate(r.tokens_per_gpu.begin(), r.tokens_per_gpu.end(), uint64_t{0});
+  // Every token's k = 2 pairs are computed once in each layer (the [L, G] totals: evaluate
+  // writes no [S, L, G] cubes unless asked).
+  const uint64_t pairs = std::accumulate(r.total_pairs.begin(), r.total_pairs.end(), uint64_t{0});
   EXPECT_EQ(pairs, 48u * 2 * 2);
+  EXPECT_EQ(std::accumulate(r.step_tokens.begin(), r.step_tokens.end(), uint64_t{0}), 48u);
 }
 
 }  // namespace
