@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The scale benchmark of docs/benchmarks.md: DeepSeek-V3 (58 MoE layers, 256 experts, top-8)
-# on 1,024 GPUs (128 nodes x 8), `evaluate` over 1M trace tokens.
+# on 1,024 GPUs (128 nodes x 8), `evaluate` and `serve` over 1M trace tokens.
 #
 #   bench/deepseek-1024.sh DIR [EPBENCH]
 #
 # Builds its inputs in DIR (skipping those that exist): a synthetic trace of FIT + TOKENS
 # tokens, an EPLB layout fitted on its first FIT tokens; then runs `evaluate` on the other
-# TOKENS under /usr/bin/time -v and prints wall time, peak RSS and the results file's size.
+# TOKENS, then `serve` on their requests, under /usr/bin/time -v, and prints wall time, peak
+# RSS and the results file's size.
 # Knobs (environment): TOKENS (1000000), FIT (250000), SLOTS per GPU (2), BATCH_SIZES
 # (64,256,1024), ROUTING (first), THREADS (unset: one per core), EXTRA (more evaluate
-# options, e.g. --cubes).
+# options, e.g. --cubes), RATES (serve: 20,200 requests/s).
 set -euo pipefail
 
 dir=${1:?usage: bench/deepseek-1024.sh DIR [EPBENCH]}
@@ -53,6 +54,11 @@ measure evaluate "$epbench" evaluate --trace "$trace" --layouts "$layout" "${sha
   ${THREADS:+--threads "$THREADS"} ${EXTRA:-} -o "$results"
 echo "evaluate: results $(du -m "$results" | cut -f1) MB ($(stat -c %s "$results") bytes)"
 
-# ---- serve: the serving simulator's run on the same inputs goes here (not written yet) ----
-# measure serve "$epbench" serve --trace "$trace" --layouts "$layout" "${shape[@]}" ... \
-#   -o "$dir/serve.h5"
+# serve: the same 1M tokens' requests served at two Poisson rates with chunked prefill,
+# the two runs in parallel (one per core).
+results=$dir/serve.h5
+echo "== serve: tokens $fit:$((fit + tokens)), rates ${RATES:-20,200}, chunked, routing $routing"
+measure serve "$epbench" serve --trace "$trace" --layouts "$layout" "${shape[@]}" \
+  --range $fit:$((fit + tokens)) --rate "${RATES:-20,200}" --policy chunked \
+  --token-budget 65536 --slo-ttft 2s --slo-tpot 100ms --routing "$routing" -o "$results"
+echo "serve: results $(du -m "$results" | cut -f1) MB ($(stat -c %s "$results") bytes)"

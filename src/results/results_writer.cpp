@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "common/atomic_file.h"
 #include "results/schema_names.h"
 
 namespace epbench {
@@ -41,6 +42,21 @@ void write_results_root(hid_t f, const ResultsHeader& h) {
   h5::write_attr(f, attr::hosts, h.hosts);
   h5::write_attr(f, attr::trace, h.trace);
   h5::write_attr(f, attr::model, h.model);
+}
+
+void write_results_file(const std::string& path, const ResultsHeader& h,
+                        const std::function<void(hid_t runs)>& fill) {
+  AtomicOutput out(path);
+  {
+    h5::File f = h5::create_memory_file(path);
+    write_results_root(f.id(), h);
+    {
+      h5::Group runs = h5::create_group(f.id(), results::kRunsGroup);
+      fill(runs.id());
+    }
+    h5::write_image(f.id(), out);
+  }
+  out.commit();
 }
 
 ConfigAttrs layout_config_attrs(const PreparedLayout& p) {

@@ -5,6 +5,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct ResultsHeader {
   std::vector<std::string> hosts;
 };
 void write_results_root(hid_t file, const ResultsHeader& h);
+// Builds a results file in memory (the root attributes, then the runs/ group, which `fill`
+// writes into) and commits it to `path` atomically: a failure or a kill leaves no file.
+void write_results_file(const std::string& path, const ResultsHeader& h,
+                        const std::function<void(hid_t runs)>& fill);
 
 // Everything needed to reproduce one configuration.
 struct ConfigAttrs {

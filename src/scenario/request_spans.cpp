@@ -2,9 +2,16 @@
 
 #include <algorithm>
 
+#include "common/error.h"
 #include "common/numeric.h"
 
 namespace epbench {
+
+void check_token_range(const TraceHeader& h, uint64_t begin, uint64_t end) {
+  if (begin >= end || end > h.num_tokens)
+    throw OptionError("range", "expected a non-empty token range within the trace's " +
+                                   std::to_string(h.num_tokens) + " tokens");
+}
 
 std::vector<RequestSpan> request_spans(const TraceRequests& req, uint64_t a, uint64_t b) {
   const auto& off = req.token_offset;

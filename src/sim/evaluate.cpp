@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <string>
 
-#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/numeric.h"
 #include "io/h5.h"
@@ -295,30 +294,21 @@ std::vector<ConfigResult> run_evaluate(const EvaluateOptions& opt) {
   check_config(opt);
   const TraceReader reader(opt.trace);
   const TraceHeader& h = reader.header();
-  if (opt.begin >= opt.end || opt.end > h.num_tokens)
-    throw OptionError("range", "expected a non-empty token range within the trace's " +
-                                   std::to_string(h.num_tokens) + " tokens");
+  check_token_range(h, opt.begin, opt.end);
   const LayoutSource src{opt.layouts, opt.cluster, opt.nodes, opt.gpus_per_node,
                          opt.trace,   opt.begin,   opt.end};
   const std::vector<PreparedLayout> layouts = load_layouts(src, h);
   const TokenBlock block = reader.read(opt.begin, opt.end - opt.begin, false);
   const std::vector<RequestSpan> spans = request_spans(reader.requests(), opt.begin, opt.end);
   std::vector<ConfigResult> configs;
-  AtomicOutput out(opt.output);
-  {
-    h5::File f = h5::create_memory_file(opt.output);
-    write_results_root(f.id(), {"evaluate", opt.command_line, opt.trace, h.model, {hostname()}});
-    {
-      h5::Group runs = h5::create_group(f.id(), results::kRunsGroup);
-      tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
-      arena.execute([&] {
-        for (const PreparedLayout& p : layouts)
-          evaluate_layout(opt, p, h, block, spans, runs.id(), configs);
-      });
-    }
-    h5::write_image(f.id(), out);
-  }
-  out.commit();
+  const ResultsHeader header{"evaluate", opt.command_line, opt.trace, h.model, {hostname()}};
+  write_results_file(opt.output, header, [&](hid_t runs) {
+    tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
+    arena.execute([&] {
+      for (const PreparedLayout& p : layouts)
+        evaluate_layout(opt, p, h, block, spans, runs, configs);
+    });
+  });
   return configs;
 }
 

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <string>
 
-#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/numeric.h"
 #include "common/progress.h"
@@ -228,9 +227,7 @@ std::vector<ServeRun> run_serve(const ServeOptions& opt) {
   check_serve_options(opt);
   const TraceReader reader(opt.trace);
   const TraceHeader& h = reader.header();
-  if (opt.begin >= opt.end || opt.end > h.num_tokens)
-    throw OptionError("range", "expected a non-empty token range within the trace's " +
-                                   std::to_string(h.num_tokens) + " tokens");
+  check_token_range(h, opt.begin, opt.end);
   const ModelPreset model = priced_model(opt, h);
   const std::vector<Arrival> csv_rows = opt.arrivals.kind == ArrivalKind::kCsv
                                             ? read_arrivals_csv(opt.arrivals.csv)
@@ -242,22 +239,15 @@ std::vector<ServeRun> run_serve(const ServeOptions& opt) {
   const std::vector<RequestSpan> spans =
       servable_spans(request_spans(reader.requests(), opt.begin, opt.end));
   std::vector<ServeRun> runs;
-  AtomicOutput out(opt.output);
-  {
-    h5::File f = h5::create_memory_file(opt.output);
-    write_results_root(f.id(), {"serve", opt.command_line, opt.trace, h.model, {hostname()}});
-    {
-      h5::Group g = h5::create_group(f.id(), results::kRunsGroup);
-      for (const PreparedLayout& p : layouts)
-        serve_layout(
-            {p, model, block, spans, csv_rows, opt, h,
-             opt.allocation == AllocationPolicy::kAffinity ? request_profiles(spans, block, p)
-                                                           : std::vector<std::vector<double>>{}},
-            g.id(), runs);
-    }
-    h5::write_image(f.id(), out);
-  }
-  out.commit();
+  const ResultsHeader header{"serve", opt.command_line, opt.trace, h.model, {hostname()}};
+  write_results_file(opt.output, header, [&](hid_t g) {
+    for (const PreparedLayout& p : layouts)
+      serve_layout(
+          {p, model, block, spans, csv_rows, opt, h,
+           opt.allocation == AllocationPolicy::kAffinity ? request_profiles(spans, block, p)
+                                                         : std::vector<std::vector<double>>{}},
+          g, runs);
+  });
   return runs;
 }
 
