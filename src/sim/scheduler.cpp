@@ -40,7 +40,7 @@ double StepTimeModel::tokens_within(double seconds) const {
   return std::max(0.0, (seconds - a) / b);
 }
 
-Scheduler::Scheduler(SchedulePolicy policy, ScheduleLimits limits, SloTargets slo)
+Scheduler::Scheduler(SchedulePolicy policy, ScheduleLimits limits, SloLimits slo)
     : policy_(policy), limits_(limits), slo_(slo) {}
 
 bool Scheduler::has_decodes(const ServeState& state) const {

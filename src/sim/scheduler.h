@@ -34,7 +34,7 @@ class StepTimeModel {
 
 class Scheduler {
  public:
-  Scheduler(SchedulePolicy policy, ScheduleLimits limits, SloTargets slo);
+  Scheduler(SchedulePolicy policy, ScheduleLimits limits, SloLimits slo);
 
   // Plans the next step into `items` (cleared first); may admit and preempt. An empty plan
   // means nothing can run until a request arrives.
@@ -53,7 +53,7 @@ class Scheduler {
 
   SchedulePolicy policy_;
   ScheduleLimits limits_;
-  SloTargets slo_;
+  SloLimits slo_;
   StepTimeModel model_;
   // slo-aware: steps are planned to take margin_ x the TPOT target; the margin moves so that
   // the recent requests' TPOT sits just under the target (an integral controller).

@@ -123,7 +123,7 @@ ServeRun serve_one(const LayoutContext& c, const DeploymentCost& deploy, const S
   const ServeSimInputs in{c.block, c.spans,        deploy,  c.layout.cluster.num_gpus(),
                           closed,  opt.per_gpu_kv, progress};
   ServeRun run = simulate_serving(in, state, scheduler, pricer);
-  run.summary = summarize_serving(run.requests, run.steps, {opt.slo.ttft_s, opt.slo.tpot_s});
+  run.summary = summarize_serving(run.requests, run.steps, opt.slo);
   run.summary.kv_capacity = capacity;
   if (!open_kind(spec.kind)) run.summary.saturated = false;
   run.layers = sz(c.header.num_layers), run.experts = sz(c.header.num_experts);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "costmodel/cost_model.h"
+#include "results/serve_summary.h"
 #include "routing/allocation.h"
 #include "routing/routing.h"
 #include "sim/arrivals.h"
@@ -30,10 +31,6 @@ struct ScheduleLimits {
   uint32_t max_running = 0;      // requests admitted at once, 0: only KV limits
 };
 
-struct SloTargets {
-  double ttft_s = 0, tpot_s = 0;  // 0: no target
-};
-
 struct ServeOptions {
   std::string trace;
   uint64_t begin = 0, end = 0;  // token range whose requests are served
@@ -45,7 +42,7 @@ struct ServeOptions {
   AllocationPolicy allocation = AllocationPolicy::kRoundRobin;
   std::vector<SchedulePolicy> policies{SchedulePolicy::kChunked};
   ScheduleLimits limits;
-  SloTargets slo;
+  SloLimits slo;  // 0: no target
   // Arrivals: spec.rate is replaced by each of `rates` in turn (poisson and gamma).
   ArrivalSpec arrivals;
   std::vector<double> rates;

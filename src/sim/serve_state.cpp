@@ -54,7 +54,6 @@ void ServeState::preempt(uint32_t r) {
   s.target = shapes_[r].prompt + s.generated;
   s.computed = 0;
   ++s.preemptions;
-  ++preemptions_;
   waiting_.push_front(r);
 }
 

@@ -64,8 +64,6 @@ class ServeState {
   void finish(uint32_t r, double now);
 
   double kv_used(int gpu) const { return alloc_.used(gpu); }
-  double kv_capacity() const { return alloc_.capacity(); }
-  uint64_t preemptions() const { return preemptions_; }
 
  private:
   void drop_running(uint32_t r);
@@ -77,7 +75,6 @@ class ServeState {
   uint32_t max_running_;
   std::deque<uint32_t> waiting_;
   std::vector<uint32_t> running_;
-  uint64_t preemptions_ = 0;
 };
 
 }  // namespace epbench
