@@ -12,6 +12,8 @@ set(BLA_VENDOR OpenBLAS)
 find_package(BLAS REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+# TensorRT-LLM's load-balancer files are YAML (src/engines/trtllm.cpp).
+find_package(yaml-cpp REQUIRED)
 
 # CUDA and NCCL: on when found, so the GPU code builds wherever the toolkit is installed.
 find_package(CUDAToolkit QUIET)

@@ -41,6 +41,21 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   std::ofstream(path) << j.dump();
 }
 
+// A version 2 layout rewritten as version 1 wrote it: each GPU's distinct experts.
+void to_version1(nlohmann::json& j) {
+  j["version"] = 1;
+  for (auto& layer : j["layers"]) {
+    nlohmann::json gpus = nlohmann::json::array();
+    for (const auto& row : layer["gpu_slots"]) {
+      nlohmann::json ids = nlohmann::json::array();
+      for (const auto& e : row)
+        if (e.get<int>() >= 0) ids.push_back(e);
+      gpus.push_back(ids);
+    }
+    layer = {{"gpu_experts", gpus}};
+  }
+}
+
 // Reads a broken file, expects one InputError whose message names the file and `needle`.
 void expect_rejected(const std::string& path, const std::string& needle) {
   try {
@@ -69,6 +84,41 @@ TEST(Layout, JsonRoundTrip) {
   EXPECT_TRUE(test::files_matching(dir.path(""), ".tmp").empty());
 }
 
+// Version 2 writes every physical slot: -1 for an empty one, so a short GPU list is padded.
+TEST(Layout, WritesEverySlot) {
+  const nlohmann::json j = layout_to_json(small_layout());
+  EXPECT_EQ(j.at("version"), 2);
+  EXPECT_EQ(j.at("layers")[0].at("gpu_slots"),
+            nlohmann::json::parse("[[0, 1, 7], [2, 3, -1], [4, 5, 0], [6, 7, -1]]"));
+}
+
+// Two replicas of one expert on one GPU and an empty slot between two others are slots, as
+// EPLB's phy2log can say; they survive a round trip in place.
+TEST(Layout, DuplicatesAndEmptySlotsRoundTrip) {
+  ScratchDir dir;
+  Layout a = small_layout();
+  a.layers[3].gpu_experts[1] = {2, kEmptySlot, 3};
+  a.layers[4].gpu_experts[0] = {0, 0, 1};
+  a.layers[4].gpu_experts[1] = {2, 3, 7};
+  write_layout(dir.path("a.json"), a);
+  const Layout b = read_layout(dir.path("a.json"));
+  EXPECT_EQ(b.layers[3].gpu_experts[1], (std::vector<uint16_t>{2, kEmptySlot, 3}));
+  EXPECT_EQ(b.layers[4].gpu_experts[0], (std::vector<uint16_t>{0, 0, 1}));
+  EXPECT_EQ(b.layers[0].gpu_experts[1], (std::vector<uint16_t>{2, 3}));  // trailing -1 trimmed
+  EXPECT_EQ(occupied_slots(b.layers[4]), 11u);
+  EXPECT_EQ(replica_map(b.layers[4], 8).replicas[0], (std::vector<int>{0, 0, 2}));
+}
+
+// A version 1 file (distinct experts per GPU) reads into the same layout as version 2.
+TEST(Layout, ReadsVersion1) {
+  ScratchDir dir;
+  nlohmann::json j = layout_to_json(small_layout());
+  to_version1(j);
+  write_json(dir.path("v1.json"), j);
+  const Layout b = read_layout(dir.path("v1.json"));
+  EXPECT_EQ(layout_to_json(b), layout_to_json(small_layout()));
+}
+
 TEST(Layout, ReplicaMap) {
   const ReplicaMap m = replica_map(small_layout().layers[0], 8);
   EXPECT_EQ(m.replicas[0], (std::vector<int>{0, 2}));
@@ -83,34 +133,31 @@ struct BadCase {
 };
 
 const BadCase kBad[] = {
-    {"missing_expert", [](nlohmann::json& j) { j["layers"][0]["gpu_experts"][3] = {7}; },
+    {"missing_expert", [](nlohmann::json& j) { j["layers"][0]["gpu_slots"][3] = {7, -1, -1}; },
      "layers[0]: expected every expert 0..7 at least once, got expert 6 missing"},
     {"over_slots",
      [](nlohmann::json& j) {
-       j["layers"][3]["gpu_experts"][1] = {2, 3, 4, 6};
+       j["layers"][3]["gpu_slots"][1] = {2, 3, 4, 6};
      },
-     "layers[3].gpu_experts[1]: expected at most 3 experts (slots_per_gpu), got 4"},
+     "layers[3].gpu_slots[1]: expected 3 slots (slots_per_gpu), got 4"},
+    {"short_row", [](nlohmann::json& j) { j["layers"][3]["gpu_slots"][1] = {2, 3}; },
+     "layers[3].gpu_slots[1]: expected 3 slots (slots_per_gpu), got 2"},
     {"id_out_of_range",
      [](nlohmann::json& j) {
-       j["layers"][1]["gpu_experts"][1] = {2, 3, 8};
+       j["layers"][1]["gpu_slots"][1] = {2, 3, 8};
      },
-     "layers[1].gpu_experts[1]: expected expert ids in [0, 8), got 8"},
+     "layers[1].gpu_slots[1]: expected expert ids in [0, 8) or -1 (empty), got 8"},
     {"negative_id",
      [](nlohmann::json& j) {
-       j["layers"][1]["gpu_experts"][1] = {2, -3};
+       j["layers"][1]["gpu_slots"][1] = {2, -3, -1};
      },
-     "layers[1].gpu_experts[1]: expected expert ids"},
-    {"duplicate_on_gpu",
-     [](nlohmann::json& j) {
-       j["layers"][2]["gpu_experts"][1] = {2, 3, 3};
-     },
-     "layers[2].gpu_experts[1]: expected each expert at most once per GPU, got expert 3 twice"},
-    {"wrong_gpu_count", [](nlohmann::json& j) { j["layers"][4]["gpu_experts"].erase(3); },
-     "layers[4].gpu_experts: expected 4 GPUs (nodes x gpus_per_node), got 3"},
+     "layers[1].gpu_slots[1]: expected expert ids >= 0 or -1 (empty), got -3"},
+    {"wrong_gpu_count", [](nlohmann::json& j) { j["layers"][4]["gpu_slots"].erase(3); },
+     "layers[4].gpu_slots: expected 4 GPUs (nodes x gpus_per_node), got 3"},
     {"wrong_layer_count", [](nlohmann::json& j) { j["layers"].erase(31); },
      "layers: expected an array of 32 layers, got 31"},
-    {"newer_version", [](nlohmann::json& j) { j["version"] = 2; },
-     "version: expected at most 1 (this epbench), got 2"},
+    {"newer_version", [](nlohmann::json& j) { j["version"] = 3; },
+     "version: expected at most 2 (this epbench), got 3"},
     {"other_format", [](nlohmann::json& j) { j["format"] = "epbench-trace"; }, "format"},
     {"missing_cluster", [](nlohmann::json& j) { j.erase("cluster"); }, "cluster"},
     {"zero_slots", [](nlohmann::json& j) { j["cluster"]["slots_per_gpu"] = 0; },
@@ -120,7 +167,27 @@ const BadCase kBad[] = {
        j["fitted_on"]["tokens"] = {5, 1};
      },
      "fitted_on"},
-    {"layer_not_object", [](nlohmann::json& j) { j["layers"][0] = 3; }, "layers[0].gpu_experts"},
+    {"layer_not_object", [](nlohmann::json& j) { j["layers"][0] = 3; }, "layers[0].gpu_slots"},
+    // Version 1 files are read by version 1's rules: distinct experts per GPU, no -1.
+    {"v1_duplicate_on_gpu",
+     [](nlohmann::json& j) {
+       to_version1(j);
+       j["layers"][2]["gpu_experts"][1] = {2, 3, 3};
+     },
+     "layers[2].gpu_experts[1]: expected each expert at most once per GPU (version 1), got "
+     "expert 3 twice"},
+    {"v1_empty_marker",
+     [](nlohmann::json& j) {
+       to_version1(j);
+       j["layers"][2]["gpu_experts"][1] = {2, 3, -1};
+     },
+     "layers[2].gpu_experts[1]: expected expert ids (integers >= 0), got -1"},
+    {"v1_over_slots",
+     [](nlohmann::json& j) {
+       to_version1(j);
+       j["layers"][3]["gpu_experts"][1] = {2, 3, 4, 6};
+     },
+     "layers[3].gpu_experts[1]: expected at most 3 slots (slots_per_gpu), got 4"},
 };
 
 // The small layout broken as `c` says, written to its own file; returns the path.

@@ -15,6 +15,8 @@ packages=(
   clang libclang-rt-dev
   # topology, BLAS, command line, JSON
   libhwloc-dev hwloc libopenblas-dev libcli11-dev nlohmann-json3-dev
+  # inference engines' placement files: TensorRT-LLM's are YAML
+  libyaml-cpp-dev
   # threads over configurations and layers (evaluate, serve)
   libtbb-dev
   # graph partitioning (colocate and topo placements)

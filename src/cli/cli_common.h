@@ -15,6 +15,7 @@ void register_trace_synth(CLI::App& trace);
 void register_trace_import(CLI::App& trace);
 void register_trace_stats(CLI::App& trace);
 void register_place(CLI::App& app);
+void register_layout(CLI::App& app);
 void register_bound(CLI::App& app);
 void register_evaluate(CLI::App& app);
 void register_serve(CLI::App& app);

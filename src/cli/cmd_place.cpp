@@ -9,6 +9,8 @@
 #include "model/cluster.h"
 #include "placement/algorithm.h"
 #include "placement/common.h"
+#include "model/model_spec.h"
+#include "trace/load_file.h"
 #include "trace/stats.h"
 #include "trace/trace_io.h"
 
@@ -17,7 +19,7 @@ namespace epbench::cli {
 namespace {
 
 struct PlaceOptions {
-  std::string algo, trace, fit = "0:100%", cluster = "h800", output, check;
+  std::string algo, trace, loads, model, fit = "0:100%", cluster = "h800", output, check;
   int nodes = 0, gpus_per_node = 0, slots = 0;
   uint64_t seed = 1;
   std::vector<std::string> params;
@@ -67,6 +69,16 @@ std::pair<double, double> imbalance(const Layout& lay, const TraceStats& s) {
   return {lay.num_layers ? sum / lay.num_layers : 1, worst};
 }
 
+void print_summary(const PlaceOptions& o, const Layout& lay, const TraceStats& stats,
+                   const std::string& fitted_on) {
+  const auto [mean_r, worst_r] = imbalance(lay, stats);
+  std::printf(
+      "place: %s -> %s: %d layers, %d nodes x %d GPUs x %d slots, fit %s; "
+      "predicted max/mean GPU load %.3f (mean over layers), %.3f (worst layer)\n",
+      o.algo.c_str(), o.output.c_str(), lay.num_layers, lay.nodes, lay.gpus_per_node,
+      lay.slots_per_gpu, fitted_on.c_str(), mean_r, worst_r);
+}
+
 void run_place(const PlaceOptions& o) {
   const PlacementAlgorithm& algo = find_placement(o.algo);  // unknown name: fail before reading
   const nlohmann::json params = parse_params(o.params);
@@ -82,21 +94,37 @@ void run_place(const PlaceOptions& o) {
   lay.fit_end = end;
   validate_layout(lay, o.output + " (as produced by " + o.algo + ")");
   write_layout(o.output, lay);
-  const auto [mean_r, worst_r] = imbalance(lay, stats);
-  std::printf(
-      "place: %s -> %s: %d layers, %d nodes x %d GPUs x %d slots, fit tokens [%llu, %llu); "
-      "predicted max/mean GPU load %.3f (mean over layers), %.3f (worst layer)\n",
-      o.algo.c_str(), o.output.c_str(), lay.num_layers, lay.nodes, lay.gpus_per_node,
-      lay.slots_per_gpu, static_cast<unsigned long long>(begin),
-      static_cast<unsigned long long>(end), mean_r, worst_r);
+  print_summary(o, lay, stats,
+                "tokens [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+}
+
+// --loads: fit on counts an engine recorded (no tokens, so no co-activation).
+void run_place_on_loads(const PlaceOptions& o) {
+  const PlacementAlgorithm& algo = find_placement(o.algo);
+  if (algo.needs_pairs)
+    throw OptionError("algo", "'" + o.algo +
+                                  "' places by co-activation, which a load file does not "
+                                  "record; fit it on a trace (--trace) or use round-robin, "
+                                  "balanced or eplb");
+  const nlohmann::json params = parse_params(o.params);
+  const LoadFile loads = read_load_file(o.loads);
+  const ModelPreset model = resolve_model(o.model.empty() ? loads.model : o.model,
+                                          o.model.empty() ? o.loads + ": model" : "--model");
+  const TraceStats stats = stats_from_loads(loads, model, o.loads);
+  const ClusterSpec cluster = shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node,
+                                            o.slots, model.num_experts);
+  Layout lay = algo.place({model.name, stats, cluster, o.seed, params, model.d_model, model.d_ff});
+  lay.params["loads"] = o.loads;
+  validate_layout(lay, o.output + " (as produced by " + o.algo + ")");
+  write_layout(o.output, lay);
+  print_summary(o, lay, stats, "loads " + o.loads);
 }
 
 // --check: read and validate a layout file, print what it holds.
 void run_check(const std::string& path) {
   const Layout lay = read_layout(path);
   size_t replicas = 0;
-  for (const auto& layer : lay.layers)
-    for (const auto& gpu : layer.gpu_experts) replicas += gpu.size();
+  for (const auto& layer : lay.layers) replicas += occupied_slots(layer);
   std::printf(
       "%s: valid layout: %s, %d layers x %d experts, %d nodes x %d GPUs x %d slots, "
       "algorithm %s, %.2f replicas per expert\n",
@@ -122,7 +150,15 @@ void register_place(CLI::App& app) {
   // Required unless --check: CLI11's needs/excludes cannot say "required unless", so the
   // callback checks.
   cmd->add_option("--algo", o->algo, algo_help())->excludes(check);
-  cmd->add_option("--trace", o->trace, "Trace to fit on (HDF5)")->excludes(check);
+  CLI::Option* trace =
+      cmd->add_option("--trace", o->trace, "Trace to fit on (HDF5)")->excludes(check);
+  cmd->add_option("--loads", o->loads,
+                  "Fit on a load file (expert counts an engine recorded; docs/engines.md) "
+                  "instead of a trace")
+      ->excludes(check)
+      ->excludes(trace);
+  cmd->add_option("--model", o->model,
+                  "With --loads: the model (preset or FILE.json), if not the load file's");
   cmd->add_option("--fit", o->fit, "Token range to fit on: A:B tokens or A%:B% of the trace")
       ->capture_default_str();
   cmd->add_option("--cluster", o->cluster, "Cluster preset (h800, h100, a100) or JSON file")
@@ -135,9 +171,10 @@ void register_place(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "Layout file to write (JSON)")->excludes(check);
   cmd->callback([o] {
     if (!o->check.empty()) return run_check(o->check);
-    for (const auto& [value, name] :
-         {std::pair{o->algo, "--algo"}, {o->trace, "--trace"}, {o->output, "--output"}})
+    for (const auto& [value, name] : {std::pair{o->algo, "--algo"}, {o->output, "--output"}})
       if (value.empty()) throw InputError(std::string(name) + " is required (or use --check)");
+    if (!o->loads.empty()) return run_place_on_loads(*o);
+    if (o->trace.empty()) throw InputError("--trace or --loads is required (or use --check)");
     run_place(*o);
   });
 }

@@ -23,6 +23,7 @@ void register_commands(CLI::App& app) {
   register_trace_import(*trace);
   register_trace_stats(*trace);
   register_place(app);
+  register_layout(app);
   register_bound(app);
   register_evaluate(app);
   register_serve(app);

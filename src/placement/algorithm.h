@@ -29,6 +29,9 @@ struct PlacementAlgorithm {
   const char* name;
   const char* summary;  // one line for --help and docs
   PlacementFn place;
+  // Reads co-activation pairs (TraceStats::pairs), so it cannot fit on counts alone (a load
+  // file from an engine); `place --loads` refuses it.
+  bool needs_pairs = false;
 };
 
 std::span<const PlacementAlgorithm> placement_algorithms();

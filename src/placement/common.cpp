@@ -187,10 +187,12 @@ LayerPlacement pack_replicas(std::span<const double> load, std::span<const int> 
 std::vector<double> gpu_loads(const LayerPlacement& layer, std::span<const double> load) {
   std::vector<int> count(load.size(), 0);
   for (const auto& gpu : layer.gpu_experts)
-    for (uint16_t e : gpu) ++count[e];
+    for (uint16_t e : gpu)
+      if (!is_empty_slot(e)) ++count[e];
   std::vector<double> w(layer.gpu_experts.size(), 0);
   for (size_t g = 0; g < w.size(); ++g)
-    for (uint16_t e : layer.gpu_experts[g]) w[g] += load[e] / count[e];
+    for (uint16_t e : layer.gpu_experts[g])
+      if (!is_empty_slot(e)) w[g] += load[e] / count[e];
   return w;
 }
 

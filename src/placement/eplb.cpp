@@ -121,17 +121,14 @@ int default_groups(const std::string& model) {
   return p ? p->expert_groups : 1;
 }
 
-// EPLB may put two replicas of one expert on one GPU (a very hot expert in a small node);
-// a layout lists an expert once per GPU, so the copies merge and the slot stays free.
+// Physical slot p of EPLB's phy2log is slot p % per_gpu of GPU p / per_gpu, kept as is:
+// EPLB may put two replicas of a very hot expert on one GPU, and so does the layout.
 LayerPlacement to_layer(const std::vector<int>& phy2log, int gpus) {
   const size_t per_gpu = phy2log.size() / static_cast<size_t>(gpus);
   LayerPlacement layer;
   layer.gpu_experts.resize(static_cast<size_t>(gpus));
-  for (size_t p = 0; p < phy2log.size(); ++p) {
-    auto& gpu = layer.gpu_experts[p / per_gpu];
-    const auto e = static_cast<uint16_t>(phy2log[p]);
-    if (std::find(gpu.begin(), gpu.end(), e) == gpu.end()) gpu.push_back(e);
-  }
+  for (size_t p = 0; p < phy2log.size(); ++p)
+    layer.gpu_experts[p / per_gpu].push_back(static_cast<uint16_t>(phy2log[p]));
   return layer;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// A layout: which experts each GPU holds in each MoE layer (an expert on several GPUs is
-// replicated). JSON on disk, format "epbench-layout" (docs/formats.md).
+// A layout: which expert each physical slot of each GPU holds in each MoE layer. An expert in
+// several slots is replicated, possibly twice on one GPU (as DeepSeek's EPLB may place it); a
+// slot may stay empty. JSON on disk, format "epbench-layout" (docs/placement.md).
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,10 +13,21 @@ struct ClusterSpec;
 struct ModelPreset;
 
 inline constexpr const char* kLayoutFormat = "epbench-layout";
-inline constexpr int kLayoutVersion = 1;
+// Version 2 lists every physical slot (`gpu_slots`, -1 for an empty one); version 1 listed
+// each GPU's distinct experts (`gpu_experts`) and is still read.
+inline constexpr int kLayoutVersion = 2;
+inline constexpr uint16_t kEmptySlot = 0xFFFF;  // an empty slot in memory (-1 on disk)
+inline constexpr int kMaxLayoutExperts = 65535;  // ids below kEmptySlot
 
+inline bool is_empty_slot(uint16_t e) {
+  return e == kEmptySlot;
+}
+
+// gpu_experts[g][i] is the expert in GPU g's physical slot i (global physical slot
+// g * slots_per_gpu + i), or kEmptySlot. Canonical form: no trailing empty slots (a list
+// shorter than slots_per_gpu leaves the rest empty), which is what readers produce.
 struct LayerPlacement {
-  std::vector<std::vector<uint16_t>> gpu_experts;  // [G][<= slots_per_gpu] expert ids
+  std::vector<std::vector<uint16_t>> gpu_experts;  // [G][<= slots_per_gpu]
 };
 
 struct Layout {
@@ -32,14 +44,20 @@ struct Layout {
   int num_gpus() const { return nodes * gpus_per_node; }
 };
 
-// Where each expert of one layer lives: replicas[e] = GPUs holding e (ascending).
+// Drops trailing empty slots from every GPU of every layer (the canonical form).
+void trim_empty_slots(Layout& layout);
+// Occupied slots of one layer (replicas, duplicates on one GPU included).
+size_t occupied_slots(const LayerPlacement& layer);
+
+// Where each expert of one layer lives: replicas[e] = GPUs holding e (ascending, a GPU once per
+// slot it gives e).
 struct ReplicaMap {
   std::vector<std::vector<int>> replicas;  // [E]
 };
 ReplicaMap replica_map(const LayerPlacement& layer, int num_experts);
 
-// Every expert present at least once per layer, no GPU over its slots, ids in range, no
-// expert twice on one GPU, one entry per GPU. Throws InputError naming `file` and the field.
+// Every expert present at least once per layer, no GPU over its slots, ids in range (or empty
+// slots), one entry per GPU. Throws InputError naming `file` and the field.
 void validate_layout(const Layout& layout, const std::string& file);
 // The layout is for this model and cluster shape; throws InputError naming `file` otherwise.
 void require_layout_matches(const Layout& layout, const ModelPreset& model,

@@ -21,12 +21,14 @@ const std::array<PlacementAlgorithm, 7> kAlgorithms = {{
      place_round_robin},
     {"balanced", "greedy largest-load-first onto the least-loaded GPU", place_balanced},
     {"eplb", "DeepSeek's Expert Parallelism Load Balancer (hierarchical or global)", place_eplb},
-    {"spread", "co-activated experts on different GPUs (Beaumont et al. 2025)", place_spread},
+    {"spread", "co-activated experts on different GPUs (Beaumont et al. 2025)", place_spread,
+     true},
     {"colocate", "co-activated experts on the same GPU/node, METIS partition (ExFlow/Occult)",
-     place_colocate},
+     place_colocate, true},
     {"topo", "ours: co-locate across nodes, spread within a node, replicate hot experts",
-     place_topo},
-    {"exact", "optimal for small instances (branch and bound on the cost model)", place_exact},
+     place_topo, true},
+    {"exact", "optimal for small instances (branch and bound on the cost model)", place_exact,
+     true},
 }};
 
 }  // namespace

@@ -44,6 +44,7 @@ LayerReplicas make_replicas(const LayerPlacement& layer, int num_experts, int sl
       throw InputError("layout: GPU " + std::to_string(g) + " holds more experts than its " +
                        std::to_string(slots_per_gpu) + " slots");
     for (size_t i = 0; i < list.size(); ++i) {
+      if (is_empty_slot(list[i])) continue;
       if (list[i] >= num_experts)
         throw InputError("layout: expert id " + std::to_string(list[i]) + " out of range");
       by_expert[list[i]].push_back(g * slots_per_gpu + static_cast<int32_t>(i));

@@ -228,7 +228,7 @@ class ConfigRunner {
     const auto& mine = p_.layout.layers[sz(l)].gpu_experts[sz(job_.rank)];
     uint64_t* row = rec.per_expert.data() + sz(l) * rec.experts;
     for (size_t i = 0; i < mine.size(); ++i)
-      row[mine[i]] += sc_.plan.slot_off[i + 1] - sc_.plan.slot_off[i];
+      if (!is_empty_slot(mine[i])) row[mine[i]] += sc_.plan.slot_off[i + 1] - sc_.plan.slot_off[i];
   }
 
   const Job& job_;

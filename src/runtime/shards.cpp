@@ -58,6 +58,7 @@ size_t load_shards(const Layout& layout, int rank, int d_model, int d_ff, DType 
   for (size_t l = 0; l < layout.layers.size(); ++l) {
     const std::vector<uint16_t>& mine = layout.layers[l].gpu_experts[sz(rank)];
     for (size_t i = 0; i < mine.size(); ++i) {
+      if (is_empty_slot(mine[i])) continue;  // no weights, and routing never sends it tokens
       make_expert_weights(seed, static_cast<int>(l), mine[i], d_model, d_ff, dtype, w);
       backend.load(l * sz(layout.slots_per_gpu) + i, w.gate.data(), w.up.data(), w.down.data());
       ++loaded;
