@@ -1,9 +1,10 @@
 // EPLB: DeepSeek's published example reproduced exactly, its invariants on random instances,
-// and the layout wrapper (groups from the model preset, duplicates merged).
+// and the layout wrapper (groups from the model preset, EPLB's slots kept as they are).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/error.h"
 #include "common/rng.h"
@@ -117,7 +118,7 @@ TEST(Eplb, PlaceWrapperMakesValidLayout) {
   s.num_experts = 16;
   s.top_k = 2;
   s.load.assign(32, 5);
-  s.load[3] = 500;  // layer 0: one very hot expert -> many replicas, merged per GPU
+  s.load[3] = 500;  // layer 0: one very hot expert -> many replicas, several per GPU
   s.load[16 + 9] = 90;
   ClusterSpec c;
   c.nodes = 1;
@@ -127,8 +128,12 @@ TEST(Eplb, PlaceWrapperMakesValidLayout) {
   const Layout lay = find_placement("eplb").place(in);
   EXPECT_NO_THROW(validate_layout(lay, "eplb"));
   EXPECT_EQ(lay.params.at("groups"), 1);
+  // EPLB's 24 slots: the 8 spare all go to expert 3, kept slot for slot (as phy2log has them),
+  // so it has 9 replicas over both GPUs, and every slot is used.
   const ReplicaMap m = replica_map(lay.layers[0], 16);
-  EXPECT_EQ(m.replicas[3].size(), 2u);  // on both GPUs
+  EXPECT_EQ(m.replicas[3].size(), 9u);
+  EXPECT_EQ(std::set<int>(m.replicas[3].begin(), m.replicas[3].end()), (std::set<int>{0, 1}));
+  EXPECT_EQ(occupied_slots(lay.layers[0]), 24u);
   in.params["groups"] = 5;              // 16 experts are not 5 groups
   EXPECT_THROW(find_placement("eplb").place(in), InputError);
 }

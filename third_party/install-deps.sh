@@ -24,7 +24,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python analysis (Debian's interpreter: /usr/bin/python3)
-  python3 python3-h5py python3-numpy python3-pytest python3-pandas python3-matplotlib
+  python3 python3-h5py python3-numpy python3-pytest python3-pandas python3-matplotlib python3-yaml
   # the MoE models trained for the shipped traces (analysis/epbench_moe)
   python3-torch python3-sentencepiece
   # SLURM job scripts (jobs/) and their tests: a one-node cluster on localhost

@@ -9,11 +9,12 @@ FORMAT, VERSION = "epbench-trace", 1
 
 
 class Request:
-    """One request's routing: expert_ids and gate_weights [T, L, K], phase and position [T]."""
+    """One request's routing: expert_ids and gate_weights [T, L, K], phase and position [T].
+    gate_weights may be None when the recording has none (the dataset is optional)."""
 
     def __init__(self, expert_ids, gate_weights, phase, position, prompt_len, domain):
         self.expert_ids = np.asarray(expert_ids, dtype=np.uint16)
-        self.gate_weights = np.asarray(gate_weights, dtype=np.float32)
+        self.gate_weights = None if gate_weights is None else np.asarray(gate_weights, dtype=np.float32)
         self.phase = np.asarray(phase, dtype=np.uint8)
         self.position = np.asarray(position, dtype=np.uint32)
         self.prompt_len = int(prompt_len)
@@ -34,11 +35,15 @@ def _token_dataset(group, name, data, chunk):
 
 def write_trace(path, model, requests, domains, source, dataset, params):
     """model: dict with name, num_layers, num_experts, top_k, d_model, d_ff.
+    tokens/gate_weights is written when every request has gate weights, omitted when none has.
     Written under a temporary name and renamed, so a failure leaves no partial file."""
     L, K = model["num_layers"], model["top_k"]
     for r in requests:
         if r.expert_ids.ndim != 3 or r.expert_ids.shape[1:] != (L, K):
             raise ValueError(f"{path}: request expert_ids shape {r.expert_ids.shape}, expected [T, {L}, {K}]")
+    with_gates = [r.gate_weights is not None for r in requests]
+    if any(with_gates) and not all(with_gates):
+        raise ValueError(f"{path}: gate weights for some requests only")
     ids = np.concatenate([r.expert_ids for r in requests])
     offsets = np.cumsum([0] + [len(r.phase) for r in requests]).astype(np.uint64)
     tmp = path + ".tmp"
@@ -48,7 +53,8 @@ def write_trace(path, model, requests, domains, source, dataset, params):
             chunk = chunk_tokens(L, K)
             tok = f.create_group("tokens", track_order=False)
             _token_dataset(tok, "expert_ids", ids, chunk)
-            _token_dataset(tok, "gate_weights", np.concatenate([r.gate_weights for r in requests]), chunk)
+            if all(with_gates):
+                _token_dataset(tok, "gate_weights", np.concatenate([r.gate_weights for r in requests]), chunk)
             _token_dataset(tok, "phase", np.concatenate([r.phase for r in requests]), chunk)
             _token_dataset(tok, "position", np.concatenate([r.position for r in requests]), chunk)
             req = f.create_group("requests", track_order=False)

@@ -18,18 +18,21 @@ bool holds(const std::vector<uint16_t>& gpu, int e) {
   return std::find(gpu.begin(), gpu.end(), static_cast<uint16_t>(e)) != gpu.end();
 }
 
-// The expert an empty slot of `gpu` gets (EmptySlotFill's rules).
-int32_t filler(const std::vector<uint16_t>& gpu, const std::vector<int>& replicas,
+// The expert an empty slot of `gpu` gets (EmptySlotFill's rules); `own` is the first expert the
+// GPU held before filling (kEmptySlot: none).
+int32_t filler(const std::vector<uint16_t>& gpu, uint16_t own, const std::vector<int>& replicas,
                EmptySlotFill fill) {
-  if (fill == EmptySlotFill::kLocalCopy)
-    for (uint16_t e : gpu)
-      if (!is_empty_slot(e)) return e;
+  if (fill == EmptySlotFill::kLocalCopy && !is_empty_slot(own)) return own;
   int best = -1;
   for (int e = 0; e < static_cast<int>(replicas.size()); ++e)
-    if ((fill == EmptySlotFill::kLocalCopy || !holds(gpu, e)) &&
-        (best < 0 || replicas[sz(e)] < replicas[sz(best)]))
-      best = e;
+    if (!holds(gpu, e) && (best < 0 || replicas[sz(e)] < replicas[sz(best)])) best = e;
   return best;
+}
+
+uint16_t first_expert(const std::vector<uint16_t>& gpu) {
+  for (uint16_t e : gpu)
+    if (!is_empty_slot(e)) return e;
+  return kEmptySlot;
 }
 
 void refuse_twice_on_gpu(const std::vector<uint16_t>& gpu, const std::string& file, int layer,
@@ -53,9 +56,10 @@ std::vector<int32_t> layer_row(const LayerPlacement& layer, int slots, int num_e
     std::vector<uint16_t> gpu = layer.gpu_experts[g];
     if (fill == EmptySlotFill::kDistinct) refuse_twice_on_gpu(gpu, file, l, g);
     gpu.resize(sz(slots), kEmptySlot);
+    const uint16_t own = first_expert(gpu);
     for (auto& e : gpu) {
       if (!is_empty_slot(e)) continue;
-      const int32_t f = filler(gpu, replicas, fill);
+      const int32_t f = filler(gpu, own, replicas, fill);
       if (f < 0)
         throw_field_error(file, "cluster.slots_per_gpu",
                           "at most " + num(num_experts) + " slots (each expert once per device)",

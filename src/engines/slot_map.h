@@ -26,8 +26,9 @@ struct SlotMap {
 enum class EmptySlotFill {
   // Another copy of an expert the GPU already holds (the first in its slots): no new expert's
   // weights and no new destination of tokens on that GPU, so dispatch traffic stays what the
-  // layout predicts. A GPU with no expert at all gets the layer's expert with the fewest
-  // replicas (lowest id on ties). SGLang, TensorRT-LLM, vLLM, EPLB.
+  // layout predicts. A GPU with no expert at all gets, slot by slot, the layer's expert with
+  // the fewest replicas that it does not hold yet (lowest id on ties). SGLang, TensorRT-LLM,
+  // vLLM, EPLB.
   kLocalCopy,
   // For engines that refuse an expert twice on one device (vLLM-Ascend): the layer's expert
   // with the fewest replicas among those the GPU does not hold (lowest id on ties).
