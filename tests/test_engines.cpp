@@ -323,7 +323,7 @@ TEST_P(EngineBadFile, RefusedWithOneLineAndNothingWritten) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineBadFile, ::testing::ValuesIn(kBadFiles),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& p) { return std::string(p.param.name); });
 
 // Export refuses a layout of another model than the one named, and writes nothing: with the
 // EPLB format's four files, not one appears.

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "fuzz_regressions.h"
 #include "model/presets.h"
+#include "npy_test_util.h"
 #include "test_util.h"
 #include "trace/import_jsonl.h"
 #include "trace/import_npy.h"
@@ -18,6 +19,10 @@ namespace epbench {
 namespace {
 
 using test::ScratchDir;
+using test::write_npy;
+using test::write_npy_raw;
+using test::npy_dict;
+using test::bytes_of;
 
 // mixtral-8x7b: 32 layers, 8 experts, top-2.
 constexpr int kL = 32, kK = 2, kE = 8;
@@ -30,40 +35,6 @@ uint16_t expert_id(uint64_t t, int l, int k) {
 }
 float gate_weight(uint64_t t, int l, int k) {
   return static_cast<float>(k == 0 ? 0.5 + 0.01 * static_cast<double>(t) : 0.25 + 0.001 * l);
-}
-
-// A minimal .npy writer: header dict padded to 64 bytes, then `data` as given.
-void write_npy_raw(const std::string& path, const std::string& dict, const std::string& data,
-                   int major = 1) {
-  const size_t len_bytes = major == 1 ? 2 : 4;
-  std::string header = dict;
-  while ((6 + 2 + len_bytes + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += static_cast<char>(major);
-  out += '\0';
-  for (size_t b = 0; b < len_bytes; ++b)
-    out += static_cast<char>((header.size() >> (8 * b)) & 0xff);
-  std::ofstream(path, std::ios::binary) << out << header << data;
-}
-
-std::string dict(const std::string& descr, const std::vector<uint64_t>& shape,
-                 bool fortran = false) {
-  std::string s = "(";
-  for (uint64_t d : shape) s += std::to_string(d) + ", ";
-  return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-         ", 'shape': " + s + "), }";
-}
-
-template <class T>
-std::string bytes_of(const std::vector<T>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-}
-
-template <class T>
-void write_npy(const std::string& path, const std::string& descr,
-               const std::vector<uint64_t>& shape, const std::vector<T>& v, int major = 1) {
-  write_npy_raw(path, dict(descr, shape), bytes_of(v), major);
 }
 
 // Values for tokens x layers x slots stored in `layout` order.
@@ -337,29 +308,29 @@ std::vector<BadNpy> bad_npy_cases() {
       {"NotNpy", [](const ScratchDir& d) { std::ofstream(d.path("ids.npy")) << "a,b\n1,2\n"; }, len,
        "magic"},
       {"BigEndian",
-       [=](const ScratchDir& d) { write_npy_raw(d.path("ids.npy"), dict(">i8", shape), ids8); },
+       [=](const ScratchDir& d) { write_npy_raw(d.path("ids.npy"), npy_dict(">i8", shape), ids8); },
        len, "big-endian"},
       {"FloatDtype",
-       [=](const ScratchDir& d) { write_npy_raw(d.path("ids.npy"), dict("<f8", shape), ids8); },
+       [=](const ScratchDir& d) { write_npy_raw(d.path("ids.npy"), npy_dict("<f8", shape), ids8); },
        len, "integer dtype"},
       {"FortranOrder",
        [=](const ScratchDir& d) {
-         write_npy_raw(d.path("ids.npy"), dict("<i8", shape, true), ids8);
+         write_npy_raw(d.path("ids.npy"), npy_dict("<i8", shape, true), ids8);
        },
        len, "fortran_order"},
       {"WrongRank",
        [=](const ScratchDir& d) {
-         write_npy_raw(d.path("ids.npy"), dict("<i8", {kTokens, kL * kK}), ids8);
+         write_npy_raw(d.path("ids.npy"), npy_dict("<i8", {kTokens, kL * kK}), ids8);
        },
        len, "shape"},
       {"WrongLayersAndK",
        [=](const ScratchDir& d) {
-         write_npy_raw(d.path("ids.npy"), dict("<i8", {kTokens, 16, 4}), ids8);
+         write_npy_raw(d.path("ids.npy"), npy_dict("<i8", {kTokens, 16, 4}), ids8);
        },
        len, "[tokens, 32, 2]"},
       {"Truncated",
        [=](const ScratchDir& d) {
-         write_npy_raw(d.path("ids.npy"), dict("<i8", shape), ids8.substr(0, ids8.size() - 8));
+         write_npy_raw(d.path("ids.npy"), npy_dict("<i8", shape), ids8.substr(0, ids8.size() - 8));
        },
        len, "truncated"},
       {"IdTooLarge", [](const ScratchDir& d) { write_ids_with(d, 2 * kL * kK + 5 * kK + 1, 8); },

@@ -5,16 +5,11 @@
 
 namespace epbench {
 
-namespace {
-
-// Python's repr of a shape tuple: "()", "(3,)", "(3, 4)".
-std::string shape_tuple(const std::vector<uint64_t>& shape) {
+std::string shape_text(const std::vector<uint64_t>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + (shape.size() == 1 ? ",)" : ")");
 }
-
-}  // namespace
 
 std::string npy_int64(const std::vector<int64_t>& values, const std::vector<uint64_t>& shape) {
   static_assert(std::endian::native == std::endian::little, "npy_int64 writes host order");
@@ -22,7 +17,7 @@ std::string npy_int64(const std::vector<int64_t>& values, const std::vector<uint
   for (uint64_t d : shape) count *= d;
   if (count != values.size()) throw std::logic_error("npy_int64: shape does not match the values");
   std::string header =
-      "{'descr': '<i8', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
+      "{'descr': '<i8', 'fortran_order': False, 'shape': " + shape_text(shape) + ", }";
   // magic (6) + version (2) + header length (2) + header + '\n', padded to 64 bytes.
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');

@@ -8,6 +8,9 @@
 
 namespace epbench {
 
+// A shape as NumPy writes it in a header and prints it: "()", "(3,)", "(3, 4)".
+std::string shape_text(const std::vector<uint64_t>& shape);
+
 // The bytes of a little-endian int64 ("<i8") array of `shape` holding `values` (C order).
 std::string npy_int64(const std::vector<int64_t>& values, const std::vector<uint64_t>& shape);
 

@@ -24,12 +24,6 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
 
-std::string shape_text(const std::vector<uint64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
-
 uint64_t load_le(const unsigned char* p, int size) {
   uint64_t v = 0;
   for (int b = size - 1; b >= 0; --b) v = (v << 8) | p[b];

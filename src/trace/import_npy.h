@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/npy_writer.h"  // shape_text
 #include "trace/trace.h"
 
 namespace epbench {
