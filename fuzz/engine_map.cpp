@@ -25,7 +25,8 @@ void parse(const epbench::EngineFormat& format, const std::string& path) {
   const epbench::SlotMap map = format.import_map(path, m, 4);
   require(map.layers() == m.num_layers && map.ranks == 4, "one row per MoE layer, 4 ranks");
   epbench::fuzz::require_accepted("map re-exported", [&] {
-    const epbench::Layout lay = epbench::layout_of(map, {m.name, m.num_experts, 1, 4}, format.name, path);
+    const epbench::Layout lay =
+        epbench::layout_of(map, {m.name, m.num_experts, 1, 4}, format.name, path);
     const std::string out = epbench::fuzz::scratch_path("again");
     for (const auto& f : format.export_map({lay, path, m, out}))
       std::ofstream(f.path, std::ios::binary) << f.content;

@@ -45,6 +45,13 @@ echo "== place: every algorithm, fitted on the first half, 2 nodes x 4 GPUs x 2 
 place_all "" 2 "${shape[@]}"
 layouts=("${placed[@]}")
 echo
+echo "== the EPLB placement as inference engines load it (docs/engines.md)"
+mkdir -p "$out/engines"
+for target in sglang.json trtllm.yaml vllm-ascend.json eplb.json; do
+  "$epbench" layout export "$out/layouts/eplb.json" --format "${target%.*}" \
+    -o "$out/engines/eplb.$target"
+done
+echo
 echo "== evaluate on the held-out half"
 "$epbench" evaluate --trace "$trace" --test 50%:100% "${shape[@]}" \
   --layouts "$(IFS=,; echo "${layouts[*]}")" --routing first,optimal \
@@ -82,6 +89,7 @@ echo "== report of the run (docs/analysis.md)"
 PYTHONPATH=analysis /usr/bin/python3 -m epbench_analysis report "$out/run.h5" "$out/serve.h5" -o "$out/report"
 echo
 echo "outputs in $out/: trace.stats.h5 (statistics), layouts/*.json (placements),"
+echo "engines/ (the EPLB placement for SGLang, TensorRT-LLM, vLLM-Ascend, EPLB),"
 echo "evaluate.h5 (predicted step costs, docs/evaluate.md), serve.h5 (predicted serving, docs/serve.md),"
 echo "cluster-this-machine.json (calibrated),"
 echo "run.h5 (measured, docs/run.md), report/report.md and report/report.html with figures"

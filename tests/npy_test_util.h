@@ -9,7 +9,7 @@ namespace epbench::test {
 
 // A minimal .npy writer: header dict padded to 64 bytes, then `data` as given.
 inline void write_npy_raw(const std::string& path, const std::string& dict, const std::string& data,
-                   int major = 1) {
+                          int major = 1) {
   const size_t len_bytes = major == 1 ? 2 : 4;
   std::string header = dict;
   while ((6 + 2 + len_bytes + header.size() + 1) % 64 != 0) header += ' ';
@@ -23,7 +23,7 @@ inline void write_npy_raw(const std::string& path, const std::string& dict, cons
 }
 
 inline std::string npy_dict(const std::string& descr, const std::vector<uint64_t>& shape,
-                 bool fortran = false) {
+                            bool fortran = false) {
   std::string s = "(";
   for (uint64_t d : shape) s += std::to_string(d) + ", ";
   return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +

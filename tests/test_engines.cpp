@@ -61,8 +61,8 @@ bool has_empty_slot(const Layout& lay) {
 
 // What engines hold for a layout: its slots with the empty ones filled.
 Layout filled(const Layout& lay, EmptySlotFill fill) {
-  return layout_of(slot_map_of(lay, fill), {lay.model, lay.num_experts, lay.nodes, lay.gpus_per_node},
-                   "filled", "filled");
+  return layout_of(slot_map_of(lay, fill),
+                   {lay.model, lay.num_experts, lay.nodes, lay.gpus_per_node}, "filled", "filled");
 }
 
 bool twice_on_a_gpu(const Layout& lay) {
@@ -92,12 +92,14 @@ TEST(Engines, EveryAlgorithmRoundTripsInEveryFormat) {
       const Layout lay = algo.place({model.name, stats, cluster, 1, {}, 0, 0});
       with_empty += has_empty_slot(lay);
       for (const auto& format : engine_formats()) {
-        SCOPED_TRACE(std::string(algo.name) + " " + format.name + " slots " + std::to_string(slots));
+        SCOPED_TRACE(std::string(algo.name) + " " + format.name + " slots " +
+                     std::to_string(slots));
         const bool distinct = std::string(format.name) == "vllm-ascend";
         if (distinct && twice_on_a_gpu(lay)) continue;  // refused, tested below
         const Layout back = round_trip(lay, model, format, dir);
         const EmptySlotFill fill = distinct ? EmptySlotFill::kDistinct : EmptySlotFill::kLocalCopy;
-        EXPECT_EQ(slots_of(back), has_empty_slot(lay) ? slots_of(filled(lay, fill)) : slots_of(lay));
+        EXPECT_EQ(slots_of(back),
+                  has_empty_slot(lay) ? slots_of(filled(lay, fill)) : slots_of(lay));
         EXPECT_EQ(slots_of(round_trip(back, model, format, dir)), slots_of(back));
         ++checked;
       }
@@ -116,22 +118,25 @@ TEST(Engines, EplbPublishedExampleRoundTripsSlotForSlot) {
   s.num_layers = 2;
   s.num_experts = 12;
   s.top_k = 2;
-  s.load = {90, 132, 40, 61, 104, 165, 39, 4, 73, 56, 183, 86,
-            20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27};
+  s.load = {90, 132, 40,  61, 104, 165, 39,  4,   73,  56, 183, 86,
+            20, 107, 104, 64, 19,  197, 187, 157, 172, 86, 16,  27};
   const ClusterSpec cluster = shape_cluster(load_cluster("h100"), 2, 4, 2, 12);
-  const Layout lay = find_placement("eplb").place({model.name, s, cluster, 1, {{"groups", 4}}, 0, 0});
+  const Layout lay =
+      find_placement("eplb").place({model.name, s, cluster, 1, {{"groups", 4}}, 0, 0});
   ScratchDir dir;
   const std::string out = dir.path("eplb.json");
   for (const EngineFile& f : find_engine_format("eplb").export_map({lay, "x", model, out}))
     std::ofstream(f.path, std::ios::binary) << f.content;
   const nlohmann::json j = read_json(out);
-  EXPECT_EQ(j.at("phy2log"), nlohmann::json::parse("[[5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1],"
-                                                   " [7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1]]"));
+  EXPECT_EQ(j.at("phy2log"),
+            nlohmann::json::parse("[[5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1],"
+                                  " [7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1]]"));
   EXPECT_EQ(j.at("logcnt"), nlohmann::json::parse("[[1, 2, 1, 1, 2, 2, 1, 1, 1, 1, 2, 1],"
                                                   " [1, 2, 1, 1, 1, 2, 2, 1, 2, 1, 1, 1]]"));
-  EXPECT_EQ(j.at("log2phy")[0], nlohmann::json::parse("[[12, -1], [13, 15], [11, -1], [6, -1], [5, 7],"
-                                                      " [0, 2], [1, -1], [3, -1], [4, -1], [9, -1],"
-                                                      " [8, 10], [14, -1]]"));
+  EXPECT_EQ(j.at("log2phy")[0],
+            nlohmann::json::parse("[[12, -1], [13, 15], [11, -1], [6, -1], [5, 7],"
+                                  " [0, 2], [1, -1], [3, -1], [4, -1], [9, -1],"
+                                  " [8, 10], [14, -1]]"));
   // EPLB's own log2phy (replicas in its replica order) is accepted on import as the same map.
   nlohmann::json theirs = j;
   theirs["log2phy"][0][1] = {15, 13};
@@ -161,7 +166,8 @@ TEST(Engines, FlashLbExampleKeepsTwoReplicasOnOneGpu) {
   EXPECT_NEAR(peak / mean, 232.0 / 181.25, 1e-9);
   ScratchDir dir;
   for (const char* f : {"sglang", "vllm", "trtllm", "eplb"})
-    EXPECT_EQ(slot_map_of(round_trip(lay, model, find_engine_format(f), dir)).phy2log[0], eplb) << f;
+    EXPECT_EQ(slot_map_of(round_trip(lay, model, find_engine_format(f), dir)).phy2log[0], eplb)
+        << f;
   // vLLM-Ascend keeps one copy of an expert per device: refused, naming the GPU.
   try {
     find_engine_format("vllm-ascend").export_map({lay, "fl.json", model, dir.path("a.json")});
@@ -215,14 +221,14 @@ TEST(Engines, DenseLayersNumberedAsEachEngineDoes) {
   EXPECT_EQ(sg.at("physical_to_logical_map")[3], nlohmann::json::parse("[0, 1, 2, 3, 0, 1]"));
   EXPECT_EQ(sg.at("physical_to_logical_map")[4], nlohmann::json::parse("[3, 2, 1, 0, 3, 2]"));
   const std::string trt = content("trtllm");
-  EXPECT_NE(trt.find("\n  3: [0, 1, 2, 3, 0, 1]\n  4: [3, 2, 1, 0, 3, 2]"), std::string::npos) << trt;
+  EXPECT_NE(trt.find("\n  3: [0, 1, 2, 3, 0, 1]\n  4: [3, 2, 1, 0, 3, 2]"), std::string::npos)
+      << trt;
   EXPECT_NE(trt.find("\nnum_slots: 6\nlayer_updates_per_iter: 0\n"), std::string::npos) << trt;
   const nlohmann::json asc = nlohmann::json::parse(content("vllm-ascend"));
   EXPECT_EQ(asc.at("moe_layer_count"), 2);
   EXPECT_EQ(asc.at("layer_list")[1].at("device_list")[1].at("device_expert"),
             nlohmann::json::parse("[0, 3, 2]"));
 }
-
 
 // A bad engine file: exit 2, one line naming the file and the field, no layout written.
 struct BadEngineFile {
@@ -234,59 +240,79 @@ struct BadEngineFile {
 };
 
 const BadEngineFile kBadFiles[] = {
-    {"sglang_slots_not_divisible", "sglang",
+    {"sglang_slots_not_divisible",
+     "sglang",
      R"({"physical_to_logical_map": [[0,1,2,3,4,5,6,7,0],[0,1,2,3,4,5,6,7,0],)"
      R"([0,1,2,3,4,5,6,7,0],[0,1,2,3,4,5,6,7,0]]})",
      {"--gpus-per-node", "4"},
      "physical_to_logical_map[0]: expected a slot count divisible by the 4 ranks"},
-    {"sglang_id_out_of_range", "sglang",
+    {"sglang_id_out_of_range",
+     "sglang",
      R"({"physical_to_logical_map": [[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,8],)"
      R"([0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7]]})",
      {"--gpus-per-node", "4"},
      "physical_to_logical_map[1][7]: expected an expert id in [0, 8), got 8"},
-    {"sglang_empty_marker", "sglang",
+    {"sglang_empty_marker",
+     "sglang",
      R"({"physical_to_logical_map": [[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,-1],)"
      R"([0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7]]})",
      {"--gpus-per-node", "4"},
      "physical_to_logical_map[1][7]: expected an expert id in [0, 8), got -1"},
-    {"sglang_other_model", "sglang",
+    {"sglang_other_model",
+     "sglang",
      R"({"physical_to_logical_map": [[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7]]})",
      {"--gpus-per-node", "4"},
      "physical_to_logical_map: expected 4 rows (every hidden layer of brown-moe-8e-top2, 0 dense "
      "included), got 2 rows"},
-    {"sglang_extra_key", "sglang",
-     R"({"physical_to_logical_map": [], "logical_count": []})", {"--gpus-per-node", "4"},
+    {"sglang_extra_key",
+     "sglang",
+     R"({"physical_to_logical_map": [], "logical_count": []})",
+     {"--gpus-per-node", "4"},
      "logical_count: expected only the keys physical_to_logical_map"},
-    {"sglang_no_ranks", "sglang",
+    {"sglang_no_ranks",
+     "sglang",
      R"({"physical_to_logical_map": [[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7],)"
      R"([0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7]]})",
-     {}, "the file does not say how many ranks it is for"},
-    {"trtllm_missing_layer", "trtllm",
+     {},
+     "the file does not say how many ranks it is for"},
+    {"trtllm_missing_layer",
+     "trtllm",
      "num_slots: 8\nlayer_updates_per_iter: 0\ninitial_global_assignments:\n"
-     "  0: [0, 1, 2, 3, 4, 5, 6, 7]\n  1: [0, 1, 2, 3, 4, 5, 6, 7]\n  3: [0, 1, 2, 3, 4, 5, 6, 7]\n",
+     "  0: [0, 1, 2, 3, 4, 5, 6, 7]\n  1: [0, 1, 2, 3, 4, 5, 6, 7]\n  3: [0, 1, 2, 3, 4, 5, 6, "
+     "7]\n",
      {"--gpus-per-node", "4"},
      "initial_global_assignments: expected a key for every MoE layer of brown-moe-8e-top2 (0..3), "
      "got no layer 2"},
-    {"trtllm_expert_missing", "trtllm",
+    {"trtllm_expert_missing",
+     "trtllm",
      "num_slots: 8\ninitial_global_assignments:\n  0: [0, 1, 2, 3, 4, 5, 6, 6]\n"
-     "  1: [0, 1, 2, 3, 4, 5, 6, 7]\n  2: [0, 1, 2, 3, 4, 5, 6, 7]\n  3: [0, 1, 2, 3, 4, 5, 6, 7]\n",
+     "  1: [0, 1, 2, 3, 4, 5, 6, 7]\n  2: [0, 1, 2, 3, 4, 5, 6, 7]\n  3: [0, 1, 2, 3, 4, 5, 6, "
+     "7]\n",
      {"--gpus-per-node", "4"},
      "initial_global_assignments[0]: expected every expert 0..7 in a slot, got expert 7 missing"},
-    {"trtllm_unknown_key", "trtllm", "num_slots: 8\nslots: 3\n", {"--gpus-per-node", "4"},
+    {"trtllm_unknown_key",
+     "trtllm",
+     "num_slots: 8\nslots: 3\n",
+     {"--gpus-per-node", "4"},
      "slots: expected only num_slots, layer_updates_per_iter, initial_global_assignments"},
     {"trtllm_not_yaml", "trtllm", "num_slots: [8\n", {"--gpus-per-node", "4"}, "not valid YAML"},
-    {"ascend_ragged", "vllm-ascend",
+    {"ascend_ragged",
+     "vllm-ascend",
      R"({"moe_layer_count": 4, "layer_list": [)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6]}]},)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]},)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]},)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]}]})",
-     {}, "layer_list[0].device_list[1].device_expert: expected 4 experts (as device 0), got 3"},
-    {"ascend_missing_layer", "vllm-ascend",
+     {},
+     "layer_list[0].device_list[1].device_expert: expected 4 experts (as device 0), got 3"},
+    {"ascend_missing_layer",
+     "vllm-ascend",
      R"({"moe_layer_count": 4, "layer_list": [)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]}]})",
-     {}, "layer_list: expected 4 layers (moe_layer_count), got 1"},
-    {"ascend_ranks_disagree", "vllm-ascend",
+     {},
+     "layer_list: expected 4 layers (moe_layer_count), got 1"},
+    {"ascend_ranks_disagree",
+     "vllm-ascend",
      R"({"moe_layer_count": 4, "layer_list": [)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]},)"
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]},)"
@@ -294,15 +320,19 @@ const BadEngineFile kBadFiles[] = {
      R"({"device_list": [{"device_expert": [0,1,2,3]}, {"device_expert": [4,5,6,7]}]}]})",
      {"--gpus-per-node", "4"},
      "layer_list[0].device_list: expected 4 devices (--nodes x --gpus-per-node), got 2"},
-    {"eplb_bad_logcnt", "eplb",
+    {"eplb_bad_logcnt",
+     "eplb",
      R"({"phy2log": [[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7]],)"
      R"("logcnt": [[2,1,1,1,1,1,1,1],[1,1,1,1,1,1,1,1],[1,1,1,1,1,1,1,1],[1,1,1,1,1,1,1,1]]})",
-     {"--gpus-per-node", "4"}, "logcnt: expected each expert's replica count in phy2log"},
-    {"vllm_other_model", "vllm",
+     {"--gpus-per-node", "4"},
+     "logcnt: expected each expert's replica count in phy2log"},
+    {"vllm_other_model",
+     "vllm",
      R"({"format": "vllm_offline_eplb_physical_to_logical", "num_logical_experts": 16,)"
      R"("physical_to_logical_map": [[0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7],)"
      R"([0,1,2,3,4,5,6,7],[0,1,2,3,4,5,6,7]]})",
-     {"--gpus-per-node", "4"}, "num_logical_experts: expected 8 (experts of brown-moe-8e-top2)"},
+     {"--gpus-per-node", "4"},
+     "num_logical_experts: expected 8 (experts of brown-moe-8e-top2)"},
 };
 
 class EngineBadFile : public ::testing::TestWithParam<BadEngineFile> {};
@@ -312,8 +342,15 @@ TEST_P(EngineBadFile, RefusedWithOneLineAndNothingWritten) {
   ScratchDir dir;
   const std::string in = dir.path(std::string(c.name) + ".in");
   std::ofstream(in) << c.content;
-  std::vector<std::string> args = {"layout", "import", in, "--format", c.format, "--model",
-                                   "brown-moe-8e-top2", "-o", dir.path("out.json")};
+  std::vector<std::string> args = {"layout",
+                                   "import",
+                                   in,
+                                   "--format",
+                                   c.format,
+                                   "--model",
+                                   "brown-moe-8e-top2",
+                                   "-o",
+                                   dir.path("out.json")};
   args.insert(args.end(), c.extra.begin(), c.extra.end());
   const test::CommandResult r = test::run_epbench(args);
   EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -329,11 +366,14 @@ INSTANTIATE_TEST_SUITE_P(Engines, EngineBadFile, ::testing::ValuesIn(kBadFiles),
 // EPLB format's four files, not one appears.
 TEST(Engines, ExportRefusesAnotherModelAndWritesNothing) {
   ScratchDir dir;
-  const std::string layout = std::string(EPBENCH_SOURCE_DIR) + "/layouts/mixtral-8x7b.2x4.eplb.json";
-  const test::CommandResult r = test::run_epbench(
-      {"layout", "export", layout, "--format", "eplb", "--model", "olmoe-1b-7b", "-o", dir.path("e.json")});
+  const std::string layout =
+      std::string(EPBENCH_SOURCE_DIR) + "/layouts/mixtral-8x7b.2x4.eplb.json";
+  const test::CommandResult r =
+      test::run_epbench({"layout", "export", layout, "--format", "eplb", "--model", "olmoe-1b-7b",
+                         "-o", dir.path("e.json")});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(layout + ": model: expected 'olmoe-1b-7b', got 'mixtral-8x7b'"), std::string::npos)
+  EXPECT_NE(r.err.find(layout + ": model: expected 'olmoe-1b-7b', got 'mixtral-8x7b'"),
+            std::string::npos)
       << r.err;
   EXPECT_TRUE(test::files_matching(dir.path(""), "e.").empty());
   const test::CommandResult ok =

@@ -134,7 +134,7 @@ TEST(Eplb, PlaceWrapperMakesValidLayout) {
   EXPECT_EQ(m.replicas[3].size(), 9u);
   EXPECT_EQ(std::set<int>(m.replicas[3].begin(), m.replicas[3].end()), (std::set<int>{0, 1}));
   EXPECT_EQ(occupied_slots(lay.layers[0]), 24u);
-  in.params["groups"] = 5;              // 16 experts are not 5 groups
+  in.params["groups"] = 5;  // 16 experts are not 5 groups
   EXPECT_THROW(find_placement("eplb").place(in), InputError);
 }
 

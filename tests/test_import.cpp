@@ -18,11 +18,11 @@
 namespace epbench {
 namespace {
 
+using test::bytes_of;
+using test::npy_dict;
 using test::ScratchDir;
 using test::write_npy;
 using test::write_npy_raw;
-using test::npy_dict;
-using test::bytes_of;
 
 // mixtral-8x7b: 32 layers, 8 experts, top-2.
 constexpr int kL = 32, kK = 2, kE = 8;

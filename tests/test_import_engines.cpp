@@ -91,10 +91,10 @@ std::string megatron_line(int step, int layer, int r, int tokens, const char* bl
     const auto [a, b] = experts(r, t, layer - 3);
     rows.push_back({a, b});
   }
-  return nlohmann::json{{"step", step}, {"stage", "pre_dispatch"}, {"block", block},
-                        {"layer", layer}, {"rank", 0},  {"num_tokens", tokens},
-                        {"topk", 2},      {"top_indices", rows}}
-             .dump();
+  return nlohmann::json{
+      {"step", step}, {"stage", "pre_dispatch"}, {"block", block}, {"layer", layer},
+      {"rank", 0},    {"num_tokens", tokens},    {"topk", 2},      {"top_indices", rows}}
+      .dump();
 }
 
 TEST(ImportMegatron, EachForwardPassIsOneRequest) {
@@ -151,15 +151,17 @@ const BadRecording kBad[] = {
      "r.npy"},
     {"megatron_other_topk",
      [](const ScratchDir& d) {
-       return megatron_args(d, {R"({"step":0,"layer":3,"num_tokens":1,"topk":8,"top_indices":[[0,1,2,3,4,5,6,7]]})"});
+       return megatron_args(
+           d,
+           {R"({"step":0,"layer":3,"num_tokens":1,"topk":8,"top_indices":[[0,1,2,3,4,5,6,7]]})"});
      },
      "trace.jsonl:1: topk: expected 2 (top-k of dense-moe), got 8"},
     {"megatron_missing_layer",
      [](const ScratchDir& d) {
-       return megatron_args(d, {megatron_line(0, 3, 0, 2), megatron_line(0, 4, 0, 2),
-                                megatron_line(0, 5, 0, 2), megatron_line(0, 6, 0, 2),
-                                megatron_line(1, 3, 0, 2), megatron_line(1, 5, 0, 2),
-                                megatron_line(1, 6, 0, 2)});
+       return megatron_args(
+           d, {megatron_line(0, 3, 0, 2), megatron_line(0, 4, 0, 2), megatron_line(0, 5, 0, 2),
+               megatron_line(0, 6, 0, 2), megatron_line(1, 3, 0, 2), megatron_line(1, 5, 0, 2),
+               megatron_line(1, 6, 0, 2)});
      },
      "trace.jsonl:5: layer: expected a call of every MoE layer in step 1"},
     {"megatron_one_stage",
@@ -173,8 +175,7 @@ const BadRecording kBad[] = {
                                 megatron_line(0, 5, 0, 2), megatron_line(0, 6, 0, 2)});
      },
      "trace.jsonl:2: num_tokens: expected 2 (as line 1, the same forward pass), got 3"},
-    {"megatron_not_json",
-     [](const ScratchDir& d) { return megatron_args(d, {"{\"step\": 0,"}); },
+    {"megatron_not_json", [](const ScratchDir& d) { return megatron_args(d, {"{\"step\": 0,"}); },
      "trace.jsonl:1: record: expected one JSON object per line"},
 };
 
@@ -182,8 +183,8 @@ class ImportRecordingBad : public ::testing::TestWithParam<BadRecording> {};
 
 TEST_P(ImportRecordingBad, RefusedWithOneLineAndNoTrace) {
   ScratchDir dir;
-  std::vector<std::string> args = {"trace", "import", "--model", dense_model(dir),
-                                   "-o", dir.path("t.h5")};
+  std::vector<std::string> args = {"trace",          "import", "--model",
+                                   dense_model(dir), "-o",     dir.path("t.h5")};
   const auto extra = GetParam().write(dir);
   args.insert(args.end(), extra.begin(), extra.end());
   const test::CommandResult r = test::run_epbench(args);

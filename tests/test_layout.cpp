@@ -133,14 +133,20 @@ struct BadCase {
 };
 
 const BadCase kBad[] = {
-    {"missing_expert", [](nlohmann::json& j) { j["layers"][0]["gpu_slots"][3] = {7, -1, -1}; },
+    {"missing_expert",
+     [](nlohmann::json& j) {
+       j["layers"][0]["gpu_slots"][3] = {7, -1, -1};
+     },
      "layers[0]: expected every expert 0..7 at least once, got expert 6 missing"},
     {"over_slots",
      [](nlohmann::json& j) {
        j["layers"][3]["gpu_slots"][1] = {2, 3, 4, 6};
      },
      "layers[3].gpu_slots[1]: expected 3 slots (slots_per_gpu), got 4"},
-    {"short_row", [](nlohmann::json& j) { j["layers"][3]["gpu_slots"][1] = {2, 3}; },
+    {"short_row",
+     [](nlohmann::json& j) {
+       j["layers"][3]["gpu_slots"][1] = {2, 3};
+     },
      "layers[3].gpu_slots[1]: expected 3 slots (slots_per_gpu), got 2"},
     {"id_out_of_range",
      [](nlohmann::json& j) {

@@ -44,9 +44,8 @@ void write_all(const std::vector<EngineFile>& files) {
 void run_export(const ExportOptions& o) {
   const EngineFormat& format = find_engine_format(o.format);
   const Layout lay = read_layout(o.layout);
-  const ModelPreset model =
-      resolve_model(o.model.empty() ? lay.model : o.model, o.model.empty() ? o.layout + ": model"
-                                                                           : "--model");
+  const ModelPreset model = resolve_model(o.model.empty() ? lay.model : o.model,
+                                          o.model.empty() ? o.layout + ": model" : "--model");
   require_same_model(model, lay.model, lay.num_layers, lay.num_experts, model.top_k, o.layout);
   const std::vector<EngineFile> files = format.export_map({lay, o.layout, model, o.output});
   write_all(files);

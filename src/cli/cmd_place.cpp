@@ -7,9 +7,9 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "model/cluster.h"
+#include "model/model_spec.h"
 #include "placement/algorithm.h"
 #include "placement/common.h"
-#include "model/model_spec.h"
 #include "trace/load_file.h"
 #include "trace/stats.h"
 #include "trace/trace_io.h"
@@ -111,8 +111,8 @@ void run_place_on_loads(const PlaceOptions& o) {
   const ModelPreset model = resolve_model(o.model.empty() ? loads.model : o.model,
                                           o.model.empty() ? o.loads + ": model" : "--model");
   const TraceStats stats = stats_from_loads(loads, model, o.loads);
-  const ClusterSpec cluster = shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node,
-                                            o.slots, model.num_experts);
+  const ClusterSpec cluster =
+      shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, model.num_experts);
   Layout lay = algo.place({model.name, stats, cluster, o.seed, params, model.d_model, model.d_ff});
   lay.params["loads"] = o.loads;
   validate_layout(lay, o.output + " (as produced by " + o.algo + ")");

@@ -51,8 +51,9 @@ const EngineFormat& find_engine_format(const std::string& name) {
 
 int require_ranks(int ranks, const std::string& file) {
   if (ranks < 1)
-    throw InputError(file + ": the file does not say how many ranks it is for: give "
-                            "--gpus-per-node (and --nodes)");
+    throw InputError(file +
+                     ": the file does not say how many ranks it is for: give "
+                     "--gpus-per-node (and --nodes)");
   return ranks;
 }
 

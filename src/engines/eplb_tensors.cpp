@@ -73,7 +73,8 @@ std::vector<std::vector<int32_t>> read_npy_rows(const std::string& path) {
   npy.read_ints(shape[0] * shape[1], values);
   std::vector<std::vector<int32_t>> rows(shape[0]);
   for (size_t i = 0; i < values.size(); ++i)
-    rows[i / shape[1]].push_back(static_cast<int32_t>(std::clamp<int64_t>(values[i], -1, INT32_MAX)));
+    rows[i / shape[1]].push_back(
+        static_cast<int32_t>(std::clamp<int64_t>(values[i], -1, INT32_MAX)));
   return rows;
 }
 
@@ -91,8 +92,8 @@ void check_tables(const nlohmann::json& j, const SlotMap& map, const std::string
     auto got = int_rows(l2p[l], file, where);
     for (size_t e = 0; e < got.size(); ++e) {
       std::sort(got[e].begin(), got[e].end());
-      got[e].erase(got[e].begin(), std::find_if(got[e].begin(), got[e].end(),
-                                                [](int32_t v) { return v >= 0; }));
+      got[e].erase(got[e].begin(),
+                   std::find_if(got[e].begin(), got[e].end(), [](int32_t v) { return v >= 0; }));
     }
     std::vector<std::vector<int32_t>> expect(sz(map.num_experts));
     for (size_t p = 0; p < map.phy2log[l].size(); ++p)
@@ -134,7 +135,8 @@ SlotMap import_eplb(const std::string& path, const ModelPreset& model, int ranks
     map.phy2log = int_rows(j.at("phy2log"), path, "phy2log");
   }
   if (map.layers() != model.num_layers)
-    throw_field_error(path, "phy2log", str(model.num_layers) + " rows (MoE layers of " + model.name + ")",
+    throw_field_error(path, "phy2log",
+                      str(model.num_layers) + " rows (MoE layers of " + model.name + ")",
                       str(map.layers()) + " rows");
   map.ranks = require_ranks(ranks, path);
   map.num_experts = model.num_experts;

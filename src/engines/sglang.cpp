@@ -47,8 +47,8 @@ SlotMap import_sglang(const std::string& path, const ModelPreset& model, int ran
   SlotMap map;
   map.ranks = require_ranks(ranks, path);
   map.num_experts = model.num_experts;
-  map.slots_per_rank =
-      slots_per_rank(static_cast<int64_t>(rows[0].size()), map.ranks, path, std::string(kKey) + "[0]");
+  map.slots_per_rank = slots_per_rank(static_cast<int64_t>(rows[0].size()), map.ranks, path,
+                                      std::string(kKey) + "[0]");
   // Every row, dense ones included: they are never routed, but static dispatch needs them whole.
   map.phy2log = std::move(rows);
   validate_slot_map(map, path, kKey);

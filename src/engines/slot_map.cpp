@@ -38,11 +38,12 @@ uint16_t first_expert(const std::vector<uint16_t>& gpu) {
 void refuse_twice_on_gpu(const std::vector<uint16_t>& gpu, const std::string& file, int layer,
                          size_t g) {
   for (size_t i = 0; i < gpu.size(); ++i)
-    if (!is_empty_slot(gpu[i]) && std::find(gpu.begin() + static_cast<ptrdiff_t>(i) + 1,
-                                            gpu.end(), gpu[i]) != gpu.end())
-      throw_field_error(file, "layers[" + num(layer) + "].gpu_slots[" + num(static_cast<int64_t>(g)) + "]",
-                        "each expert at most once per GPU (this engine loads one copy per device)",
-                        "expert " + num(gpu[i]) + " twice");
+    if (!is_empty_slot(gpu[i]) &&
+        std::find(gpu.begin() + static_cast<ptrdiff_t>(i) + 1, gpu.end(), gpu[i]) != gpu.end())
+      throw_field_error(
+          file, "layers[" + num(layer) + "].gpu_slots[" + num(static_cast<int64_t>(g)) + "]",
+          "each expert at most once per GPU (this engine loads one copy per device)",
+          "expert " + num(gpu[i]) + " twice");
 }
 
 std::vector<int32_t> layer_row(const LayerPlacement& layer, int slots, int num_experts,
@@ -80,16 +81,16 @@ SlotMap slot_map_of(const Layout& layout, EmptySlotFill fill, const std::string&
   m.slots_per_rank = layout.slots_per_gpu;
   m.num_experts = layout.num_experts;
   for (int l = 0; l < layout.num_layers; ++l)
-    m.phy2log.push_back(layer_row(layout.layers[sz(l)], layout.slots_per_gpu, layout.num_experts,
-                                  fill, file, l));
+    m.phy2log.push_back(
+        layer_row(layout.layers[sz(l)], layout.slots_per_gpu, layout.num_experts, fill, file, l));
   return m;
 }
 
 int slots_per_rank(int64_t slots, int ranks, const std::string& file, const std::string& field) {
   if (slots <= 0 || ranks <= 0 || slots % ranks != 0)
     throw_field_error(file, field,
-                      "a slot count divisible by the " + num(ranks) + " ranks (slot p on rank p / " +
-                          "slots per rank)",
+                      "a slot count divisible by the " + num(ranks) +
+                          " ranks (slot p on rank p / " + "slots per rank)",
                       num(slots) + " slots");
   return static_cast<int>(slots / ranks);
 }

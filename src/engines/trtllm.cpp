@@ -4,8 +4,8 @@
 // (dense layers counted: DeepSeek-V3's MoE layers are 3..60), each a list of num_slots expert
 // ids, slot j on EP rank j / (num_slots / ep_size). Each list must hold exactly the experts
 // 0..E-1, replicas allowed anywhere.
-#include <map>
 #include <yaml-cpp/yaml.h>
+#include <map>
 
 #include "common/error.h"
 #include "engines/engine_format.h"
@@ -45,8 +45,7 @@ std::map<int64_t, std::vector<int32_t>> read_assignments(const YAML::Node& a,
     const std::string field = "initial_global_assignments[" + str(layer) + "]";
     if (!kv.second.IsSequence()) throw_field_error(file, field, "a list of expert ids");
     std::vector<int32_t> row;
-    for (const auto& e : kv.second)
-      row.push_back(static_cast<int32_t>(yaml_int(e, file, field)));
+    for (const auto& e : kv.second) row.push_back(static_cast<int32_t>(yaml_int(e, file, field)));
     out[layer] = std::move(row);
   }
   return out;
@@ -76,13 +75,15 @@ SlotMap import_trtllm(const std::string& path, const ModelPreset& model, int ran
   if (!root.IsMap()) throw_field_error(path, "(top level)", "a mapping");
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
-    if (key != "num_slots" && key != "layer_updates_per_iter" && key != "initial_global_assignments")
+    if (key != "num_slots" && key != "layer_updates_per_iter" &&
+        key != "initial_global_assignments")
       throw_field_error(path, key,
                         "only num_slots, layer_updates_per_iter, initial_global_assignments "
                         "(MoeLoadBalancerConfig refuses others)",
                         "'" + key + "'");
   }
-  if (!root["num_slots"]) throw_field_error(path, "num_slots", "the slot count", "nothing (missing)");
+  if (!root["num_slots"])
+    throw_field_error(path, "num_slots", "the slot count", "nothing (missing)");
   if (!root["initial_global_assignments"])
     throw_field_error(path, "initial_global_assignments", "the placement of every MoE layer",
                       "nothing (the engine would place experts itself)");

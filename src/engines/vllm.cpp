@@ -18,8 +18,7 @@ constexpr const char* kEnvelope = "vllm_offline_eplb_physical_to_logical_by_mode
 // An optional size field agrees with the map (the loader derives absent ones from it).
 void expect_int(const nlohmann::json& j, const char* key, int expected, const std::string& file,
                 const std::string& what) {
-  if (j.contains(key) &&
-      (!j.at(key).is_number_integer() || j.at(key).get<int64_t>() != expected))
+  if (j.contains(key) && (!j.at(key).is_number_integer() || j.at(key).get<int64_t>() != expected))
     throw_field_error(file, key, std::to_string(expected) + " (" + what + ")", j.at(key).dump());
 }
 
@@ -54,14 +53,15 @@ SlotMap import_vllm(const std::string& path, const ModelPreset& model, int ranks
   if (top.contains("format") && top.at("format") != kFormat && top.at("format") != kEnvelope)
     throw_field_error(path, "format", std::string("\"") + kFormat + "\"", top.at("format").dump());
   const nlohmann::json& j = model_record(top, path);
-  const char* key = j.contains("physical_to_logical_map") ? "physical_to_logical_map" : "expert_map";
+  const char* key =
+      j.contains("physical_to_logical_map") ? "physical_to_logical_map" : "expert_map";
   if (!j.contains(key))
     throw_field_error(path, "physical_to_logical_map", "the map", "nothing (missing)");
   SlotMap map;
   map.phy2log = int_rows(j.at(key), path, key);
   if (map.layers() != model.num_layers)
-    throw_field_error(path, key, std::to_string(model.num_layers) + " rows (MoE layers of " +
-                                     model.name + ")",
+    throw_field_error(path, key,
+                      std::to_string(model.num_layers) + " rows (MoE layers of " + model.name + ")",
                       std::to_string(map.layers()) + " rows");
   map.ranks = require_ranks(ranks, path);
   map.num_experts = model.num_experts;

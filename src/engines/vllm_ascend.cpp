@@ -59,8 +59,9 @@ std::vector<EngineFile> export_vllm_ascend(const ExportInput& in) {
     const auto& row = map.phy2log[sz(l)];
     for (int r = 0; r < map.ranks; ++r) {
       const auto first = row.begin() + static_cast<ptrdiff_t>(r) * map.slots_per_rank;
-      devices.push_back({{"device_id", r},
-                         {"device_expert", std::vector<int32_t>(first, first + map.slots_per_rank)}});
+      devices.push_back(
+          {{"device_id", r},
+           {"device_expert", std::vector<int32_t>(first, first + map.slots_per_rank)}});
     }
     layers.push_back({{"layer_id", l}, {"device_count", map.ranks}, {"device_list", devices}});
   }
@@ -72,8 +73,8 @@ SlotMap import_vllm_ascend(const std::string& path, const ModelPreset& model, in
   const nlohmann::json j = read_json(path);
   const nlohmann::json& count = need(j, "moe_layer_count", path, "");
   if (!count.is_number_integer() || count.get<int64_t>() != model.num_layers)
-    throw_field_error(path, "moe_layer_count", str(model.num_layers) + " (MoE layers of " + model.name + ")",
-                      count.dump());
+    throw_field_error(path, "moe_layer_count",
+                      str(model.num_layers) + " (MoE layers of " + model.name + ")", count.dump());
   const nlohmann::json& layers = need(j, "layer_list", path, "");
   if (!layers.is_array() || static_cast<int>(layers.size()) != model.num_layers)
     throw_field_error(path, "layer_list", str(model.num_layers) + " layers (moe_layer_count)",
@@ -87,8 +88,8 @@ SlotMap import_vllm_ascend(const std::string& path, const ModelPreset& model, in
       map.ranks = static_cast<int>(devices.size());
       map.slots_per_rank = static_cast<int>(devices[0].size());
       if (ranks > 0 && ranks != map.ranks)
-        throw_field_error(path, where + "device_list", str(ranks) + " devices (--nodes x --gpus-per-node)",
-                          str(map.ranks));
+        throw_field_error(path, where + "device_list",
+                          str(ranks) + " devices (--nodes x --gpus-per-node)", str(map.ranks));
     }
     if (static_cast<int>(devices.size()) != map.ranks)
       throw_field_error(path, where + "device_list", str(map.ranks) + " devices (as layer 0)",

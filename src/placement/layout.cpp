@@ -26,14 +26,14 @@ void validate_gpu(const std::vector<uint16_t>& slots, const Layout& lay, const s
   for (uint16_t e : slots) {
     if (is_empty_slot(e)) continue;
     if (e >= lay.num_experts)
-      throw_field_error(file, field, "expert ids in [0, " + num(lay.num_experts) + ") or -1 (empty)",
-                        num(e));
+      throw_field_error(file, field,
+                        "expert ids in [0, " + num(lay.num_experts) + ") or -1 (empty)", num(e));
     seen[e] = true;
   }
 }
 
-void validate_layer(const LayerPlacement& layer, const Layout& lay, const std::string& file,
-                    int l, const char* key) {
+void validate_layer(const LayerPlacement& layer, const Layout& lay, const std::string& file, int l,
+                    const char* key) {
   const std::string field = "layers[" + num(l) + "]";
   const int gpus = lay.num_gpus();
   if (static_cast<int>(layer.gpu_experts.size()) != gpus)
@@ -130,7 +130,8 @@ void read_fit(const nlohmann::json& j, const std::string& file, Layout& lay) {
 // Version 1: a GPU's distinct experts. Version 2: exactly slots_per_gpu slots, -1 empty.
 std::vector<uint16_t> read_gpu(const nlohmann::json& v, const std::string& file,
                                const std::string& name, int version, int slots) {
-  const char* what = version == 1 ? "an array of expert ids" : "an array of slots (expert ids, -1 empty)";
+  const char* what =
+      version == 1 ? "an array of expert ids" : "an array of slots (expert ids, -1 empty)";
   if (!v.is_array()) throw_field_error(file, name, what, v.dump());
   if (version >= 2 && static_cast<int>(v.size()) != slots)
     throw_field_error(file, name, num(slots) + " slots (slots_per_gpu)",
@@ -139,9 +140,9 @@ std::vector<uint16_t> read_gpu(const nlohmann::json& v, const std::string& file,
   std::vector<uint16_t> out;
   for (const auto& e : v) {
     if (!e.is_number_integer() || e.get<int64_t>() < lowest || e.get<int64_t>() >= kEmptySlot)
-      throw_field_error(file, name,
-                        version == 1 ? "expert ids (integers >= 0)" : "expert ids >= 0 or -1 (empty)",
-                        e.dump());
+      throw_field_error(
+          file, name, version == 1 ? "expert ids (integers >= 0)" : "expert ids >= 0 or -1 (empty)",
+          e.dump());
     const auto id = e.get<int64_t>() < 0 ? kEmptySlot : static_cast<uint16_t>(e.get<int64_t>());
     // Version 1 listed distinct experts; a repeat there is a mistake, not a second replica.
     if (version == 1 && std::find(out.begin(), out.end(), id) != out.end())
@@ -178,7 +179,8 @@ nlohmann::json slot_rows(const LayerPlacement& layer, int slots) {
   for (const auto& gpu : layer.gpu_experts) {
     nlohmann::json row = nlohmann::json::array();
     for (int i = 0; i < slots; ++i) {
-      const uint16_t e = i < static_cast<int>(gpu.size()) ? gpu[static_cast<size_t>(i)] : kEmptySlot;
+      const uint16_t e =
+          i < static_cast<int>(gpu.size()) ? gpu[static_cast<size_t>(i)] : kEmptySlot;
       row.push_back(is_empty_slot(e) ? -1 : static_cast<int>(e));
     }
     rows.push_back(std::move(row));
@@ -197,8 +199,8 @@ void trim_empty_slots(Layout& layout) {
 size_t occupied_slots(const LayerPlacement& layer) {
   size_t n = 0;
   for (const auto& gpu : layer.gpu_experts)
-    n += static_cast<size_t>(std::count_if(gpu.begin(), gpu.end(),
-                                           [](uint16_t e) { return !is_empty_slot(e); }));
+    n += static_cast<size_t>(
+        std::count_if(gpu.begin(), gpu.end(), [](uint16_t e) { return !is_empty_slot(e); }));
   return n;
 }
 

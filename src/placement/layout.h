@@ -16,7 +16,7 @@ inline constexpr const char* kLayoutFormat = "epbench-layout";
 // Version 2 lists every physical slot (`gpu_slots`, -1 for an empty one); version 1 listed
 // each GPU's distinct experts (`gpu_experts`) and is still read.
 inline constexpr int kLayoutVersion = 2;
-inline constexpr uint16_t kEmptySlot = 0xFFFF;  // an empty slot in memory (-1 on disk)
+inline constexpr uint16_t kEmptySlot = 0xFFFF;   // an empty slot in memory (-1 on disk)
 inline constexpr int kMaxLayoutExperts = 65535;  // ids below kEmptySlot
 
 inline bool is_empty_slot(uint16_t e) {

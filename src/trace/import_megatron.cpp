@@ -44,8 +44,8 @@ std::vector<uint16_t> read_indices(const json& j, uint64_t tokens, const ModelPr
     throw_field_error(where, "top_indices", std::to_string(tokens) + " rows (num_tokens)",
                       rows && rows->is_array() ? std::to_string(rows->size()) : "none");
   std::vector<uint16_t> ids;
-  const std::string expected =
-      std::to_string(m.top_k) + " distinct expert ids in [0, " + std::to_string(m.num_experts) + ")";
+  const std::string expected = std::to_string(m.top_k) + " distinct expert ids in [0, " +
+                               std::to_string(m.num_experts) + ")";
   for (const json& row : *rows) {
     if (!row.is_array() || row.size() != static_cast<size_t>(m.top_k))
       throw_field_error(where, "top_indices", expected + " per row", row.dump().substr(0, 40));
@@ -55,7 +55,8 @@ std::vector<uint16_t> read_indices(const json& j, uint64_t tokens, const ModelPr
         throw_field_error(where, "top_indices", expected, e.dump().substr(0, 40));
       const auto id = static_cast<uint16_t>(e.get<int64_t>());
       if (std::find(ids.begin() + static_cast<ptrdiff_t>(first), ids.end(), id) != ids.end())
-        throw_field_error(where, "top_indices", expected, "expert " + std::to_string(id) + " twice");
+        throw_field_error(where, "top_indices", expected,
+                          "expert " + std::to_string(id) + " twice");
       ids.push_back(id);
     }
   }
@@ -93,7 +94,8 @@ std::vector<RouterCall> read_file(const std::string& file, const ModelPreset& m)
     c.line = line;
     if (parse_call(text, m, at(file, line), c)) calls.push_back(std::move(c));
   }
-  if (calls.empty()) throw_field_error(file, "records", "router calls of the decoder block", "none");
+  if (calls.empty())
+    throw_field_error(file, "records", "router calls of the decoder block", "none");
   return calls;
 }
 
@@ -119,7 +121,7 @@ std::map<int64_t, int> layer_index(const std::vector<RouterCall>& calls, const M
 std::vector<std::vector<const RouterCall*>> passes_of(const std::vector<RouterCall>& calls,
                                                       const std::map<int64_t, int>& index, int L) {
   std::vector<std::vector<const RouterCall*>> passes;
-  std::map<std::pair<int64_t, int>, size_t> seen;  // (step, layer) -> calls so far
+  std::map<std::pair<int64_t, int>, size_t> seen;        // (step, layer) -> calls so far
   std::map<std::pair<int64_t, size_t>, size_t> pass_of;  // (step, k-th call) -> pass
   for (const auto& c : calls) {
     const int l = index.at(c.layer);
@@ -149,7 +151,8 @@ void append_pass(const std::vector<const RouterCall*>& pass, const std::string& 
   const auto K = static_cast<size_t>(m.top_k);
   for (uint64_t tok = 0; tok < first->tokens; ++tok) {
     for (const RouterCall* c : pass)
-      t.tokens.expert_ids.insert(t.tokens.expert_ids.end(), c->ids.begin() + static_cast<ptrdiff_t>(tok * K),
+      t.tokens.expert_ids.insert(t.tokens.expert_ids.end(),
+                                 c->ids.begin() + static_cast<ptrdiff_t>(tok * K),
                                  c->ids.begin() + static_cast<ptrdiff_t>((tok + 1) * K));
     t.tokens.phase.push_back(0);
     t.tokens.position.push_back(static_cast<uint32_t>(tok));
@@ -162,7 +165,8 @@ void append_pass(const std::vector<const RouterCall*>& pass, const std::string& 
 
 TraceHeader import_megatron(const ModelPreset& model, const MegatronImportOptions& o,
                             const std::string& output) {
-  if (o.paths.empty()) throw InputError("--megatron: expected at least one router_trace_rank*.jsonl");
+  if (o.paths.empty())
+    throw InputError("--megatron: expected at least one router_trace_rank*.jsonl");
   Trace t;
   t.tokens.num_layers = model.num_layers;
   t.tokens.top_k = model.top_k;

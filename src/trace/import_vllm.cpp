@@ -19,14 +19,15 @@ std::string str(uint64_t v) {
 
 // The layers of the file's layer axis that are MoE layers: the first `skip` are dense.
 uint64_t dense_rows(const NpyHeader& h, const ModelPreset& m, const std::string& file) {
-  const std::string expected =
-      "[tokens, layers, " + std::to_string(m.top_k) + "] with layers " +
-      std::to_string(m.total_layers()) + " (every hidden layer of " + m.name + ") or " +
-      std::to_string(m.num_layers) + " (its MoE layers)";
+  const std::string expected = "[tokens, layers, " + std::to_string(m.top_k) + "] with layers " +
+                               std::to_string(m.total_layers()) + " (every hidden layer of " +
+                               m.name + ") or " + std::to_string(m.num_layers) +
+                               " (its MoE layers)";
   if (h.shape.size() != 3 || h.fortran_order || h.shape[2] != static_cast<uint64_t>(m.top_k))
     throw_field_error(file, "shape", expected + (h.fortran_order ? ", C order" : ""),
                       shape_text(h.shape) + (h.fortran_order ? " in Fortran order" : ""));
-  if (h.shape[1] == static_cast<uint64_t>(m.total_layers())) return static_cast<uint64_t>(m.dense_layers);
+  if (h.shape[1] == static_cast<uint64_t>(m.total_layers()))
+    return static_cast<uint64_t>(m.dense_layers);
   if (h.shape[1] == static_cast<uint64_t>(m.num_layers)) return 0;
   throw_field_error(file, "shape", expected, shape_text(h.shape));
 }
@@ -77,8 +78,8 @@ TraceHeader import_vllm_routed(const ModelPreset& model, const VllmImportOptions
   for (const auto& path : o.paths) append_request(path, model, o.prompt_len, t);
   t.header = header_for(model);
   t.header.source = "import:vllm-routed-experts";
-  t.header.dataset = o.dataset.empty() ? std::filesystem::path(o.paths[0]).filename().string()
-                                       : o.dataset;
+  t.header.dataset =
+      o.dataset.empty() ? std::filesystem::path(o.paths[0]).filename().string() : o.dataset;
   t.header.params = nlohmann::json{{"files", o.paths}}.dump();
   t.header.has_gate_weights = false;  // vLLM returns no routing weights
   t.header.num_tokens = t.tokens.phase.size();

@@ -46,9 +46,9 @@ std::vector<uint64_t> read_loads(const json& j, const LoadFile& f, const std::st
   for (size_t l = 0; l < rows.size(); ++l) {
     const std::string field = "loads[" + num(static_cast<int64_t>(l)) + "]";
     if (!rows[l].is_array() || static_cast<int>(rows[l].size()) != f.num_experts)
-      throw_field_error(file, field, "an array of " + num(f.num_experts) + " counts (num_experts)",
-                        rows[l].is_array() ? num(static_cast<int64_t>(rows[l].size()))
-                                           : rows[l].dump());
+      throw_field_error(
+          file, field, "an array of " + num(f.num_experts) + " counts (num_experts)",
+          rows[l].is_array() ? num(static_cast<int64_t>(rows[l].size())) : rows[l].dump());
     for (const json& c : rows[l]) {
       if (!c.is_number_unsigned() && !(c.is_number_integer() && c.get<int64_t>() >= 0))
         throw_field_error(file, field, "counts (integers >= 0)", c.dump());
@@ -69,7 +69,8 @@ LoadFile read_load_file(const std::string& path) {
   if (j.is_discarded()) throw InputError(path + ": not valid JSON");
   if (!j.is_object()) throw_field_error(path, "(top level)", "a JSON object", j.type_name());
   if (need_string(j, "format", path) != kLoadsFormat)
-    throw_field_error(path, "format", std::string("\"") + kLoadsFormat + "\"", j.at("format").dump());
+    throw_field_error(path, "format", std::string("\"") + kLoadsFormat + "\"",
+                      j.at("format").dump());
   const json& version = need(j, "version", path);
   if (!version.is_number_integer() || version.get<int64_t>() < 1 ||
       version.get<int64_t>() > kLoadsVersion)
@@ -87,12 +88,15 @@ LoadFile read_load_file(const std::string& path) {
 void write_load_file(const std::string& path, const LoadFile& f) {
   json rows = json::array();
   for (int l = 0; l < f.num_layers; ++l)
-    rows.push_back(std::vector<uint64_t>(
-        f.loads.begin() + static_cast<ptrdiff_t>(l) * f.num_experts,
-        f.loads.begin() + static_cast<ptrdiff_t>(l + 1) * f.num_experts));
-  const nlohmann::ordered_json j = {{"format", kLoadsFormat}, {"version", kLoadsVersion},
-                                    {"model", f.model},       {"num_layers", f.num_layers},
-                                    {"num_experts", f.num_experts}, {"source", f.source},
+    rows.push_back(
+        std::vector<uint64_t>(f.loads.begin() + static_cast<ptrdiff_t>(l) * f.num_experts,
+                              f.loads.begin() + static_cast<ptrdiff_t>(l + 1) * f.num_experts));
+  const nlohmann::ordered_json j = {{"format", kLoadsFormat},
+                                    {"version", kLoadsVersion},
+                                    {"model", f.model},
+                                    {"num_layers", f.num_layers},
+                                    {"num_experts", f.num_experts},
+                                    {"source", f.source},
                                     {"loads", rows}};
   write_text_file(path, j.dump() + "\n");
 }
