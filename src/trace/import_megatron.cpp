@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "model/presets.h"
-#include "trace/trace_io.h"
+#include "trace/recorded_trace.h"
 
 namespace epbench {
 
@@ -167,25 +167,13 @@ TraceHeader import_megatron(const ModelPreset& model, const MegatronImportOption
                             const std::string& output) {
   if (o.paths.empty())
     throw InputError("--megatron: expected at least one router_trace_rank*.jsonl");
-  Trace t;
-  t.tokens.num_layers = model.num_layers;
-  t.tokens.top_k = model.top_k;
-  t.requests.token_offset.push_back(0);
+  Trace t = begin_recorded_trace(model);
   for (const auto& file : o.paths) {
     const std::vector<RouterCall> calls = read_file(file, model);
     for (const auto& pass : passes_of(calls, layer_index(calls, model, file), model.num_layers))
       append_pass(pass, file, model, t);
   }
-  t.header = header_for(model);
-  t.header.source = "import:megatron-router-trace";
-  t.header.dataset =
-      o.dataset.empty() ? std::filesystem::path(o.paths[0]).filename().string() : o.dataset;
-  t.header.params = json{{"files", o.paths}}.dump();
-  t.header.has_gate_weights = false;  // the trace holds indices only
-  t.header.num_tokens = t.tokens.phase.size();
-  t.header.num_requests = t.requests.size();
-  write_trace(output, t);
-  return t.header;
+  return write_recorded_trace(t, "import:megatron-router-trace", o.paths, o.dataset, output);
 }
 
 }  // namespace epbench

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "model/presets.h"
 #include "trace/import_npy.h"
-#include "trace/trace_io.h"
+#include "trace/recorded_trace.h"
 
 namespace epbench {
 
@@ -71,21 +71,9 @@ void append_request(const std::string& file, const ModelPreset& m, std::optional
 TraceHeader import_vllm_routed(const ModelPreset& model, const VllmImportOptions& o,
                                const std::string& output) {
   if (o.paths.empty()) throw InputError("--vllm-routed: expected at least one .npy file");
-  Trace t;
-  t.tokens.num_layers = model.num_layers;
-  t.tokens.top_k = model.top_k;
-  t.requests.token_offset.push_back(0);
+  Trace t = begin_recorded_trace(model);
   for (const auto& path : o.paths) append_request(path, model, o.prompt_len, t);
-  t.header = header_for(model);
-  t.header.source = "import:vllm-routed-experts";
-  t.header.dataset =
-      o.dataset.empty() ? std::filesystem::path(o.paths[0]).filename().string() : o.dataset;
-  t.header.params = nlohmann::json{{"files", o.paths}}.dump();
-  t.header.has_gate_weights = false;  // vLLM returns no routing weights
-  t.header.num_tokens = t.tokens.phase.size();
-  t.header.num_requests = t.requests.size();
-  write_trace(output, t);
-  return t.header;
+  return write_recorded_trace(t, "import:vllm-routed-experts", o.paths, o.dataset, output);
 }
 
 }  // namespace epbench
