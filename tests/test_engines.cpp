@@ -383,5 +383,62 @@ TEST(Engines, ExportRefusesAnotherModelAndWritesNothing) {
     EXPECT_TRUE(test::file_exists(dir.path(f))) << f;
 }
 
+// `place --loads`: counts an engine recorded (FlashLB's) fit EPLB exactly as on a trace; the
+// placements that need co-activation refuse them, saying why; a load file of another model or
+// with a bad count is refused naming the field.
+TEST(Engines, PlaceOnLoadFile) {
+  ScratchDir dir;
+  const auto write = [&](const std::string& name, const nlohmann::json& j) {
+    std::ofstream(dir.path(name)) << j.dump();
+    return dir.path(name);
+  };
+  nlohmann::json loads = {
+      {"format", "epbench-loads"},
+      {"version", 1},
+      {"model", "brown-moe-8e-top2"},
+      {"num_layers", 4},
+      {"num_experts", 8},
+      {"source", "FlashLB example"},
+      {"loads", std::vector<std::vector<int>>(4, {600, 560, 120, 120, 20, 10, 10, 10})}};
+  const std::string ok = write("loads.json", loads);
+  const std::vector<std::string> shape = {"--nodes", "1", "--gpus-per-node", "8", "--slots", "2"};
+  auto place = [&](const std::string& algo, const std::string& file) {
+    std::vector<std::string> args = {
+        "place", "--algo", algo, "--loads", file, "-o", dir.path(algo + ".json")};
+    args.insert(args.end(), shape.begin(), shape.end());
+    return test::run_epbench(args);
+  };
+  const test::CommandResult eplb = place("eplb", ok);
+  ASSERT_EQ(eplb.exit_code, 0) << eplb.err;
+  EXPECT_NE(eplb.out.find("max/mean GPU load 1.280 (mean over layers)"), std::string::npos)
+      << eplb.out;
+  EXPECT_EQ(slot_map_of(read_layout(dir.path("eplb.json"))).phy2log[3],
+            (std::vector<int32_t>{0, 1, 2, 1, 3, 1, 0, 4, 0, 5, 0, 6, 0, 7, 1, 1}));
+  const test::CommandResult spread = place("spread", ok);
+  EXPECT_EQ(spread.exit_code, 2);
+  EXPECT_NE(spread.err.find("'spread' places by co-activation, which a load file does not record"),
+            std::string::npos)
+      << spread.err;
+  nlohmann::json other = loads;
+  other["num_experts"] = 16;
+  EXPECT_NE(place("eplb", write("other.json", other))
+                .err.find("other.json: loads[0]: expected an array of 16 counts"),
+            std::string::npos);
+  nlohmann::json negative = loads;
+  negative["loads"][2][5] = -3;
+  EXPECT_NE(place("eplb", write("neg.json", negative))
+                .err.find("neg.json: loads[2]: expected counts (integers >= 0), got -3"),
+            std::string::npos);
+  nlohmann::json renamed = loads;
+  renamed["model"] = "mixtral-8x7b";
+  const test::CommandResult r = place("eplb", write("renamed.json", renamed));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("renamed.json: model sizes: expected 32 layers, 8 experts, top-2 for "
+                       "mixtral-8x7b, got 4, 8, top-2"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(test::file_exists(dir.path("spread.json")));
+}
+
 }  // namespace
 }  // namespace epbench

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "io/h5.h"
+#include "placement/layout.h"
 #include "sim/evaluate.h"
 #include "test_run_util.h"
 #include "trace/trace_io.h"
@@ -141,6 +142,34 @@ TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
     EXPECT_GT(at("_min"), 0) << phase;
     EXPECT_LE(at("_min"), at("_avg")) << phase;
     EXPECT_LE(at("_avg"), at("_max")) << phase;
+  }
+}
+
+// Layout version 2's slots for real: a second copy of an expert on the same rank (as EPLB
+// places a hot one) and an empty slot. Routing that spreads tokens over replicas sends some to
+// each copy; the reference check passes and every expert's tokens are counted once.
+class RunMpiSlots : public RunFixture {};
+
+TEST_F(RunMpiSlots, DuplicateAndEmptySlotsPassTheCheck) {
+  Layout lay = read_layout(place("round-robin", 1, 2, 6));
+  for (auto& layer : lay.layers) {
+    layer.gpu_experts[0] = {0, 1, 2, 3, 0, kEmptySlot};  // expert 0 twice on rank 0
+    layer.gpu_experts[1] = {4, 5, 6, 7, 4};              // the sixth slot empty
+  }
+  write_layout(path("slots.json"), lay);
+  const std::string out = path("slots.h5");
+  const auto r = run_mpi(2,
+                         {"--layouts", path("slots.json"), "--routing", "round-robin,least-loaded",
+                          "--batch-sizes", "6", "--steps", "4", "--check", "--check-stride", "1"},
+                         out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  h5::File f = h5::open_file(out);
+  for (const char* routing : {"round-robin", "least-loaded"}) {
+    h5::Group g = h5::open_group(f.id(), std::string("runs/slots.") + routing + ".b6");
+    EXPECT_GT(h5::read_attr_int(g.id(), "check_tokens").value_or(0), 0) << routing;
+    uint64_t pairs = 0;
+    for (uint64_t c : read<uint64_t>(g.id(), "tokens/per_expert")) pairs += c;
+    EXPECT_GT(pairs, 0u) << routing;
   }
 }
 
