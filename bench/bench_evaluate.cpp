@@ -95,7 +95,7 @@ void BM_EvaluatePlan(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kTokens) * kLayers);
 }
 BENCHMARK(BM_EvaluatePlan)
-    ->ArgsProduct({{0, 1, 2, 3, 4}, {0}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0}})
     ->Args({0, 1})
     ->Unit(benchmark::kMillisecond);
 

@@ -147,7 +147,8 @@ TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
 
 // Layout version 2's slots for real: a second copy of an expert on the same rank (as EPLB
 // places a hot one) and an empty slot. Routing that spreads tokens over replicas sends some to
-// each copy; the reference check passes and every expert's tokens are counted once.
+// each copy; the reference check passes and every expert's tokens are counted once. min-time
+// routes with the cost model the run predicts with.
 class RunMpiSlots : public RunFixture {};
 
 TEST_F(RunMpiSlots, DuplicateAndEmptySlotsPassTheCheck) {
@@ -158,13 +159,14 @@ TEST_F(RunMpiSlots, DuplicateAndEmptySlotsPassTheCheck) {
   }
   write_layout(path("slots.json"), lay);
   const std::string out = path("slots.h5");
-  const auto r = run_mpi(2,
-                         {"--layouts", path("slots.json"), "--routing", "round-robin,least-loaded",
-                          "--batch-sizes", "6", "--steps", "4", "--check", "--check-stride", "1"},
-                         out);
+  const auto r =
+      run_mpi(2,
+              {"--layouts", path("slots.json"), "--routing", "round-robin,least-loaded,min-time",
+               "--batch-sizes", "6", "--steps", "4", "--check", "--check-stride", "1"},
+              out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   h5::File f = h5::open_file(out);
-  for (const char* routing : {"round-robin", "least-loaded"}) {
+  for (const char* routing : {"round-robin", "least-loaded", "min-time"}) {
     h5::Group g = h5::open_group(f.id(), std::string("runs/slots.") + routing + ".b6");
     EXPECT_GT(h5::read_attr_int(g.id(), "check_tokens").value_or(0), 0) << routing;
     uint64_t pairs = 0;

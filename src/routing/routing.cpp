@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 #include "common/error.h"
 #include "common/named.h"
@@ -15,7 +16,8 @@ constexpr Named<RoutingPolicy> kPolicies[] = {{"first", RoutingPolicy::kFirst},
                                               {"round-robin", RoutingPolicy::kRoundRobin},
                                               {"least-loaded", RoutingPolicy::kLeastLoaded},
                                               {"local-first", RoutingPolicy::kLocalFirst},
-                                              {"optimal", RoutingPolicy::kOptimal}};
+                                              {"optimal", RoutingPolicy::kOptimal},
+                                              {"min-time", RoutingPolicy::kMinTime}};
 
 }  // namespace
 
@@ -72,9 +74,16 @@ uint32_t max_gpu_load(const LayerReplicas& r, const int32_t* slot, size_t pairs)
 }
 
 void Router::route(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
-                   int k, int32_t* slot) {
+                   int k, int32_t* slot, const CostModel* cost) {
+  if (policy_ != RoutingPolicy::kMinTime) return route_as(policy_, r, ids, home, n, k, slot);
+  if (!cost) throw std::logic_error("min-time routing needs the cost model");
+  min_time(r, *cost, ids, home, n, k, slot);
+}
+
+void Router::route_as(RoutingPolicy policy, const LayerReplicas& r, const uint16_t* ids,
+                      const int32_t* home, size_t n, int k, int32_t* slot) {
   const size_t pairs = n * sz(k);
-  switch (policy_) {
+  switch (policy) {
     case RoutingPolicy::kFirst:
       for (size_t i = 0; i < pairs; ++i) slot[i] = r.first_slot[ids[i]];
       return;
@@ -91,6 +100,7 @@ void Router::route(const LayerReplicas& r, const uint16_t* ids, const int32_t* h
     case RoutingPolicy::kLocalFirst:
       return least_loaded(r, ids, home, n, k, slot, true);
     case RoutingPolicy::kOptimal:
+    case RoutingPolicy::kMinTime:  // not routed here (route() prices it)
       return optimal(r, ids, home, n, k, slot);
   }
 }

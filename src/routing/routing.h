@@ -7,11 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "costmodel/cost_model.h"
 #include "placement/layout.h"
 
 namespace epbench {
 
-enum class RoutingPolicy { kFirst, kRoundRobin, kLeastLoaded, kLocalFirst, kOptimal };
+enum class RoutingPolicy { kFirst, kRoundRobin, kLeastLoaded, kLocalFirst, kOptimal, kMinTime };
 
 std::vector<std::string> routing_names();
 RoutingPolicy parse_routing(const std::string& name);  // OptionError of field "routing"
@@ -56,15 +57,31 @@ class Router {
   explicit Router(RoutingPolicy policy) : policy_(policy) {}
   RoutingPolicy policy() const { return policy_; }
 
-  // ids[t*k + j]: token t's j-th expert; home[t]: its home GPU. Writes slot[t*k + j].
+  // ids[t*k + j]: token t's j-th expert; home[t]: its home GPU. Writes slot[t*k + j]. `cost`
+  // prices the layer for kMinTime (required there; the others ignore it).
   void route(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n, int k,
-             int32_t* slot);
+             int32_t* slot, const CostModel* cost = nullptr);
 
  private:
+  // Every policy but kMinTime, which route() prices (kMinTime here routes as kOptimal).
+  void route_as(RoutingPolicy policy, const LayerReplicas& r, const uint16_t* ids,
+                const int32_t* home, size_t n, int k, int32_t* slot);
   void least_loaded(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
                     int k, int32_t* slot, bool local_first);
   void optimal(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n, int k,
                int32_t* slot);
+  // routing_min_time.cpp: the replicas that minimise the layer's predicted time.
+  void min_time(const LayerReplicas& r, const CostModel& cost, const uint16_t* ids,
+                const int32_t* home, size_t n, int k, int32_t* slot);
+  double price(const CostModel& cost, const int32_t* home, const int32_t* slot, size_t n, int k);
+  bool enumerate(const LayerReplicas& r, const CostModel& cost, const uint16_t* ids,
+                 const int32_t* home, size_t n, int k, int32_t* slot);
+  void concentrate(const LayerReplicas& r, const uint16_t* ids, size_t pairs, int32_t* slot);
+  double improve(const LayerReplicas& r, const CostModel& cost, const int32_t* home, size_t n,
+                 int k, int32_t* slot, double best);
+  bool try_move(const CostModel& cost, const int32_t* home, size_t n, int k, int32_t* slot,
+                const std::vector<uint32_t>& pairs, int32_t from, int32_t to, size_t limit,
+                double& best);
 
   bool feasible(const LayerReplicas& r, int64_t max_load);
   void assign_quotas(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
@@ -80,6 +97,11 @@ class Router {
   std::vector<uint32_t> pending_;      // pairs not yet given a replica by assign_quotas
   std::vector<int32_t> pending_home_;  // their home GPUs
   detail::MaxFlow flow_;
+  // min_time's scratch: the pairs of each expert, a candidate routing, the priced layer.
+  std::vector<uint32_t> pair_offset_, pair_index_;
+  std::vector<int32_t> candidate_;
+  std::vector<uint32_t> moved_;
+  SparseLayerCost priced_;
 };
 
 // The largest number of pairs on one GPU under an assignment.

@@ -143,6 +143,7 @@ class ConfigRunner {
         p_(p),
         plan_(plan),
         router_(rp),
+        cost_(run_cost_model(job, p)),
         runner_(job.comm, exchange, backend, job.cfg.dtype, job.d_model, node_of(job)),
         check_(job.cfg.seed, job.d_model, job.d_ff, job.cfg.dtype, job.cfg.check_stride) {}
 
@@ -195,8 +196,9 @@ class ConfigRunner {
         sc_.gate[i * k + j] =
             b.gate_weights.empty() ? 1.f / static_cast<float>(k) : b.gate_weights[at + j];
     }
+    // The same routing as the prediction's (evaluate_plan), min-time priced by the same model.
     router_.route(p_.replicas[sz(l)], sc_.ids.data(), plan_.home.data() + first, n,
-                  job_.header.top_k, sc_.slots.data());
+                  job_.header.top_k, sc_.slots.data(), &cost_);
     build_dispatch_plan(job_.rank, job_.world, p_.layout.slots_per_gpu, plan_.home.data() + first,
                         sc_.slots.data(), sc_.gate.data(), n, job_.header.top_k, sc_.plan);
   }
@@ -235,6 +237,7 @@ class ConfigRunner {
   const PreparedLayout& p_;
   const StepPlan& plan_;
   Router router_;
+  CostModel cost_;
   MoeLayerRunner runner_;
   ReferenceCheck check_;
   StepScratch sc_;

@@ -75,7 +75,7 @@ LayerPrice price_step_layer(const TokenBlock& tokens, StepTokens step, int layer
     p.lower_bound = layer_lower_bound_counts(cost, scratch.counts.data(), n, k, E).total();
   for (size_t e = 0; e < sz(E); ++e) per_expert[e] += scratch.counts[e];
   std::fill(scratch.counts.begin(), scratch.counts.end(), 0u);
-  router.route(replicas, scratch.ids.data(), step.home, n, k, scratch.slots.data());
+  router.route(replicas, scratch.ids.data(), step.home, n, k, scratch.slots.data(), &cost);
   cost.price_layer_sparse(step.home, scratch.slots.data(), n, k, scratch.sparse);
   p.time = scratch.sparse.total();
   p.dispatch = scratch.sparse.dispatch_max;
