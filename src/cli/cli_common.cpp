@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "common/error.h"
+#include "routing/routing.h"
 
 namespace epbench::cli {
 
@@ -139,6 +140,13 @@ double parse_duration(const std::string& text, const std::string& option) {
     return v * scale;
   }
   throw InputError(option + ": expected " + expected + ", got '" + text + "'");
+}
+
+std::string routing_help() {
+  std::string s = "Routing policies, comma-separated:";
+  for (const auto& name : routing_names()) s += " " + name + ",";
+  s.back() = ' ';
+  return s + "(docs/evaluate.md)";
 }
 
 }  // namespace epbench::cli

@@ -32,6 +32,9 @@ void set_command_line(int argc, char** argv);
 uint64_t parse_uint(std::string_view s, const std::string& option, const std::string& expected,
                     const std::string& text);
 
+// "Routing policies, comma-separated: first, ..." from the routing table, for --routing.
+std::string routing_help();
+
 // Splits "a,b,c" at commas (empty items kept).
 std::vector<std::string> split_commas(const std::string& text);
 // Parses "1,8,64": positive integers separated by commas; InputError naming `option` otherwise.

@@ -95,10 +95,7 @@ void register_evaluate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--nodes", o->nodes, "Nodes (default: the layouts')");
   cmd->add_option("--gpus-per-node", o->gpus_per_node, "GPUs per node (default: the layouts')");
-  cmd->add_option("--routing", o->routing,
-                  "Routing policies, comma-separated: first, round-robin, least-loaded, "
-                  "local-first, optimal")
-      ->capture_default_str();
+  cmd->add_option("--routing", o->routing, routing_help())->capture_default_str();
   cmd->add_option("--allocation", o->allocation,
                   "Request homes: round-robin, least-loaded, affinity")
       ->capture_default_str();

@@ -97,8 +97,7 @@ void add_options(CLI::App* cmd, RunCliOptions& o) {
   cmd->add_option("--cluster", o.cluster,
                   "Cluster preset or JSON for the predictions (best: from epbench calibrate)")
       ->capture_default_str();
-  cmd->add_option("--routing", o.routing, "Routing policies, comma-separated")
-      ->capture_default_str();
+  cmd->add_option("--routing", o.routing, routing_help())->capture_default_str();
   cmd->add_option("--allocation", o.allocation,
                   "Request homes: round-robin, least-loaded, affinity")
       ->capture_default_str();

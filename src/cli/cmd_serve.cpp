@@ -150,8 +150,7 @@ void add_cost_options(CLI::App* cmd, ServeCliOptions& o) {
   cmd->add_option("--model", o.model,
                   "Price at this model's sizes (preset or spec file; same experts and top-k as "
                   "the trace; the MoE layers stay the trace's)");
-  cmd->add_option("--routing", o.routing, "Routing policies, comma-separated")
-      ->capture_default_str();
+  cmd->add_option("--routing", o.routing, routing_help())->capture_default_str();
   cmd->add_option("--step-cost", o.step_cost, "full, moe (as evaluate), constant")
       ->capture_default_str();
   cmd->add_option("--step-overhead", o.step_overhead,
