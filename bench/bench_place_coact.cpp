@@ -1,6 +1,7 @@
-// Time of the co-activation placements (spread, colocate, topo) for a whole DeepSeek-V3 model:
-// 58 layers, 256 experts, top-8, on 4 nodes x 8 GPUs with 9 slots each (288 slots, 32 spare
-// for replicas). Target: <= 2 s each (issue 3). docs/placement-coactivation.md.
+// Time of the co-activation placements (spread, colocate, topo) and of steptime (which starts
+// from every other algorithm) for a whole DeepSeek-V3 model: 58 layers, 256 experts, top-8, on
+// 4 nodes x 8 GPUs with 9 slots each (288 slots, 32 spare for replicas). Target: <= 2 s each
+// (issues 3 and 14). docs/placement-coactivation.md, docs/placement.md.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -15,9 +16,17 @@ namespace {
 // Statistics shaped like a real router's: Zipf-like load per layer (a random expert order each
 // layer), and planted groups of 8 experts that tokens tend to pick together, so the pair matrix
 // is dense but structured. Counted from `tokens` sampled tokens.
-TraceStats deepseek_like_stats(int tokens) {
+struct Fit {
+  TraceStats stats;
+  TokenBlock tokens;  // the tokens counted, for steptime's sampled steps
+};
+
+Fit deepseek_like_fit(int tokens) {
   const int L = 58, E = 256, K = 8;
-  TraceStats s;
+  Fit fit;
+  fit.tokens.num_layers = L, fit.tokens.top_k = K;
+  fit.tokens.resize(size_t(tokens), false);
+  TraceStats& s = fit.stats;
   s.num_layers = L, s.num_experts = E, s.top_k = K, s.tokens = uint64_t(tokens);
   s.load.assign(size_t(L) * E, 0);
   s.pairs.assign(size_t(L) * E * E, 0);
@@ -39,6 +48,7 @@ TraceStats deepseek_like_stats(int tokens) {
         e = std::min(e, E - 1);
         if (std::find(chosen.begin(), chosen.end(), e) == chosen.end()) chosen.push_back(e);
       }
+      std::copy(chosen.begin(), chosen.end(), fit.tokens.experts(size_t(t), l));
       for (int a : chosen) {
         ++s.load[size_t(l) * E + size_t(a)];
         for (int b : chosen)
@@ -46,22 +56,22 @@ TraceStats deepseek_like_stats(int tokens) {
       }
     }
   }
-  return s;
+  return fit;
 }
 
-const TraceStats& stats() {
-  static const TraceStats s = deepseek_like_stats(4000);
-  return s;
+const Fit& fit() {
+  static const Fit f = deepseek_like_fit(4000);
+  return f;
 }
 
 void BM_PlaceCoact(benchmark::State& state, const char* algo) {
   ClusterSpec c;
   c.name = "deepseek-v3-32gpu";
   c.nodes = 4, c.gpus_per_node = 8, c.slots_per_gpu = 9;
-  const TraceStats& s = stats();
+  const TraceStats& s = fit().stats;
   const PlacementAlgorithm& a = find_placement(algo);
   for (auto _ : state) {
-    PlacementInput in{"deepseek-v3", s, c, 1, nlohmann::json::object()};
+    PlacementInput in{"deepseek-v3", s, c, 1, nlohmann::json::object(), 0, 0, &fit().tokens};
     benchmark::DoNotOptimize(a.place(in));
   }
   state.counters["layers_per_s"] =
@@ -71,6 +81,7 @@ void BM_PlaceCoact(benchmark::State& state, const char* algo) {
 BENCHMARK_CAPTURE(BM_PlaceCoact, spread, "spread")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_PlaceCoact, colocate, "colocate")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_PlaceCoact, topo, "topo")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_PlaceCoact, steptime, "steptime")->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace epbench

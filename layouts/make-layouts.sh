@@ -11,9 +11,9 @@ mkdir -p "$work"
 
 # model  cluster  nodes  gpus/node  slots  requests  algorithms
 pairs=(
-  "mixtral-8x7b h800 2 4 2 400 round-robin balanced eplb spread colocate topo exact"
-  "olmoe-1b-7b h100 2 4 10 200 round-robin balanced eplb spread colocate topo"
-  "deepseek-v3 h800 4 8 9 60 round-robin balanced eplb spread colocate topo"
+  "mixtral-8x7b h800 2 4 2 400 round-robin balanced eplb spread colocate topo exact steptime"
+  "olmoe-1b-7b h100 2 4 10 200 round-robin balanced eplb spread colocate topo steptime"
+  "deepseek-v3 h800 4 8 9 60 round-robin balanced eplb spread colocate topo steptime"
 )
 for line in "${pairs[@]}"; do
   read -r model cluster nodes gpn slots requests algos <<<"$line"

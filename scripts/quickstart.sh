@@ -32,7 +32,7 @@ place_all() {
   local prefix=$1 slots=$2
   shift 2
   placed=()
-  for algo in round-robin balanced eplb spread colocate topo exact; do
+  for algo in round-robin balanced eplb spread colocate topo exact steptime; do
     local extra=()
     [[ $algo == exact ]] && extra=(--param sample_tokens=512)
     "$epbench" place --algo "$algo" --trace "$trace" --fit 0:50% "$@" --slots "$slots" \
@@ -54,13 +54,13 @@ done
 echo
 echo "== evaluate on the held-out half"
 "$epbench" evaluate --trace "$trace" --test 50%:100% "${shape[@]}" \
-  --layouts "$(IFS=,; echo "${layouts[*]}")" --routing first,optimal \
+  --layouts "$(IFS=,; echo "${layouts[*]}")" --routing first,optimal,min-time \
   --batch-sizes 1,16,64 --steps 300 -o "$out/evaluate.h5"
 echo
 echo "== serve: many requests at once, an arrival-rate sweep on the held-out half (docs/serve.md)"
 echo "   priced at Mixtral-8x7B sizes (same 8 experts, top-2); the MoE layers are the trace's 4"
 "$epbench" serve --trace "$trace" --range 50%:100% --model mixtral-8x7b "${shape[@]}" \
-  --layouts "$out/layouts/round-robin.json,$out/layouts/eplb.json,$out/layouts/topo.json" \
+  --layouts "$out/layouts/round-robin.json,$out/layouts/eplb.json,$out/layouts/topo.json,$out/layouts/steptime.json" \
   --policy fcfs,chunked,decode-first,slo-aware --rate 100,200,400 --requests 400 \
   --slo-ttft 500ms --slo-tpot 2ms -o "$out/serve.h5"
 echo

@@ -1,6 +1,8 @@
 // The command line: help, exit status 2 with one clear line for bad options.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "test_util.h"
 #include "trace/trace_io.h"
 
@@ -49,6 +51,39 @@ TEST(Cli, UnknownPreset) {
   test::ScratchDir dir;
   write_trace(dir.path("t.h5"), test::make_trace());
   expect_usage_error({"trace", "info", dir.path("t.h5"), "--model", "gpt-moe"}, "'gpt-moe'");
+}
+
+// --price-as prices the trace's experts at another model's sizes: the sizes land in the results
+// file, the step times grow with them, and an unknown model is one line naming the flag.
+TEST(Cli, PriceAsPricesAtTheModelsSizes) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace(8, 6, 2, 8, 2));
+  ASSERT_EQ(
+      run_epbench({"place", "--algo", "steptime", "--trace", dir.path("t.h5"), "--nodes", "1",
+                   "--gpus-per-node", "2", "--price-as", "mixtral-8x7b", "-o", dir.path("l.json")})
+          .exit_code,
+      0);
+  const auto mean_ms = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args{
+        "evaluate", "--trace",   dir.path("t.h5"), "--layouts", dir.path("l.json"), "--batch-sizes",
+        "4",        "--routing", "min-time",       "-o",        dir.path("e.h5")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_epbench(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const size_t row = r.out.find("min-time");
+    std::istringstream in(r.out.substr(row));
+    std::string routing;
+    double b, tokens_per_s, ms = 0;
+    in >> routing >> b >> tokens_per_s >> ms;
+    return ms;
+  };
+  EXPECT_GT(mean_ms({"--price-as", "mixtral-8x7b"}), 10 * mean_ms({}));
+  expect_usage_error({"evaluate", "--trace", dir.path("t.h5"), "--layouts", dir.path("l.json"),
+                      "--price-as", "gpt-moe", "-o", dir.path("e.h5")},
+                     "--price-as");
+  expect_usage_error({"place", "--algo", "steptime", "--trace", dir.path("t.h5"), "--price-as",
+                      "gpt-moe", "-o", dir.path("l2.json")},
+                     "--price-as");
 }
 
 TEST(Cli, TraceForAnotherModelIsRefused) {

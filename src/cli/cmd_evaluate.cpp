@@ -10,6 +10,7 @@
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "common/strprintf.h"
+#include "model/model_spec.h"
 #include "sim/evaluate.h"
 #include "trace/trace_io.h"
 
@@ -20,6 +21,7 @@ namespace {
 struct EvaluateCliOptions {
   std::string trace, layouts, cluster = "h800", routing = "first", allocation = "round-robin";
   std::string batching = "fifo", batch_sizes = "1,8,64,256", range = "50%:100%", output;
+  std::string price_as;
   int nodes = 0, gpus_per_node = 0, threads = 0;
   uint64_t steps = 0, prefill_chunk = 2048;
   bool hierarchical = false, cubes = false;
@@ -40,6 +42,10 @@ EvaluateOptions make_options(const EvaluateCliOptions& o) {
   c.prefill_chunk = o.prefill_chunk;
   c.max_steps = o.steps;
   c.cost.hierarchical = o.hierarchical;
+  if (!o.price_as.empty()) {
+    const ModelPreset m = resolve_model(o.price_as, "--price-as");
+    c.d_model = m.d_model, c.d_ff = m.d_ff;
+  }
   c.cubes = o.cubes;
   c.threads = o.threads;
   c.command_line = command_line();
@@ -112,6 +118,9 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prompt tokens per prefill step (0: decode tokens only)")
       ->capture_default_str();
+  cmd->add_option("--price-as", o->price_as,
+                  "Price the trace's experts at this model's sizes (preset or FILE.json; "
+                  "d_model and d_ff only): default the trace's own");
   cmd->add_flag("--hierarchical", o->hierarchical,
                 "Hierarchical dispatch: cross the network once per destination node");
   cmd->add_flag("--cubes", o->cubes,

@@ -20,6 +20,7 @@ namespace {
 
 struct PlaceOptions {
   std::string algo, trace, loads, model, fit = "0:100%", cluster = "h800", output, check;
+  std::string price_as;  // a model whose expert sizes price layouts (algorithms that price)
   int nodes = 0, gpus_per_node = 0, slots = 0;
   uint64_t seed = 1;
   std::vector<std::string> params;
@@ -38,6 +39,15 @@ nlohmann::json parse_params(const std::vector<std::string>& items) {
     p[key] = (v.is_number() || v.is_boolean()) ? v : nlohmann::json(value);
   }
   return p;
+}
+
+constexpr uint64_t kFitTokens = 1 << 16;
+
+// The expert sizes layouts are priced at: --price-as's, else the given (the trace's).
+std::pair<int, int> priced_sizes(const PlaceOptions& o, int d_model, int d_ff) {
+  if (o.price_as.empty()) return {d_model, d_ff};
+  const ModelPreset m = resolve_model(o.price_as, "--price-as");
+  return {m.d_model, m.d_ff};
 }
 
 // Statistics of tokens [begin, end) only, streamed in blocks as compute_stats does.
@@ -88,7 +98,10 @@ void run_place(const PlaceOptions& o) {
       shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, h.num_experts);
   const auto [begin, end] = parse_token_range(o.fit, h.num_tokens, "--fit");
   const TraceStats stats = fit_stats(reader, begin, end);
-  Layout lay = algo.place({h.model, stats, cluster, o.seed, params, h.d_model, h.d_ff});
+  const auto [d_model, d_ff] = priced_sizes(o, h.d_model, h.d_ff);
+  // Algorithms that price sampled steps get the fit range's first kFitTokens tokens.
+  const TokenBlock tokens = reader.read(begin, std::min(end - begin, kFitTokens), false);
+  Layout lay = algo.place({h.model, stats, cluster, o.seed, params, d_model, d_ff, &tokens});
   lay.fit_trace = o.trace;
   lay.fit_begin = begin;
   lay.fit_end = end;
@@ -113,7 +126,8 @@ void run_place_on_loads(const PlaceOptions& o) {
   const TraceStats stats = stats_from_loads(loads, model, o.loads);
   const ClusterSpec cluster =
       shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, model.num_experts);
-  Layout lay = algo.place({model.name, stats, cluster, o.seed, params, model.d_model, model.d_ff});
+  const auto [d_model, d_ff] = priced_sizes(o, model.d_model, model.d_ff);
+  Layout lay = algo.place({model.name, stats, cluster, o.seed, params, d_model, d_ff});
   lay.params["loads"] = o.loads;
   validate_layout(lay, o.output + " (as produced by " + o.algo + ")");
   write_layout(o.output, lay);
@@ -159,6 +173,9 @@ void register_place(CLI::App& app) {
       ->excludes(trace);
   cmd->add_option("--model", o->model,
                   "With --loads: the model (preset or FILE.json), if not the load file's");
+  cmd->add_option("--price-as", o->price_as,
+                  "Price layouts at this model's expert sizes (preset or FILE.json), for "
+                  "algorithms that price them (steptime, exact); default: the trace's");
   cmd->add_option("--fit", o->fit, "Token range to fit on: A:B tokens or A%:B% of the trace")
       ->capture_default_str();
   cmd->add_option("--cluster", o->cluster, "Cluster preset (h800, h100, a100) or JSON file")

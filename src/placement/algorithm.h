@@ -9,6 +9,7 @@
 #include "model/cluster.h"
 #include "placement/layout.h"
 #include "trace/stats.h"
+#include "trace/trace.h"
 
 namespace epbench {
 
@@ -21,6 +22,9 @@ struct PlacementInput {
   // The trace's expert sizes, for algorithms that price layouts; 0: the preset's (models
   // from a spec file have no preset, so the trace is the one source for them).
   int d_model = 0, d_ff = 0;
+  // The fit range's tokens, for algorithms that price sampled steps (`steptime`); nullptr when
+  // fitting on counts alone (a load file), where such algorithms sample from the loads.
+  const TokenBlock* tokens = nullptr;
 };
 
 using PlacementFn = Layout (*)(const PlacementInput& in);

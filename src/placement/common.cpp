@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "model/presets.h"
 
 namespace epbench {
 
@@ -237,6 +238,26 @@ int param_int(const nlohmann::json& params, const char* key, int fallback, int m
     throw InputError(std::string("--param ") + key +
                      ": expected an integer >= " + std::to_string(min) + ", got " + v.dump());
   return v.get<int>();
+}
+
+}  // namespace epbench
+
+namespace epbench {
+
+namespace {
+// The given size when set, else the preset's; 0 when neither (then params must say).
+int size_or(int given, const ModelPreset* preset, int ModelPreset::*size) {
+  if (given > 0) return given;
+  return preset ? preset->*size : 0;
+}
+}  // namespace
+
+CostModel priced_model(const PlacementInput& in) {
+  const ModelPreset* preset = preset_or_null(in.model);
+  const int d_model =
+      param_int(in.params, "d_model", size_or(in.d_model, preset, &ModelPreset::d_model), 1);
+  const int d_ff = param_int(in.params, "d_ff", size_or(in.d_ff, preset, &ModelPreset::d_ff), 1);
+  return CostModel(in.cluster, d_model, d_ff);
 }
 
 }  // namespace epbench

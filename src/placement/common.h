@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include "costmodel/cost_model.h"
 #include "placement/algorithm.h"
 
 namespace epbench {
@@ -58,5 +59,9 @@ std::vector<double> gpu_loads(const LayerPlacement& layer, std::span<const doubl
 bool param_bool(const nlohmann::json& params, const char* key, bool fallback);
 // Integer parameter >= min; InputError naming it otherwise.
 int param_int(const nlohmann::json& params, const char* key, int fallback, int min);
+
+// The cost model that algorithms pricing layouts use: expert sizes from params d_model and
+// d_ff, else the input's (the trace's, or --price-as), else the model preset's.
+CostModel priced_model(const PlacementInput& in);
 
 }  // namespace epbench

@@ -153,22 +153,10 @@ double exact_objective(const CostModel& model, const TraceStats& stats, int laye
   return cost.total();
 }
 
-namespace {
-// The trace's size when given, else the preset's; 0 when neither (then params must say).
-int size_or(int given, const ModelPreset* preset, int ModelPreset::*size) {
-  if (given > 0) return given;
-  return preset ? preset->*size : 0;
-}
-}  // namespace
-
 Layout place_exact(const PlacementInput& in) {
   check_size(in);
-  const ModelPreset* preset = preset_or_null(in.model);
-  const int d_model =
-      param_int(in.params, "d_model", size_or(in.d_model, preset, &ModelPreset::d_model), 1);
-  const int d_ff = param_int(in.params, "d_ff", size_or(in.d_ff, preset, &ModelPreset::d_ff), 1);
   const int sample = param_int(in.params, "sample_tokens", kExactSampleTokens, 1);
-  const CostModel model(in.cluster, d_model, d_ff);
+  const CostModel model = priced_model(in);
   Layout layout = empty_layout(in, "exact");
   layout.layers.assign(size_t(in.stats.num_layers), LayerPlacement{});
   for (auto& layer : layout.layers) layer.gpu_experts.assign(size_t(in.cluster.num_gpus()), {});

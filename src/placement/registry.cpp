@@ -13,10 +13,11 @@ Layout place_spread(const PlacementInput& in);
 Layout place_colocate(const PlacementInput& in);
 Layout place_topo(const PlacementInput& in);
 Layout place_exact(const PlacementInput& in);
+Layout place_steptime(const PlacementInput& in);
 
 namespace {
 
-const std::array<PlacementAlgorithm, 7> kAlgorithms = {{
+const std::array<PlacementAlgorithm, 8> kAlgorithms = {{
     {"round-robin", "contiguous blocks of experts per GPU (Megatron/DeepSpeed default)",
      place_round_robin},
     {"balanced", "greedy largest-load-first onto the least-loaded GPU", place_balanced},
@@ -28,6 +29,10 @@ const std::array<PlacementAlgorithm, 7> kAlgorithms = {{
      place_topo, true},
     {"exact", "optimal for small instances (branch and bound on the cost model)", place_exact,
      true},
+    {"steptime",
+     "ours: least predicted step time of a batch-size mix (min-time routing), searched from "
+     "every other algorithm",
+     place_steptime},
 }};
 
 }  // namespace

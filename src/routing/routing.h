@@ -76,7 +76,8 @@ class Router {
   double price(const CostModel& cost, const int32_t* home, const int32_t* slot, size_t n, int k);
   bool enumerate(const LayerReplicas& r, const CostModel& cost, const uint16_t* ids,
                  const int32_t* home, size_t n, int k, int32_t* slot);
-  void concentrate(const LayerReplicas& r, const uint16_t* ids, size_t pairs, int32_t* slot);
+  void concentrate(const LayerReplicas& r, const CostModel& cost, const uint16_t* ids, size_t pairs,
+                   int32_t* slot);
   double improve(const LayerReplicas& r, const CostModel& cost, const int32_t* home, size_t n,
                  int k, int32_t* slot, double best);
   bool try_move(const CostModel& cost, const int32_t* home, size_t n, int k, int32_t* slot,
@@ -101,6 +102,7 @@ class Router {
   std::vector<uint32_t> pair_offset_, pair_index_;
   std::vector<int32_t> candidate_;
   std::vector<uint32_t> moved_;
+  std::vector<double> busy_;  // [G] predicted compute per GPU while concentrating
   SparseLayerCost priced_;
 };
 

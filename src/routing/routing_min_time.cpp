@@ -61,10 +61,12 @@ bool Router::enumerate(const LayerReplicas& r, const CostModel& cost, const uint
   return true;
 }
 
-// Each expert's pairs all on one replica: the one on the GPU with the fewest pairs so far,
-// heaviest experts first (one weight read per expert, balanced by pairs).
-void Router::concentrate(const LayerReplicas& r, const uint16_t* ids, size_t pairs, int32_t* slot) {
-  load_.assign(sz(r.num_gpus), 0);
+// Each expert's pairs all on one replica: the one on the GPU with the least predicted compute
+// so far, costliest experts first (one weight read per expert, GPUs balanced by the roofline
+// time, so in the memory-bound regime by the number of experts they run).
+void Router::concentrate(const LayerReplicas& r, const CostModel& cost, const uint16_t* ids,
+                         size_t pairs, int32_t* slot) {
+  busy_.assign(sz(r.num_gpus), 0);
   std::vector<int> order;
   for (int e = 0; e < r.num_experts(); ++e)
     if (demand_[sz(e)] > 0) order.push_back(e);
@@ -74,9 +76,9 @@ void Router::concentrate(const LayerReplicas& r, const uint16_t* ids, size_t pai
   for (int e : order) {
     int32_t best = r.slot[r.offset[sz(e)]];
     for (uint32_t q = r.offset[sz(e)] + 1; q < r.offset[sz(e) + 1]; ++q)
-      if (load_[sz(r.gpu(r.slot[q]))] < load_[sz(r.gpu(best))]) best = r.slot[q];
+      if (busy_[sz(r.gpu(r.slot[q]))] < busy_[sz(r.gpu(best))]) best = r.slot[q];
     chosen[sz(e)] = best;
-    load_[sz(r.gpu(best))] += demand_[sz(e)];
+    busy_[sz(r.gpu(best))] += cost.expert_time(demand_[sz(e)]);
   }
   for (size_t i = 0; i < pairs; ++i) slot[i] = chosen[ids[i]];
 }
@@ -140,7 +142,7 @@ void Router::min_time(const LayerReplicas& r, const CostModel& cost, const uint1
     route_as(p, r, ids, home, n, k, candidate_.data());
     keep_if_cheaper();
   }
-  concentrate(r, ids, pairs, candidate_.data());
+  concentrate(r, cost, ids, pairs, candidate_.data());
   keep_if_cheaper();
   // The pairs of each expert, for the moves (a counting sort by expert).
   pair_offset_.assign(sz(r.num_experts()) + 1, 0);

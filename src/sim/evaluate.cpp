@@ -90,6 +90,13 @@ void check_config(const EvaluateOptions& opt) {
   if (opt.threads < 0) throw OptionError("threads", "expected >= 0 (0: one per core)");
 }
 
+int priced_d_model(const EvaluateOptions& opt, const TraceHeader& h) {
+  return opt.d_model > 0 ? opt.d_model : h.d_model;
+}
+int priced_d_ff(const EvaluateOptions& opt, const TraceHeader& h) {
+  return opt.d_ff > 0 ? opt.d_ff : h.d_ff;
+}
+
 ConfigAttrs config_attrs(const EvaluateOptions& opt, const PreparedLayout& p, const ConfigResult& r,
                          const TraceHeader& h) {
   ConfigAttrs a = layout_config_attrs(p);
@@ -100,7 +107,7 @@ ConfigAttrs config_attrs(const EvaluateOptions& opt, const PreparedLayout& p, co
   a.backend = "cost-model";
   a.comm = opt.cost.hierarchical ? "hierarchical" : "flat";
   a.dtype = p.cluster.bytes_per_activation == 2 ? "bf16" : "other";
-  a.d_model = h.d_model, a.d_ff = h.d_ff;
+  a.d_model = priced_d_model(opt, h), a.d_ff = priced_d_ff(opt, h);
   a.trace = opt.trace, a.token_begin = opt.begin, a.token_end = opt.end;
   return a;
 }
@@ -261,7 +268,7 @@ void evaluate_config(const EvaluateOptions& opt, const PreparedLayout& p, const 
 void evaluate_layout(const EvaluateOptions& opt, const PreparedLayout& p, const TraceHeader& h,
                      const TokenBlock& block, const std::vector<RequestSpan>& spans, hid_t runs,
                      std::vector<ConfigResult>& configs) {
-  const CostModel cost(p.cluster, h.d_model, h.d_ff, opt.cost);
+  const CostModel cost(p.cluster, priced_d_model(opt, h), priced_d_ff(opt, h), opt.cost);
   for (int b : opt.batch_sizes) {
     const PlanOptions po{opt.allocation, opt.batching, b, opt.prefill_chunk, opt.max_steps};
     const StepPlan plan = plan_layout_steps(p, block, spans, po);

@@ -31,6 +31,8 @@ struct EvaluateOptions {
   uint64_t prefill_chunk = 2048;  // 0: decode tokens only
   uint64_t max_steps = 0;         // at most this many steps per configuration, 0: all
   CostOptions cost;
+  // Expert sizes the steps are priced at; 0: the trace's (--price-as MODEL sets both).
+  int d_model = 0, d_ff = 0;
   std::string command_line;
   std::string output;
   bool progress = true;
