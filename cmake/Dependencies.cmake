@@ -7,6 +7,9 @@ find_package(TBB REQUIRED)
 
 include(${CMAKE_CURRENT_LIST_DIR}/HDF5.cmake)
 pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
+# COIN-OR CLP (linear programs) and CBC (mixed-integer programs), Debian: coinor-libclp-dev,
+# coinor-libcbc-dev: the LP lower bound and the exact ILP of src/placement/lp_bound.cpp.
+pkg_check_modules(COIN REQUIRED IMPORTED_TARGET cbc clp osi-clp coinutils)
 
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS REQUIRED)

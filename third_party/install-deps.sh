@@ -21,6 +21,8 @@ packages=(
   libtbb-dev
   # graph partitioning (colocate and topo placements)
   libmetis-dev
+  # linear and mixed-integer programs (the LP lower bound and the exact ILP, placement/lp_bound)
+  coinor-libcbc-dev coinor-libclp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python analysis (Debian's interpreter: /usr/bin/python3)

@@ -51,6 +51,10 @@ class CostModel {
   int num_gpus() const { return G_; }
   int slots_per_gpu() const { return S_; }
   const ClusterSpec& cluster() const { return c_; }
+  const CostOptions& options() const { return opt_; }
+  // The roofline's two terms: seconds per token of one expert, and its weight read.
+  double token_time() const { return token_time_; }
+  double weight_time() const { return weight_time_; }
 
   // Prices one layer: n tokens with their home GPUs, each with k token-expert pairs served by
   // replica slots slot[t*k + j] (slot = gpu * slots_per_gpu + index in the GPU's list, as

@@ -11,19 +11,59 @@ namespace {
 // sum (sum_r max(a t_r, w) >= max(a sum_r t_r, w)), so the total work is at least the sum of
 // every expert run once; the slowest GPU carries at least its share. The hottest expert has
 // at most min(G, G*S - (E-1)) replicas (the other experts need a slot each), so one of them
-// serves at least ceil(t / replicas) tokens.
+// serves at least ceil(t / replicas) tokens. Each of the A experts with a token has at least
+// one active replica, and each active replica costs at least the weight read w on its GPU, so
+// the GPU with the most active replicas (at least ceil(A / G)) computes for ceil(A / G) w.
 double compute_bound(const CostModel& model, const uint32_t* tokens, int num_experts) {
   const int G = model.num_gpus();
   const int max_replicas = std::max(1, std::min(G, G * model.slots_per_gpu() - (num_experts - 1)));
   double work = 0;
   uint32_t most = 0;
+  int active = 0;
   for (int e = 0; e < num_experts; ++e) {
     work += model.expert_time(tokens[e]);
     most = std::max(most, tokens[e]);
+    active += tokens[e] > 0;
   }
   // expert_time and the share are monotone in the count: the hottest expert gives the maximum.
   const uint32_t share = (most + static_cast<uint32_t>(max_replicas) - 1) / max_replicas;
-  return std::max(work / G, model.expert_time(share));
+  const double reads = ((active + G - 1) / G) * model.weight_time();
+  return std::max({work / G, model.expert_time(share), reads});
+}
+
+// Whether some home GPU's tokens choose more distinct experts than a GPU has slots: then one
+// of its tokens has an expert off its home, whatever the placement.
+bool home_overflows(const uint16_t* ids, const int32_t* home, size_t n, int k, int num_experts,
+                    int slots) {
+  if (static_cast<size_t>(slots) >= n * static_cast<size_t>(k)) return false;
+  thread_local std::vector<uint64_t> keys;  // home * E + expert, one per pair
+  keys.clear();
+  for (size_t t = 0; t < n; ++t)
+    for (size_t j = 0; j < static_cast<size_t>(k); ++j)
+      keys.push_back(static_cast<uint64_t>(home[t]) * static_cast<uint64_t>(num_experts) +
+                     ids[t * static_cast<size_t>(k) + j]);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  const auto E = static_cast<uint64_t>(num_experts);
+  for (size_t i = 0, run = 0; i < keys.size(); ++i) {
+    run = i > 0 && keys[i] / E == keys[i - 1] / E ? run + 1 : 1;
+    if (run > static_cast<size_t>(slots)) return true;
+  }
+  return false;
+}
+
+// One token sent over the cheapest link there is: alpha + token_bytes / beta, the other-node
+// link at the NIC's full bandwidth (its load is at least the token).
+double one_message(const CostModel& model) {
+  const ClusterSpec& c = model.cluster();
+  const double tb = static_cast<double>(model.token_bytes());
+  double best = 1e300;
+  if (c.gpus_per_node > 1)
+    best = std::min(best, CostModel::link_time(c.same_node, tb, c.same_node.bandwidth_Bps));
+  if (c.nodes > 1)
+    best = std::min(
+        best, CostModel::link_time(c.other_node, tb, c.other_node.bandwidth_Bps * c.gpus_per_nic));
+  return best < 1e300 ? best : 0;
 }
 
 // Dispatch: a GPU holds at most S experts, so a token's k distinct experts span at least
@@ -45,19 +85,28 @@ double dispatch_bound(const CostModel& model, size_t n, int k) {
 }  // namespace
 
 LayerBound layer_lower_bound_counts(const CostModel& model, const uint32_t* tokens, size_t n, int k,
-                                    int num_experts) {
+                                    int num_experts, const uint16_t* ids, const int32_t* home) {
   LayerBound b;
   b.compute_s = compute_bound(model, tokens, num_experts);
-  b.dispatch_s = b.combine_s = dispatch_bound(model, n, k);
+  b.dispatch_s = dispatch_bound(model, n, k);
+  // A home whose tokens need more experts than its slots sends at least one token.
+  if (ids && home && home_overflows(ids, home, n, k, num_experts, model.slots_per_gpu()))
+    b.dispatch_s = std::max(b.dispatch_s, one_message(model));
+  b.combine_s = b.dispatch_s;
   return b;
+}
+
+LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, const int32_t* home,
+                             size_t n, int k, int num_experts) {
+  thread_local std::vector<uint32_t> tokens;  // reused: evaluate calls this per layer and step
+  tokens.assign(static_cast<size_t>(num_experts), 0);
+  for (size_t i = 0; i < n * static_cast<size_t>(k); ++i) ++tokens[ids[i]];
+  return layer_lower_bound_counts(model, tokens.data(), n, k, num_experts, ids, home);
 }
 
 LayerBound layer_lower_bound(const CostModel& model, const uint16_t* ids, size_t n, int k,
                              int num_experts) {
-  thread_local std::vector<uint32_t> tokens;  // reused: evaluate calls this per layer and step
-  tokens.assign(static_cast<size_t>(num_experts), 0);
-  for (size_t i = 0; i < n * static_cast<size_t>(k); ++i) ++tokens[ids[i]];
-  return layer_lower_bound_counts(model, tokens.data(), n, k, num_experts);
+  return layer_lower_bound(model, ids, nullptr, n, k, num_experts);
 }
 
 }  // namespace epbench

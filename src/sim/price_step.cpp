@@ -72,7 +72,9 @@ LayerPrice price_step_layer(const TokenBlock& tokens, StepTokens step, int layer
   gather(tokens, step, layer, scratch);
   LayerPrice p;
   if (scratch.lower_bound)
-    p.lower_bound = layer_lower_bound_counts(cost, scratch.counts.data(), n, k, E).total();
+    p.lower_bound = layer_lower_bound_counts(cost, scratch.counts.data(), n, k, E,
+                                             scratch.ids.data(), step.home)
+                        .total();
   for (size_t e = 0; e < sz(E); ++e) per_expert[e] += scratch.counts[e];
   std::fill(scratch.counts.begin(), scratch.counts.end(), 0u);
   router.route(replicas, scratch.ids.data(), step.home, n, k, scratch.slots.data(), &cost);
