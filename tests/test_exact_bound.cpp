@@ -166,7 +166,8 @@ TEST(LowerBound, NeverAboveAnyAlgorithmsCost) {
     const TraceStats s = stats_of(t);
     for (const auto& algo : placement_algorithms()) {
       if (std::string(algo.name) == "exact") continue;  // too large here; tested above
-      const Layout layout = algo.place(PlacementInput{"test", s, c, 1, {}});
+      // Sizes and tokens for the algorithms that price layouts (steptime).
+      const Layout layout = algo.place(PlacementInput{"test", s, c, 1, {}, 2048, 1024, &t.tokens});
       for (int l = 0; l < 2; ++l) {
         const auto ids = layer_ids(t, l);
         const LayerBound b =

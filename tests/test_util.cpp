@@ -111,11 +111,28 @@ std::string mpirun_path() {
   return EPBENCH_MPIEXEC;
 }
 
+namespace {
+// OpenMPI 4's mpirun creates its per-user session directory with a check-then-mkdir that
+// fails ("File exists") when another mpirun (ctest -j) creates it at the same moment; a base
+// of this process's own keeps concurrent test binaries apart.
+std::string own_ompi_tmpdir() {
+  static const std::string dir = [] {
+    const fs::path p = fs::temp_directory_path() / "epbench-ompi" / std::to_string(getpid());
+    fs::create_directories(p);
+    return p.string();
+  }();
+  return dir;
+}
+}  // namespace
+
 std::vector<std::string> mpirun_args(int ranks) {
   std::vector<std::string> argv = {mpirun_path(), "-n", std::to_string(ranks)};
   if (EPBENCH_MPI_IS_OPENMPI) {  // MPICH's hydra oversubscribes by default and allows root
     argv.push_back("--oversubscribe");
     if (getuid() == 0) argv.push_back("--allow-run-as-root");
+    for (const std::string& a : {std::string("--mca"), std::string("orte_tmpdir_base"),
+                                 own_ompi_tmpdir()})
+      argv.push_back(a);
   }
   return argv;
 }

@@ -257,6 +257,10 @@ CostModel priced_model(const PlacementInput& in) {
   const int d_model =
       param_int(in.params, "d_model", size_or(in.d_model, preset, &ModelPreset::d_model), 1);
   const int d_ff = param_int(in.params, "d_ff", size_or(in.d_ff, preset, &ModelPreset::d_ff), 1);
+  if (d_model <= 0 || d_ff <= 0)
+    throw InputError("model '" + in.model +
+                     "': no expert sizes to price layouts with (no preset of that name); pass "
+                     "--price-as MODEL or --param d_model=N --param d_ff=N");
   return CostModel(in.cluster, d_model, d_ff);
 }
 

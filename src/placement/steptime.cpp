@@ -15,6 +15,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -30,6 +31,10 @@ namespace epbench {
 namespace {
 
 constexpr double kGain = 1e-9;  // a move is kept when it saves more than rounding
+// min-time routing prices every assignment up to this many (Router::kExhaustiveLimit in
+// `evaluate`): the search prices thousands of layouts, and a step of one token with eight
+// replicated experts would otherwise cost hundreds of pricings each time.
+constexpr uint64_t kSearchExhaustiveLimit = 64;
 
 // The search prices at most about this many token-expert pairs in all (about 2 s on one core
 // of a 2024 server at DeepSeek-V3's size); the default moves per layer follow from it.
@@ -94,7 +99,9 @@ class LayerSearch {
         cost_(priced_model(in)),
         router_(sp.routing),
         weight_(sample.num_steps(), 1.0),
-        rng_(mix_seed(in.seed, 0x5e7, sz(layer))) {}
+        rng_(mix_seed(in.seed, 0x5e7, sz(layer))) {
+    router_.set_exhaustive_limit(kSearchExhaustiveLimit);
+  }
 
   // Prices every start, keeps the cheapest (the first on ties); the first start sets the
   // per-size weights.
@@ -259,33 +266,50 @@ class LayerSearch {
   SparseLayerCost priced_;
 };
 
-// The other algorithms' layouts (each also with its extra replicas removed); those that need
-// co-activation only when there are tokens. An algorithm that refuses the instance is skipped.
-// `names` gets each start's name.
+// One start algorithm's layout and the same with its extra replicas removed.
+void add_start(const PlacementAlgorithm& a, const PlacementInput& in, std::vector<Layout>& out,
+               std::vector<std::string>& names) {
+  try {
+    out.push_back(a.place(in));
+  } catch (const InputError&) {
+    return;  // an algorithm that refuses the instance is no start
+  }
+  names.push_back(a.name);
+  names.push_back(std::string(a.name) + "/once");
+  Layout once = out.back();
+  for (auto& layer : once.layers) {
+    std::vector<char> seen(sz(in.stats.num_experts), 0);
+    for (auto& g : layer.gpu_experts)
+      for (uint16_t& e : g)
+        if (!is_empty_slot(e) && std::exchange(seen[e], char{1})) e = kEmptySlot;
+  }
+  out.push_back(std::move(once));
+}
+
+// The other algorithms' layouts, in table order; those that need co-activation only when there
+// are tokens. Two tasks: the METIS-based ones (colocate, topo) one after the other, since
+// METIS's thread safety is not documented, and the rest beside them. `names` gets each start's.
 std::vector<Layout> start_layouts(const PlacementInput& in, std::vector<std::string>& names) {
   PlacementInput plain = in;
   plain.params = nlohmann::json::object();
-  std::vector<Layout> out;
+  std::vector<const PlacementAlgorithm*> metis, rest;
   for (const PlacementAlgorithm& a : placement_algorithms()) {
     const std::string name = a.name;
     if (name == "steptime" || name == "exact" || (a.needs_pairs && !in.tokens)) continue;
-    try {
-      out.push_back(a.place(plain));
-    } catch (const InputError&) {
-      continue;
-    }
-    names.push_back(name);
-    names.push_back(name + "/once");
-    Layout once = out.back();
-    for (auto& layer : once.layers) {
-      std::vector<char> seen(sz(in.stats.num_experts), 0);
-      for (auto& g : layer.gpu_experts)
-        for (uint16_t& e : g)
-          if (!is_empty_slot(e) && std::exchange(seen[e], char{1})) e = kEmptySlot;
-    }
-    out.push_back(std::move(once));
+    (name == "colocate" || name == "topo" ? metis : rest).push_back(&a);
   }
-  return out;
+  std::vector<Layout> out[2];
+  std::vector<std::string> named[2];
+  tbb::parallel_for(0, 2, [&](int task) {
+    for (const PlacementAlgorithm* a : task == 0 ? rest : metis)
+      add_start(*a, plain, out[task], named[task]);
+  });
+  std::vector<Layout> all;
+  for (int task : {0, 1}) {
+    std::move(out[task].begin(), out[task].end(), std::back_inserter(all));
+    names.insert(names.end(), named[task].begin(), named[task].end());
+  }
+  return all;
 }
 
 }  // namespace

@@ -56,6 +56,9 @@ class Router {
  public:
   explicit Router(RoutingPolicy policy) : policy_(policy) {}
   RoutingPolicy policy() const { return policy_; }
+  // kMinTime prices every assignment when there are at most this many (exact), else searches.
+  static constexpr uint64_t kExhaustiveLimit = 4096;
+  void set_exhaustive_limit(uint64_t limit) { exhaustive_limit_ = limit; }
 
   // ids[t*k + j]: token t's j-th expert; home[t]: its home GPU. Writes slot[t*k + j]. `cost`
   // prices the layer for kMinTime (required there; the others ignore it).
@@ -89,6 +92,7 @@ class Router {
                      int k, int32_t* slot);
 
   RoutingPolicy policy_;
+  uint64_t exhaustive_limit_ = kExhaustiveLimit;
   std::vector<uint32_t> load_;         // [G] pairs per GPU in this batch and layer
   std::vector<uint32_t> demand_;       // [E] pairs per expert
   std::vector<uint32_t> base_;         // [G] pairs of experts without replicas

@@ -18,8 +18,6 @@ namespace epbench {
 
 namespace {
 
-// At most this many assignments are priced one by one (exact); beyond, the local search.
-constexpr uint64_t kExhaustiveLimit = 4096;
 // A move is kept only if it lowers the price by more than rounding.
 constexpr double kGain = 1e-12;
 constexpr int kRounds = 4;
@@ -43,7 +41,7 @@ bool Router::enumerate(const LayerReplicas& r, const CostModel& cost, const uint
     if (r.count(ids[i]) == 1) continue;
     moved_.push_back(static_cast<uint32_t>(i));
     combos *= r.count(ids[i]);
-    if (combos > kExhaustiveLimit) return false;
+    if (combos > exhaustive_limit_) return false;
   }
   std::vector<uint32_t> digit(moved_.size(), 0);
   candidate_.assign(slot, slot + pairs);
