@@ -217,7 +217,7 @@ void StepBuilder::add_class(TokenClass& c) {
         act_[eg] = bin();  // a replica that serves a token is present
         lp_.row(), lp_.term(act_[eg], 1), lp_.term(prog_.p[eg], -1), lp_.end(-kInf, 0);
       }
-      lp_.row(), lp_.term(u, 1), lp_.term(prog_.p[eg], -1), lp_.end(-kInf, 0);
+      // u <= p follows from u <= act <= p.
       lp_.row(), lp_.term(act_[eg], 1), lp_.term(u, -1), lp_.end(0, kInf);
       if (g != h) lp_.row(), lp_.term(v[sz(g)], 1), lp_.term(u, -1), lp_.end(0, kInf);
       load_[eg].emplace_back(u, count);
