@@ -47,9 +47,12 @@ ExactIlp exact_ilp(const CostModel& model, const LayerSteps& steps) {
   cbc.setAllowableFractionGap(1e-12);
   cbc.setCutoffIncrement(1e-10);
   cbc.setIntegerTolerance(1e-9);
+  cbc.setMaximumSeconds(kIlpMaxSeconds);
   cbc.branchAndBound();
   if (!cbc.isProvenOptimal() || !cbc.bestSolution())
-    throw InputError("exact ILP: CBC proved no optimum");
+    throw InputError("exact ILP: CBC proved no optimum within " +
+                     std::to_string(int(kIlpMaxSeconds)) +
+                     " s; expected a smaller instance (fewer steps, tokens or GPUs)");
   const double* x = cbc.bestSolution();
   ExactIlp out;
   out.objective_s = cbc.getObjValue() / prog.time_scale;

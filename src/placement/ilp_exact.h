@@ -20,6 +20,8 @@ struct ExactIlp {
 
 // Limits: what CBC proves optimal in well under a second on the tests' instances.
 inline constexpr int kIlpMaxExperts = 16, kIlpMaxGpus = 8, kIlpMaxPairs = 64;
+// CBC's time limit: beyond it the instance is refused (8 GPUs and 32 pairs can take minutes).
+inline constexpr double kIlpMaxSeconds = 120;
 
 // InputError when the steps do not fit the model (check_layer_steps), the instance exceeds the
 // limits above, or the cluster shares a NIC between GPUs (gpus_per_nic > 1: the NIC's load

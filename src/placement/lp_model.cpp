@@ -217,7 +217,7 @@ void StepBuilder::add_class(TokenClass& c) {
         act_[eg] = bin();  // a replica that serves a token is present
         lp_.row(), lp_.term(act_[eg], 1), lp_.term(prog_.p[eg], -1), lp_.end(-kInf, 0);
       }
-      lp_.row(), lp_.term(u, 1), lp_.term(prog_.p[eg], -1), lp_.end(-kInf, 0);
+      // u <= p follows from u <= act <= p.
       lp_.row(), lp_.term(act_[eg], 1), lp_.term(u, -1), lp_.end(0, kInf);
       if (g != h) lp_.row(), lp_.term(v[sz(g)], 1), lp_.term(u, -1), lp_.end(0, kInf);
       load_[eg].emplace_back(u, count);
@@ -227,6 +227,32 @@ void StepBuilder::add_class(TokenClass& c) {
     lp_.term(sig_[4 * sz(h)], 1), lp_.term(sig_[4 * sz(h) + 1], 1);
     lp_.term(c.u[j * sz(G_) + sz(h)], 1);
     lp_.end(1, kInf);
+  }
+  // Distinct destinations: a token with m of its experts on g reaches g once, and
+  // [m >= 1] >= m - m (m - 1) / 2 for every m >= 0; the pairs (j, j') both on g are at most
+  // the tokens whose experts are co-located there (w <= q). So v >= sum_j u_j - sum_{j<j'} w.
+  const size_t E = sz(steps_.num_experts);
+  for (int g = 0; g < G_; ++g) {
+    if (g == h) continue;
+    Terms reach{{v[sz(g)], 1}};
+    for (size_t j = 0; j < c.experts.size(); ++j) {
+      reach.emplace_back(c.u[j * sz(G_) + sz(g)], -1);
+      for (size_t i = 0; i < j; ++i) {
+        const size_t e = c.experts[i], f = c.experts[j];  // e < f: the experts are sorted
+        int& q = prog_.q[(e * E + f) * sz(G_) + sz(g)];
+        if (q < 0) {
+          q = lp_.add_var(0, 1, 0);
+          for (size_t x : {e, f})
+            lp_.row(), lp_.term(q, 1), lp_.term(prog_.p[x * sz(G_) + sz(g)], -1), lp_.end(-kInf, 0);
+        }
+        const int w = lp_.add_var(0, 1, 0);
+        lp_.row(), lp_.term(w, 1), lp_.term(q, -1), lp_.end(-kInf, 0);
+        reach.emplace_back(w, 1);
+      }
+    }
+    lp_.row();
+    for (auto [var, coef] : reach) lp_.term(var, coef);
+    lp_.end(0, kInf);
   }
 }
 
@@ -321,6 +347,7 @@ LayerProgram build_layer_program(const CostModel& model, const LayerSteps& steps
     lp.end(1, kInf);
   }
   prog.classes = make_classes(steps, exact);
+  prog.q.assign(sz(E) * sz(E) * sz(G), -1);
   StepBuilder b(model, steps, prog, exact);
   size_t c = 0;
   for (size_t s = 0; s < steps.num_steps(); ++s) {
@@ -328,6 +355,21 @@ LayerProgram build_layer_program(const CostModel& model, const LayerSteps& steps
     while (c < prog.classes.size() && prog.classes[c].step == s) ++c;
     b.build(s, first, c);
   }
+  // An expert on g shares it with at most S - 1 others: sum_f q[e][f][g] <= (S - 1) p[e][g].
+  for (int g = 0; g < G; ++g)
+    for (int e = 0; e < E; ++e) {
+      Terms row;
+      for (int f = 0; f < E; ++f) {
+        const int lo = std::min(e, f), hi = std::max(e, f);
+        const int q = e == f ? -1 : prog.q[(sz(lo) * sz(E) + sz(hi)) * sz(G) + sz(g)];
+        if (q >= 0) row.emplace_back(q, 1);
+      }
+      if (row.empty()) continue;
+      lp.row();
+      for (auto [var, coef] : row) lp.term(var, coef);
+      lp.term(prog.p[sz(e) * sz(G) + sz(g)], -(S - 1));
+      lp.end(-kInf, 0);
+    }
   return prog;
 }
 

@@ -66,6 +66,9 @@ struct TokenClass {
 struct LayerProgram {
   LinearProgram lp;
   std::vector<int> p;  // [E*G] presence of expert e on GPU g
+  // Co-location of experts e < f on GPU g (created when some token chooses both), keyed
+  // (e * E + f) * G + g: at most p of either, and sum_f q[e][f][g] <= (S - 1) p[e][g].
+  std::vector<int> q;
   std::vector<TokenClass> classes;
   double time_scale = 1e6;  // the program's times are microseconds (solver tolerances)
 };
