@@ -14,8 +14,9 @@ algos=(round-robin balanced eplb spread colocate topo)
 mkdir -p "$out/traces"
 
 # Synthetic traces of the large models (calibrated to OLMoE's real router counts).
-# Enough requests that the held-out half keeps 256 of them running at once.
-synth=(--requests 1200 --prompt-len 8 --decode-len 32:96)
+# Enough requests that the held-out half fills batches of 256, all of one decode length so that
+# a static batch keeps its size to the end (evaluate runs each batch until its last request ends).
+synth=(--requests 1200 --prompt-len 8 --decode-len 64)
 [[ -f $out/traces/olmoe.h5 ]] ||
   "$epbench" trace synth --model olmoe-1b-7b "${synth[@]}" --seed 11 -o "$out/traces/olmoe.h5"
 [[ -f $out/traces/deepseek-v3.h5 ]] ||

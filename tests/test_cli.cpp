@@ -86,6 +86,25 @@ TEST(Cli, PriceAsPricesAtTheModelsSizes) {
                      "--price-as");
 }
 
+// `bound --lp --ilp`: one row per batch size, the LP at least the closed form (it holds it as
+// rows) and the exact optimum at least the LP.
+TEST(Cli, BoundLpAndIlpAreOrdered) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace(4, 4, 1, 4, 2));
+  const auto r =
+      run_epbench({"bound", "--trace", dir.path("t.h5"), "--nodes", "1", "--gpus-per-node", "2",
+                   "--batch-sizes", "2", "--steps", "2", "--prefill-chunk", "0", "--lp", "--ilp",
+                   "--price-as", "mixtral-8x7b"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1));
+  double batch = 0, steps = 0, closed = 0, lp = 0, exact = 0;
+  in >> batch >> steps >> closed >> lp >> exact;
+  EXPECT_EQ(batch, 2);
+  EXPECT_GT(closed, 0);
+  EXPECT_GE(lp, closed * (1 - 1e-9)) << r.out;
+  EXPECT_GE(exact, lp * (1 - 1e-6)) << r.out;
+}
+
 TEST(Cli, TraceForAnotherModelIsRefused) {
   test::ScratchDir dir;
   write_trace(dir.path("t.h5"), test::make_trace());

@@ -10,6 +10,7 @@
 #include "placement/algorithm.h"
 #include "placement/bound.h"
 #include "placement/exact.h"
+#include "test_util.h"
 #include "trace/stats.h"
 
 namespace epbench {
@@ -63,11 +64,7 @@ Trace random_trace(int experts, int top_k, int layers, int tokens, uint64_t seed
   return t;
 }
 
-TraceStats stats_of(const Trace& t) {
-  StatsAccumulator acc(t.header, t.requests);
-  acc.add(t.tokens);
-  return acc.take();
-}
+using test::stats_of;
 
 // A small representative batch keeps the brute force quick.
 constexpr int kSample = 200;

@@ -10,6 +10,7 @@
 #include "costmodel/cost_model.h"
 #include "placement/algorithm.h"
 #include "routing/routing.h"
+#include "test_util.h"
 #include "trace/stats.h"
 
 namespace epbench {
@@ -61,11 +62,7 @@ Trace weighted_trace(const std::vector<double>& weight, int top_k, int tokens, u
   return t;
 }
 
-TraceStats stats_of(const Trace& t) {
-  StatsAccumulator acc(t.header, t.requests);
-  acc.add(t.tokens);
-  return acc.take();
-}
+using test::stats_of;
 
 // Mean predicted layer time of consecutive batches of `batch` held-out tokens, homes
 // round-robin, routed with min-time.

@@ -102,11 +102,7 @@ TokenBlock slice(const TokenBlock& all, uint64_t first, uint64_t count) {
   return b;
 }
 
-TraceStats stats_of(const Trace& t, StatsOptions opt = {}) {
-  StatsAccumulator acc(t.header, t.requests, opt);
-  acc.add(t.tokens);
-  return acc.take();
-}
+using test::stats_of;
 
 void expect_same(const TraceStats& a, const TraceStats& b) {
   EXPECT_EQ(a.tokens, b.tokens);

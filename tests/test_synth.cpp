@@ -71,11 +71,7 @@ double total_variation(std::vector<double> a, std::vector<double> b) {
   return tv / 2;
 }
 
-TraceStats stats_of(const Trace& t) {
-  StatsAccumulator acc(t.header, t.requests);
-  acc.add(t.tokens);
-  return acc.take();
-}
+using test::stats_of;
 
 TEST(Synth, SameSeedSameTraceWhateverTheBlockSize) {
   const SynthOptions o = small("mixtral-8x7b", 3000);

@@ -130,11 +130,17 @@ std::vector<std::string> mpirun_args(int ranks) {
   if (EPBENCH_MPI_IS_OPENMPI) {  // MPICH's hydra oversubscribes by default and allows root
     argv.push_back("--oversubscribe");
     if (getuid() == 0) argv.push_back("--allow-run-as-root");
-    for (const std::string& a : {std::string("--mca"), std::string("orte_tmpdir_base"),
-                                 own_ompi_tmpdir()})
+    for (const std::string& a :
+         {std::string("--mca"), std::string("orte_tmpdir_base"), own_ompi_tmpdir()})
       argv.push_back(a);
   }
   return argv;
+}
+
+TraceStats stats_of(const Trace& t, StatsOptions opt) {
+  StatsAccumulator acc(t.header, t.requests, opt);
+  acc.add(t.tokens);
+  return acc.take();
 }
 
 bool file_exists(const std::string& path) {

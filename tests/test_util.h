@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "trace/stats.h"
 #include "trace/trace.h"
 
 namespace epbench::test {
@@ -23,6 +24,9 @@ class ScratchDir {
 // E experts, top-k; expert ids follow a simple deterministic pattern; two domains.
 Trace make_trace(int requests = 3, int tokens_per_request = 5, int layers = 2, int experts = 8,
                  int top_k = 2, bool gate_weights = true);
+
+// The statistics of a whole in-memory trace (one StatsAccumulator pass).
+TraceStats stats_of(const Trace& t, StatsOptions opt = {});
 
 struct CommandResult {
   int exit_code = -1;

@@ -61,11 +61,11 @@ def table(all_cells):
             speedups.append(eplb)
         top = min(best.values())  # the best layout's row: its gap to the bound
         cols = [case, str(spare), str(b), f"{best[OURS][3]:.1f}"] + [f"{best[a][0] * 1e3:.4g}" for a in algos] + [
-            f"{ours * 1e3:.4g}", f"{ratio:.3f}", f"{eplb:.2f}x",
+            f"{ours * 1e3:.4g}", f"{ratio:.4f}", f"{eplb:.2f}x",
             f"{top[2]:.2f}"]
         lines.append("| " + " | ".join(cols) + " |")
     summary = (f"\nsteptime over the best other algorithm (each with its best routing): worst cell "
-               f"{worst:.3f}; speed-up over EPLB (its best routing) in the cells with spare slots: "
+               f"{worst:.4f}; speed-up over EPLB (its best routing) in the cells with spare slots: "
                f"mean {sum(speedups) / max(1, len(speedups)):.2f}x, min {min(speedups):.2f}x, "
                f"max {max(speedups):.2f}x over {len(speedups)} cells\n")
     return "\n".join(lines) + "\n" + summary

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "common/error.h"
+#include "model/model_spec.h"
 #include "routing/routing.h"
 
 namespace epbench::cli {
@@ -147,6 +148,18 @@ std::string routing_help() {
   for (const auto& name : routing_names()) s += " " + name + ",";
   s.back() = ' ';
   return s + "(docs/evaluate.md)";
+}
+
+std::pair<int, int> priced_sizes(const std::string& price_as, int d_model, int d_ff) {
+  if (price_as.empty()) return {d_model, d_ff};
+  const ModelPreset m = resolve_model(price_as, "--price-as");
+  return {m.d_model, m.d_ff};
+}
+
+void add_price_as(CLI::App* cmd, std::string& target) {
+  cmd->add_option("--price-as", target,
+                  "Price the trace's experts at this model's sizes (preset or FILE.json; d_model "
+                  "and d_ff only); default: the trace's own");
 }
 
 }  // namespace epbench::cli

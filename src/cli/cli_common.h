@@ -3,6 +3,7 @@
 // exposes one register_* function; main.cpp lists them in one table.
 #include <CLI/CLI.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace epbench::cli {
@@ -34,6 +35,12 @@ uint64_t parse_uint(std::string_view s, const std::string& option, const std::st
 
 // "Routing policies, comma-separated: first, ..." from the routing table, for --routing.
 std::string routing_help();
+
+// --price-as MODEL: the expert sizes (d_model, d_ff) steps are priced at; with no model given,
+// the ones passed (the trace's). An unknown model is an error naming --price-as.
+std::pair<int, int> priced_sizes(const std::string& price_as, int d_model, int d_ff);
+// Registers --price-as on `cmd` into `target`.
+void add_price_as(CLI::App* cmd, std::string& target);
 
 // Splits "a,b,c" at commas (empty items kept).
 std::vector<std::string> split_commas(const std::string& text);

@@ -21,7 +21,7 @@ namespace epbench::cli {
 namespace {
 
 struct BoundOptions {
-  std::string trace, test = "0:100%", cluster = "h800", batch_sizes = "1,8,64,256";
+  std::string trace, test = "0:100%", cluster = "h800", batch_sizes = "1,8,64,256", price_as;
   int nodes = 0, gpus_per_node = 0, slots = 0;
   bool lp = false, ilp = false;
   uint64_t steps = 64, prefill_chunk = 2048;
@@ -113,7 +113,8 @@ void run_bound(const BoundOptions& o) {
   const std::vector<int> batches = parse_positive_list(o.batch_sizes, "--batch-sizes");
   const ClusterSpec cluster =
       shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, h.num_experts);
-  const CostModel model(cluster, h.d_model, h.d_ff);
+  const auto [d_model, d_ff] = priced_sizes(o.price_as, h.d_model, h.d_ff);
+  const CostModel model(cluster, d_model, d_ff);
   std::printf("lower bounds for any placement and routing (cost model, docs/placement.md)\n");
   std::printf("%s tokens [%llu, %llu), %s: %d nodes x %d GPUs, %d slots per GPU\n", o.trace.c_str(),
               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
@@ -148,6 +149,7 @@ void register_bound(CLI::App& app) {
   cmd->add_option("--slots", o->slots, "Expert slots per GPU per layer (default: E / GPUs)");
   cmd->add_option("--batch-sizes", o->batch_sizes, "Tokens per step, comma-separated")
       ->capture_default_str();
+  add_price_as(cmd, o->price_as);
   cmd->add_flag("--lp", o->lp,
                 "LP bound over the steps evaluate forms (placement shared by the steps)");
   cmd->add_flag("--ilp", o->ilp, "Also the exact optimum (CBC), tiny instances only");

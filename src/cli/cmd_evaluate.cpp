@@ -10,7 +10,6 @@
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "common/strprintf.h"
-#include "model/model_spec.h"
 #include "sim/evaluate.h"
 #include "trace/trace_io.h"
 
@@ -42,10 +41,7 @@ EvaluateOptions make_options(const EvaluateCliOptions& o) {
   c.prefill_chunk = o.prefill_chunk;
   c.max_steps = o.steps;
   c.cost.hierarchical = o.hierarchical;
-  if (!o.price_as.empty()) {
-    const ModelPreset m = resolve_model(o.price_as, "--price-as");
-    c.d_model = m.d_model, c.d_ff = m.d_ff;
-  }
+  if (!o.price_as.empty()) std::tie(c.d_model, c.d_ff) = priced_sizes(o.price_as, 0, 0);
   c.cubes = o.cubes;
   c.threads = o.threads;
   c.command_line = command_line();
@@ -118,9 +114,7 @@ void register_evaluate(CLI::App& app) {
   cmd->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prompt tokens per prefill step (0: decode tokens only)")
       ->capture_default_str();
-  cmd->add_option("--price-as", o->price_as,
-                  "Price the trace's experts at this model's sizes (preset or FILE.json; "
-                  "d_model and d_ff only): default the trace's own");
+  add_price_as(cmd, o->price_as);
   cmd->add_flag("--hierarchical", o->hierarchical,
                 "Hierarchical dispatch: cross the network once per destination node");
   cmd->add_flag("--cubes", o->cubes,

@@ -43,13 +43,6 @@ nlohmann::json parse_params(const std::vector<std::string>& items) {
 
 constexpr uint64_t kFitTokens = 1 << 16;
 
-// The expert sizes layouts are priced at: --price-as's, else the given (the trace's).
-std::pair<int, int> priced_sizes(const PlaceOptions& o, int d_model, int d_ff) {
-  if (o.price_as.empty()) return {d_model, d_ff};
-  const ModelPreset m = resolve_model(o.price_as, "--price-as");
-  return {m.d_model, m.d_ff};
-}
-
 // Statistics of tokens [begin, end) only, streamed in blocks as compute_stats does.
 TraceStats fit_stats(const TraceReader& reader, uint64_t begin, uint64_t end) {
   StatsOptions opt;
@@ -98,7 +91,7 @@ void run_place(const PlaceOptions& o) {
       shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, h.num_experts);
   const auto [begin, end] = parse_token_range(o.fit, h.num_tokens, "--fit");
   const TraceStats stats = fit_stats(reader, begin, end);
-  const auto [d_model, d_ff] = priced_sizes(o, h.d_model, h.d_ff);
+  const auto [d_model, d_ff] = priced_sizes(o.price_as, h.d_model, h.d_ff);
   // Algorithms that price sampled steps get the fit range's first kFitTokens tokens.
   const TokenBlock tokens = reader.read(begin, std::min(end - begin, kFitTokens), false);
   Layout lay = algo.place({h.model, stats, cluster, o.seed, params, d_model, d_ff, &tokens});
@@ -126,7 +119,7 @@ void run_place_on_loads(const PlaceOptions& o) {
   const TraceStats stats = stats_from_loads(loads, model, o.loads);
   const ClusterSpec cluster =
       shape_cluster(load_cluster(o.cluster), o.nodes, o.gpus_per_node, o.slots, model.num_experts);
-  const auto [d_model, d_ff] = priced_sizes(o, model.d_model, model.d_ff);
+  const auto [d_model, d_ff] = priced_sizes(o.price_as, model.d_model, model.d_ff);
   Layout lay = algo.place({model.name, stats, cluster, o.seed, params, d_model, d_ff});
   lay.params["loads"] = o.loads;
   validate_layout(lay, o.output + " (as produced by " + o.algo + ")");
@@ -173,9 +166,7 @@ void register_place(CLI::App& app) {
       ->excludes(trace);
   cmd->add_option("--model", o->model,
                   "With --loads: the model (preset or FILE.json), if not the load file's");
-  cmd->add_option("--price-as", o->price_as,
-                  "Price layouts at this model's expert sizes (preset or FILE.json), for "
-                  "algorithms that price them (steptime, exact); default: the trace's");
+  add_price_as(cmd, o->price_as);  // for the algorithms that price layouts (steptime, exact)
   cmd->add_option("--fit", o->fit, "Token range to fit on: A:B tokens or A%:B% of the trace")
       ->capture_default_str();
   cmd->add_option("--cluster", o->cluster, "Cluster preset (h800, h100, a100) or JSON file")

@@ -34,7 +34,7 @@ constexpr double kGain = 1e-9;  // a move is kept when it saves more than roundi
 // min-time routing prices every assignment up to this many (Router::kExhaustiveLimit in
 // `evaluate`): the search prices thousands of layouts, and a step of one token with eight
 // replicated experts would otherwise cost hundreds of pricings each time.
-constexpr uint64_t kSearchExhaustiveLimit = 64;
+constexpr uint64_t kSearchExhaustiveLimit = 16;
 
 // The search prices at most about this many token-expert pairs in all (about 2 s on one core
 // of a 2024 server at DeepSeek-V3's size); the default moves per layer follow from it.
@@ -44,17 +44,22 @@ constexpr int kMaxEvals = 300;
 struct SearchParams {
   std::vector<int> batch_sizes{1, 16, 64};
   int samples = 16;  // steps per batch size (4 above 64 experts, where each step covers more)
-  int evals = -1;    // priced moves per layer; -1: from kPairBudget
+  // The second sample, which picks between the searched layer and the starts, is this many
+  // times larger: it prices a dozen layouts where the search prices hundreds (1 above 64
+  // experts, to keep DeepSeek-V3-sized placements near 2 s).
+  int check_factor = 4;
+  int evals = -1;  // priced moves per layer; -1: from kPairBudget
   RoutingPolicy routing = RoutingPolicy::kMinTime;
 };
 
 // Moves per layer that keep the whole search within kPairBudget priced pairs, after pricing
-// every start twice (search and check samples).
+// every start on the search sample and on the check sample.
 int default_evals(const PlacementInput& in, const SearchParams& sp, size_t starts) {
   double pairs = 0;
   for (int b : sp.batch_sizes) pairs += double(b) * steps_for(b, sp.samples) * in.stats.top_k;
   const double per_layer = kPairBudget / std::max(1, in.stats.num_layers) / std::max(1.0, pairs);
-  return std::clamp(static_cast<int>(per_layer) - 2 * static_cast<int>(starts), 0, kMaxEvals);
+  const int judged = static_cast<int>(starts) * (1 + sp.check_factor);
+  return std::clamp(static_cast<int>(per_layer) - judged, 0, kMaxEvals);
 }
 
 std::vector<int> parse_batch_sizes(const nlohmann::json& v) {
@@ -75,9 +80,10 @@ std::vector<int> parse_batch_sizes(const nlohmann::json& v) {
 
 SearchParams search_params(const nlohmann::json& p, int num_experts) {
   SearchParams s;
-  if (num_experts > 64) s.samples = 4;
+  if (num_experts > 64) s.samples = 4, s.check_factor = 1;
   if (p.contains("batch_sizes")) s.batch_sizes = parse_batch_sizes(p.at("batch_sizes"));
   s.samples = param_int(p, "samples", s.samples, 1);
+  s.check_factor = param_int(p, "check_factor", s.check_factor, 1);
   s.evals = param_int(p, "evals", s.evals, 0);  // -1 stays when unset
   if (p.contains("routing")) {
     if (!p.at("routing").is_string())
@@ -108,7 +114,11 @@ class LayerSearch {
   void start(const std::vector<LayerPlacement>& starts) {
     set_weights(starts.front());
     for (size_t i = 0; i < starts.size(); ++i) {
-      const double c = score(padded(starts[i]));
+      const LayerPlacement p = padded(starts[i]);
+      bool seen = false;  // a start equal to an earlier one (round-robin once) costs the same
+      for (size_t j = 0; j < i && !seen; ++j) seen = padded(starts[j]).gpu_experts == p.gpu_experts;
+      if (seen) continue;
+      const double c = score(p);
       if (c < best_) best_ = c, layer_ = padded(starts[i]), chosen_ = i;
     }
     count_replicas();
@@ -288,7 +298,8 @@ void add_start(const PlacementAlgorithm& a, const PlacementInput& in, std::vecto
 
 // The other algorithms' layouts, in table order; those that need co-activation only when there
 // are tokens. Two tasks: the METIS-based ones (colocate, topo) one after the other, since
-// METIS's thread safety is not documented, and the rest beside them. `names` gets each start's.
+// METIS draws from GKlib's process-wide random state (concurrent calls would make the layout
+// depend on timing), and the rest beside them. `names` gets each start's.
 std::vector<Layout> start_layouts(const PlacementInput& in, std::vector<std::string>& names) {
   PlacementInput plain = in;
   plain.params = nlohmann::json::object();
@@ -320,7 +331,8 @@ std::vector<Layout> start_layouts(const PlacementInput& in, std::vector<std::str
 Layout place_steptime(const PlacementInput& in) {
   SearchParams sp = search_params(in.params, in.stats.num_experts);
   const StepSample sample = sample_steps(in, sp.batch_sizes, sp.samples, in.seed);
-  const StepSample check = sample_steps(in, sp.batch_sizes, sp.samples, mix_seed(in.seed, 0xc4e));
+  const StepSample check = sample_steps(in, sp.batch_sizes, sp.samples * sp.check_factor,
+                                        mix_seed(in.seed, 0xc4e), sp.check_factor);
   std::vector<std::string> names;
   const std::vector<Layout> starts = start_layouts(in, names);
   names.push_back("search");
@@ -331,10 +343,12 @@ Layout place_steptime(const PlacementInput& in) {
   tbb::parallel_for(0, in.stats.num_layers, [&](int l) {
     std::vector<LayerPlacement> mine;
     for (const Layout& s : starts) mine.push_back(s.layers[sz(l)]);
-    LayerSearch search(in, sample, l, sp);
-    search.start(mine);
-    search.improve(sp.evals);
-    mine.push_back(search.layer());
+    if (sp.evals > 0) {  // without moves the search sample has nothing to add
+      LayerSearch search(in, sample, l, sp);
+      search.start(mine);
+      search.improve(sp.evals);
+      mine.push_back(search.layer());
+    }
     LayerSearch judge(in, check, l, sp);
     judge.start(mine);
     lay.layers[sz(l)] = judge.layer();
@@ -344,6 +358,7 @@ Layout place_steptime(const PlacementInput& in) {
   lay.params["kept"] = kept;  // per layer: the start kept, or "search"
   lay.params["routing"] = routing_name(sp.routing);
   lay.params["samples"] = sp.samples;
+  lay.params["check_factor"] = sp.check_factor;
   lay.params["evals"] = sp.evals;
   lay.params["batch_sizes"] = sp.batch_sizes;
   return lay;

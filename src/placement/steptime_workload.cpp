@@ -41,12 +41,12 @@ void draw_experts(std::vector<double> load, int k, Rng& rng, std::vector<uint16_
 
 }  // namespace
 
-int steps_for(int batch, int steps_per_batch) {
-  return std::max(steps_per_batch, (kMinSampleTokens + batch - 1) / batch);
+int steps_for(int batch, int steps_per_batch, int min_factor) {
+  return std::max(steps_per_batch, (kMinSampleTokens * min_factor + batch - 1) / batch);
 }
 
 StepSample sample_steps(const PlacementInput& in, const std::vector<int>& batch_sizes,
-                        int steps_per_batch, uint64_t seed) {
+                        int steps_per_batch, uint64_t seed, int min_factor) {
   const TraceStats& st = in.stats;
   const int L = st.num_layers, k = st.top_k, G = in.cluster.num_gpus();
   StepSample s;
@@ -62,7 +62,7 @@ StepSample sample_steps(const PlacementInput& in, const std::vector<int>& batch_
   for (int l = 0; l < L && !in.tokens; ++l) loads.push_back(layer_load(st, l));
   Rng rng(mix_seed(seed, 0x57e9));
   for (size_t b = 0; b < batch_sizes.size(); ++b)
-    for (int step = 0; step < steps_for(batch_sizes[b], steps_per_batch); ++step) {
+    for (int step = 0; step < steps_for(batch_sizes[b], steps_per_batch, min_factor); ++step) {
       for (int i = 0; i < batch_sizes[b]; ++i) {
         s.home.push_back((step * batch_sizes[b] + i) % G);
         if (!in.tokens) {

@@ -24,13 +24,14 @@ struct StepSample {
 // Small batches are noisy: every size gets at least this many tokens in all.
 inline constexpr int kMinSampleTokens = 256;
 // Steps sampled at one batch size: `steps_per_batch`, more when that is under kMinSampleTokens.
-int steps_for(int batch, int steps_per_batch);
+// `min_factor` scales that minimum (a larger sample for the same sizes).
+int steps_for(int batch, int steps_per_batch, int min_factor = 1);
 
 // steps_for(B, `steps_per_batch`) steps of each size in `batch_sizes`: tokens drawn uniformly from
 // the fit range (its decode tokens when it has at least a batch of them), homes round-robin over
 // the GPUs. Without tokens (a load file), each token draws top-k distinct experts in proportion to
 // the layer's loads. Deterministic in `seed`.
 StepSample sample_steps(const PlacementInput& in, const std::vector<int>& batch_sizes,
-                        int steps_per_batch, uint64_t seed);
+                        int steps_per_batch, uint64_t seed, int min_factor = 1);
 
 }  // namespace epbench
