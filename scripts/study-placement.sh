@@ -3,7 +3,7 @@
 # tokens, priced by the cost model at realistic expert sizes, for 0, 1 and 2 spare slots per GPU
 # and batch sizes 1 to 256 (decode steps: B concurrent requests, one token each). `steptime` is
 # placed for each batch size (its target workload); the others do not take one.
-# Usage: scripts/study-placement.sh [OUT_DIR]   (default out/study-placement; ~15 min on 2 cores)
+# Usage: scripts/study-placement.sh [OUT_DIR]   (default out/study-placement; ~25 min on 2 cores)
 # Then: /usr/bin/python3 -m epbench_analysis.study_placement OUT_DIR  (run from analysis/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +54,19 @@ cell brown-8e traces/brown-moe-8e-top2.h5 mixtral-8x7b 2 4 1 "1 8 32"
 cell brown-32e traces/brown-moe-32e-top4.h5 mixtral-8x7b 2 4 4 "1 8 32"
 cell olmoe "$out/traces/olmoe.h5" olmoe-1b-7b 4 8 2 "1 16 64 256"
 cell deepseek-v3 "$out/traces/deepseek-v3.h5" deepseek-v3 4 8 8 "1 16 64 256"
+# The other cluster of each: 4 x 8 for the 32-expert Brown trace (one expert per GPU), 2 x 4 for
+# the synthetic ones.
+cell brown-32e-4x8 traces/brown-moe-32e-top4.h5 mixtral-8x7b 4 8 1 "1 8 32"
+cell olmoe-2x4 "$out/traces/olmoe.h5" olmoe-1b-7b 2 4 8 "1 16 64 256"
+cell deepseek-v3-2x4 "$out/traces/deepseek-v3.h5" deepseek-v3 2 4 32 "1 16 64 256"
+
+# Serving: goodput under an SLO across arrival rates (docs/serve.md), brown-8e at Mixtral-8x7B's
+# sizes with one spare slot per GPU; steptime placed for its default batch-size mix.
+dir="$out/brown-8e/spare1"
+shape=(--trace traces/brown-moe-8e-top2.h5 --nodes 2 --gpus-per-node 4)
+"$epbench" place --algo steptime "${shape[@]}" --fit 0:50% --slots 3 --price-as mixtral-8x7b \
+  -o "$dir/steptime.mix.json" >/dev/null
+"$epbench" serve "${shape[@]}" --range 50%:100% --model mixtral-8x7b --routing min-time \
+  --layouts "$dir/round-robin.json,$dir/eplb.json,$dir/spread.json,$dir/topo.json,$dir/steptime.mix.json" \
+  --policy chunked --rate 400,800,1600,3200 --requests 400 --slo-ttft 500ms --slo-tpot 1.5ms \
+  -o "$out/serve-brown-8e.h5" | tee "$out/serve-brown-8e.txt"
