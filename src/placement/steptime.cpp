@@ -8,10 +8,11 @@
 // Search: every other algorithm's layer, and the same with its extra replicas removed (slots
 // left empty), is a start; the cheapest is improved by priced moves (swap two slots' experts
 // across GPUs; give a slot to a replica of a hot expert; empty a redundant replica), each kept
-// only when the objective drops. So on the sampled workload the result is never worse than any
-// other algorithm's layout under the same routing. Layers are independent under the cost model
-// (a token returns to its home GPU after each layer), so they are searched in parallel, each
-// with its own seed: the layout does not depend on the number of threads.
+// when the objective drops (an emptying move also when it does not rise). The searched layer
+// and the starts are then judged on a second sample, so on that sample the result is never
+// worse than any other algorithm's layout under the same routing. Layers are independent under
+// the cost model (a token returns to its home GPU after each layer), so they are searched in
+// parallel, each with its own seed: the layout does not depend on the number of threads.
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
