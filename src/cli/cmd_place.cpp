@@ -93,8 +93,10 @@ void run_place(const PlaceOptions& o) {
   const TraceStats stats = fit_stats(reader, begin, end);
   const auto [d_model, d_ff] = priced_sizes(o.price_as, h.d_model, h.d_ff);
   // Algorithms that price sampled steps get the fit range's first kFitTokens tokens.
-  const TokenBlock tokens = reader.read(begin, std::min(end - begin, kFitTokens), false);
-  Layout lay = algo.place({h.model, stats, cluster, o.seed, params, d_model, d_ff, &tokens});
+  TokenBlock tokens;
+  if (algo.needs_tokens) tokens = reader.read(begin, std::min(end - begin, kFitTokens), false);
+  Layout lay = algo.place({h.model, stats, cluster, o.seed, params, d_model, d_ff,
+                           algo.needs_tokens ? &tokens : nullptr});
   lay.fit_trace = o.trace;
   lay.fit_begin = begin;
   lay.fit_end = end;

@@ -36,6 +36,9 @@ struct PlacementAlgorithm {
   // Reads co-activation pairs (TraceStats::pairs), so it cannot fit on counts alone (a load
   // file from an engine); `place --loads` refuses it.
   bool needs_pairs = false;
+  // Prices sampled steps of the fit range's tokens (PlacementInput::tokens); `place` reads them
+  // only for such algorithms.
+  bool needs_tokens = false;
 };
 
 std::span<const PlacementAlgorithm> placement_algorithms();

@@ -240,10 +240,6 @@ int param_int(const nlohmann::json& params, const char* key, int fallback, int m
   return v.get<int>();
 }
 
-}  // namespace epbench
-
-namespace epbench {
-
 namespace {
 // The given size when set, else the preset's; 0 when neither (then params must say).
 int size_or(int given, const ModelPreset* preset, int ModelPreset::*size) {

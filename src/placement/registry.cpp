@@ -32,7 +32,7 @@ const std::array<PlacementAlgorithm, 8> kAlgorithms = {{
     {"steptime",
      "ours: least predicted step time of a batch-size mix (min-time routing), searched from "
      "every other algorithm",
-     place_steptime},
+     place_steptime, false, true},
 }};
 
 }  // namespace

@@ -120,7 +120,7 @@ class LayerSearch {
       for (size_t j = 0; j < i && !seen; ++j) seen = padded(starts[j]).gpu_experts == p.gpu_experts;
       if (seen) continue;
       const double c = score(p);
-      if (c < best_) best_ = c, layer_ = padded(starts[i]), chosen_ = i;
+      if (c < best_) best_ = c, layer_ = p, chosen_ = i;
     }
     count_replicas();
   }
