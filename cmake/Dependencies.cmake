@@ -10,6 +10,9 @@ pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
 # COIN-OR CLP (linear programs) and CBC (mixed-integer programs), Debian: coinor-libclp-dev,
 # coinor-libcbc-dev: the LP lower bound and the exact ILP of src/placement/lp_bound.cpp.
 pkg_check_modules(COIN REQUIRED IMPORTED_TARGET cbc clp osi-clp coinutils)
+# LEMON (Debian: liblemon-dev), header-only here: the max-flow of `optimal` routing and the
+# perfect matching of `spread`. Its headers need C++17 (src/CMakeLists.txt).
+pkg_check_modules(LEMON REQUIRED lemon>=1.3)
 
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS REQUIRED)

@@ -178,14 +178,28 @@ TEST(SpreadMatching, OptimalAgainstBruteForce) {
     }
 }
 
-TEST(SpreadMatching, TwentyVerticesIsFast) {
+// Beyond the 20 vertices the former subset DP could hold: a DeepSeek-V3 layer's 256 experts.
+TEST(SpreadMatching, LargeGraphsArePerfectlyMatched) {
   Rng rng(2);
-  const int n = kMaxExactMatching;
+  const int n = 256;
   std::vector<double> w(size_t(n * n), 0);
   for (int a = 0; a < n; ++a)
     for (int b = a + 1; b < n; ++b)
-      w[size_t(a * n + b)] = w[size_t(b * n + a)] = double(rng.below(9));
-  EXPECT_EQ(min_weight_perfect_matching(n, w).size(), size_t(n / 2));
+      w[size_t(a * n + b)] = w[size_t(b * n + a)] = double(rng.below(1000));
+  const auto pairs = min_weight_perfect_matching(n, w);
+  ASSERT_EQ(pairs.size(), size_t(n / 2));
+  std::set<int> covered;
+  for (auto [a, b] : pairs) covered.insert({a, b});
+  EXPECT_EQ(int(covered.size()), n);
+  // Optimal implies that no two pairs (a, b), (c, d) pay more than re-pairing them would.
+  auto cost = [&](int a, int b) { return w[size_t(a * n + b)]; };
+  for (size_t p = 0; p < pairs.size(); ++p)
+    for (size_t q = p + 1; q < pairs.size(); ++q) {
+      const auto [a, b] = pairs[p];
+      const auto [c, d] = pairs[q];
+      ASSERT_LE(cost(a, b) + cost(c, d), std::min(cost(a, c) + cost(b, d), cost(a, d) + cost(b, c)))
+          << a << "-" << b << " and " << c << "-" << d;
+    }
 }
 
 // spread in the matching case (two experts per GPU, no spare slot) reaches the brute-force optimum

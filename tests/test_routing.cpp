@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "routing/allocation.h"
 #include "routing/batching.h"
+#include "routing/max_flow.h"
 #include "routing/routing.h"
 
 namespace epbench {
@@ -143,6 +144,28 @@ TEST(Routing, OptimalEqualsBruteForceOnTinyInstances) {
     std::vector<int32_t> scratch(b.ids.size());
     EXPECT_EQ(max_gpu_load(r, opt.data(), opt.size()), brute_force(r, b, scratch, 0)) << trial;
   }
+}
+
+// The network is solved again after capacities change, as optimal()'s binary search does; each
+// answer is the min cut of that setting, and the arc flows respect capacity and conservation.
+TEST(MaxFlowNetwork, ResolvesAfterCapacityChanges) {
+  MaxFlowNetwork net;
+  net.reset(4);  // 0 source, 1 sink, 2 and 3 inner
+  const int s2 = net.add_arc(0, 2, 5), s3 = net.add_arc(0, 3, 4), x = net.add_arc(2, 3, 3);
+  const int t2 = net.add_arc(2, 1, 2), t3 = net.add_arc(3, 1, 6);
+  EXPECT_EQ(net.run(0, 1), 8);  // cut {t2, t3}
+  EXPECT_EQ(net.flow(t2) + net.flow(t3), 8);
+  EXPECT_EQ(net.flow(s2), net.flow(t2) + net.flow(x));
+  EXPECT_EQ(net.flow(s3) + net.flow(x), net.flow(t3));
+  net.set_capacity(t3, 1);
+  EXPECT_EQ(net.run(0, 1), 3);
+  net.set_capacity(t2, 10);
+  net.set_capacity(t3, 10);
+  EXPECT_EQ(net.run(0, 1), 9);  // cut {s2, s3}
+  EXPECT_LE(net.flow(x), 3);
+  MaxFlowNetwork copy(net);  // scratch: a copy starts empty
+  copy.reset(2);
+  EXPECT_EQ(copy.run(0, 1), 0);
 }
 
 TEST(Routing, RejectsUnknownNamesAndMissingExperts) {

@@ -23,6 +23,8 @@ packages=(
   libmetis-dev
   # linear and mixed-integer programs (the LP lower bound and the exact ILP, placement/lp_bound)
   coinor-libcbc-dev coinor-libclp-dev
+  # max-flow (optimal routing) and perfect matching (spread)
+  liblemon-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python analysis (Debian's interpreter: /usr/bin/python3)

@@ -12,7 +12,7 @@ from epbench_analysis import results, study_placement
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, epbench_exe):
-    """case/spare1/b8.h5: round-robin, eplb and steptime, first and min-time routing."""
+    """case/spare1/b8.h5: round-robin, eplb and steptime, first, optimal and min-time routing."""
     d = str(tmp_path_factory.mktemp("study"))
     trace = rf.make_trace(epbench_exe, d, "mixtral-8x7b", requests=40)
     cell = os.path.join(d, "study", "tiny", "spare1")
@@ -26,7 +26,7 @@ def study(tmp_path_factory, epbench_exe):
                    "batch_sizes=8" if algo == "steptime" else 1, "-o", layouts[-1])
     path = os.path.join(cell, "b8.h5")
     rf.epbench(epbench_exe, "evaluate", *shape, "--test", "50%:100%", "--prefill-chunk", 0, "--steps", 20,
-               "--layouts", ",".join(layouts), "--routing", "first,min-time", "--batch-sizes", 8, "-o", path)
+               "--layouts", ",".join(layouts), "--routing", "first,optimal,min-time", "--batch-sizes", 8, "-o", path)
     return {"root": os.path.join(d, "study"), "file": path}
 
 
@@ -36,8 +36,9 @@ def test_cell_keeps_each_algorithms_best_routing(study):
     assert (case, spare, batch) == ("tiny", 1, 8)
     for algo in ("round-robin", "eplb", "steptime"):
         mine = [float(r["step_time_mean"]) for r in rows if r["algorithm"] == algo]
-        assert len(mine) == 2
+        assert len(mine) == 3
         assert best[algo][0] == min(mine)
+        assert sorted(best[algo][4].values()) == sorted(mine)
 
 
 def test_table_ratios_follow_the_cells(study):
@@ -46,9 +47,11 @@ def test_table_ratios_follow_the_cells(study):
     row = [line for line in text.splitlines() if line.startswith("| tiny")][0]
     cols = [c.strip() for c in row.strip("|").split("|")]
     other = min(best["round-robin"][0], best["eplb"][0])
-    assert float(cols[-3]) == pytest.approx(best["steptime"][0] / other, abs=1e-4)
-    assert float(cols[-2].rstrip("x")) == pytest.approx(best["eplb"][0] / best["steptime"][0], abs=0.01)
-    assert "worst cell" in text
+    assert float(cols[-4]) == pytest.approx(best["steptime"][0] / other, abs=1e-4)
+    assert float(cols[-3].rstrip("x")) == pytest.approx(best["eplb"][0] / best["steptime"][0], abs=0.01)
+    as_designed = best["eplb"][4]["optimal"] / best["steptime"][0]
+    assert float(cols[-2].rstrip("x")) == pytest.approx(as_designed, abs=0.01)
+    assert "worst cell" in text and "token-balancing" in text
 
 
 def test_empty_directory_is_a_clear_error(tmp_path):

@@ -1,6 +1,7 @@
 // `epbench run`, launched by mpirun/srun with one rank per GPU: real expert FFNs and real
 // all-to-alls for each layout, routing policy and batch size (docs/run.md). Rank 0 prints the
 // communication/compute table, measured next to the cost model's prediction.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -8,6 +9,7 @@
 #include "cli/mpi_command.h"
 #include "common/error.h"
 #include "common/strprintf.h"
+#include "model/cluster.h"
 #include "results/summary.h"
 #include "runtime/run_job.h"
 #include "trace/trace_io.h"
@@ -54,22 +56,53 @@ RunOptions make_config(RunCliOptions& o) {
   return c;
 }
 
+// What the predicted columns are and what the times cover, so no figure passes for more than it
+// is: the cluster the model was priced for (the default preset is not this machine).
+std::string table_legend(const std::string& cluster) {
+  const ClusterSpec c = load_cluster(cluster);
+  std::string out = strprintf(
+      "ms per step: each phase's slowest rank, summed over layers; m = measured here, p = "
+      "predicted by the roofline cost model for cluster '%s' (%s)\n",
+      c.name.c_str(), c.source.c_str());
+  const std::vector<std::string> presets = cluster_preset_names();
+  if (std::find(presets.begin(), presets.end(), cluster) != presets.end())
+    out +=
+        "  p is priced for a preset, not this machine: pass --cluster with the file that "
+        "`epbench calibrate` writes to predict this machine\n";
+  out +=
+      "times cover the routed experts only (dispatch, expert FFNs, combine; no attention, gate "
+      "or shared experts); hidden states and weights are synthetic (seeded), the routing is "
+      "the trace's\n";
+  out +=
+      "tok/step: the tokens a step really had (mean), next to the B requests asked for; a2a x, "
+      "gemm x: dispatch+combine and FFN time over the raw MPI all-to-all and GEMM baselines\n";
+  return out;
+}
+
+double mean_step_tokens(const ConfigResult& r) {
+  if (r.step_tokens.empty()) return 0;
+  double sum = 0;
+  for (uint32_t t : r.step_tokens) sum += t;
+  return sum / static_cast<double>(r.step_tokens.size());
+}
+
 // One row per configuration: milliseconds per step, measured (m) and predicted (p).
 std::string table(const std::vector<MeasuredConfig>& runs) {
-  std::string out = strprintf(
-      "ms per step: each phase's slowest rank, summed over layers; m = measured, p = predicted "
-      "by the cost model\n%-20s %-11s %4s %10s %8s %8s %8s %8s %8s %8s %6s %6s %6s %6s\n",
-      "layout", "routing", "B", "tokens/s", "step m", "step p", "disp m", "disp p", "comp m",
-      "comp p", "comm%m", "comm%p", "a2a x", "gemm x");
+  std::string out =
+      strprintf("%-20s %-11s %4s %8s %10s %8s %8s %8s %8s %8s %8s %6s %6s %6s %6s\n", "layout",
+                "routing", "B", "tok/step", "tokens/s", "step m", "step p", "disp m", "disp p",
+                "comp m", "comp p", "comm%m", "comm%p", "a2a x", "gemm x");
   for (const MeasuredConfig& r : runs) {
     const ConfigSummary m = summarize(r.measured), p = summarize(r.predicted);
     const PhaseTimes tm = mean_phase_times(r.measured), tp = mean_phase_times(r.predicted);
     out += strprintf(
-        "%-20s %-11s %4d %10.4g %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6.1f %6.1f %6.2f %6.2f\n",
-        r.layout.c_str(), r.routing.c_str(), r.batch_size, m.tokens_per_s, m.step_time_mean * 1e3,
-        p.step_time_mean * 1e3, (tm.dispatch + tm.combine) * 1e3, (tp.dispatch + tp.combine) * 1e3,
-        tm.compute * 1e3, tp.compute * 1e3, 100 * m.comm_share, 100 * p.comm_share,
-        r.overhead_alltoallv, r.overhead_gemm);
+        "%-20s %-11s %4d %8.1f %10.4g %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6.1f %6.1f %6.2f "
+        "%6.2f\n",
+        r.layout.c_str(), r.routing.c_str(), r.batch_size, mean_step_tokens(r.measured),
+        m.tokens_per_s, m.step_time_mean * 1e3, p.step_time_mean * 1e3,
+        (tm.dispatch + tm.combine) * 1e3, (tp.dispatch + tp.combine) * 1e3, tm.compute * 1e3,
+        tp.compute * 1e3, 100 * m.comm_share, 100 * p.comm_share, r.overhead_alltoallv,
+        r.overhead_gemm);
   }
   return out;
 }
@@ -80,7 +113,7 @@ void run(RunCliOptions& o) {
     agree(MPI_COMM_WORLD, [&] { cfg = make_config(o); });
     const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
     if (mpi.rank() != 0) return;
-    const std::string text = table(runs);
+    const std::string text = table_legend(cfg.cluster) + table(runs);
     std::fwrite(text.data(), 1, text.size(), stdout);
     if (!cfg.output.empty()) std::printf("results: %s\n", cfg.output.c_str());
   });

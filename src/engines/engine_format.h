@@ -47,8 +47,6 @@ const EngineFormat& find_engine_format(const std::string& name);  // OptionError
 // Ranks for a format whose file does not say: the user's, or an InputError naming `file`.
 int require_ranks(int ranks, const std::string& file);
 
-// The whole file as text; InputError naming it when it cannot be read.
-std::string read_text(const std::string& path);
 // The file parsed as JSON; InputError naming it when unreadable or malformed.
 nlohmann::json read_json(const std::string& path);
 // `j` as an array of arrays of integers ([rows][...]); InputError naming file and field.

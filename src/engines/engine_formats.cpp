@@ -1,9 +1,8 @@
 // The table of engine formats (one file each) and the reading helpers they share.
 #include <array>
-#include <fstream>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/text_file.h"
 #include "engines/engine_format.h"
 
 namespace epbench {
@@ -57,16 +56,8 @@ int require_ranks(int ranks, const std::string& file) {
   return ranks;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 nlohmann::json read_json(const std::string& path) {
-  nlohmann::json j = nlohmann::json::parse(read_text(path), nullptr, false);
+  nlohmann::json j = nlohmann::json::parse(read_text_file(path, "the file"), nullptr, false);
   if (j.is_discarded()) throw InputError(path + ": not valid JSON");
   if (!j.is_object()) throw_field_error(path, "(top level)", "a JSON object", j.type_name());
   return j;

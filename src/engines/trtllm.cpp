@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/text_file.h"
 #include "engines/engine_format.h"
 #include "model/presets.h"
 
@@ -29,7 +30,7 @@ int64_t yaml_int(const YAML::Node& n, const std::string& file, const std::string
 
 YAML::Node load_yaml(const std::string& path) {
   try {
-    return YAML::Load(read_text(path));
+    return YAML::Load(read_text_file(path, "the file"));
   } catch (const YAML::Exception& e) {
     throw InputError(path + ": not valid YAML (" + e.msg + ", line " + str(e.mark.line + 1) + ")");
   }

@@ -3,11 +3,10 @@
 
 #include <array>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/text_file.h"
 
 namespace epbench {
 
@@ -55,14 +54,6 @@ std::vector<ClusterSpec> presets() {
                   "NVIDIA A100 80GB SXM datasheet (NVLink 600 GB/s both ways, 312 TFLOP/s "
                   "bf16 dense, 2.04 TB/s); DGX A100 HDR 200 Gb/s per GPU"),
   };
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open cluster file (and no preset of that name)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Reads JSON fields one by one so every mistake names its field.
@@ -204,7 +195,8 @@ ClusterSpec load_cluster(const std::string& name_or_path) {
   }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(slurp(name_or_path));
+    j = nlohmann::json::parse(
+        read_text_file(name_or_path, "cluster file (and no preset of that name)"));
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and out_of_range for a number too large for a double (1e309).
     throw_field_error(name_or_path, "(JSON)", "valid JSON", e.what());

@@ -1,10 +1,9 @@
 #include "model/model_spec.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/text_file.h"
 
 namespace epbench {
 
@@ -158,17 +157,6 @@ void check_attention(const ModelPreset& m, const std::string& file) {
                       "0");
 }
 
-std::string slurp(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw InputError(path + ": expected a model spec file (epbench-model JSON), got no such file");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in && !in.eof()) throw InputError(path + ": cannot read the model spec file");
-  return ss.str();
-}
-
 }  // namespace
 
 void validate_model(const ModelPreset& m, const std::string& file) {
@@ -196,7 +184,7 @@ ModelPreset model_from_spec(const json& j, const std::string& file) {
 ModelPreset read_model_spec(const std::string& path) {
   json j;
   try {
-    j = json::parse(slurp(path));
+    j = json::parse(read_text_file(path, "model spec file (epbench-model JSON)"));
   } catch (const json::exception& e) {
     // Not only parse_error: a number too large for a double is out_of_range (406).
     throw_field_error(path, "(JSON)", "a model spec in JSON", e.what());

@@ -2,11 +2,10 @@
 #include "placement/layout.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/text_file.h"
 #include "model/cluster.h"
 #include "model/presets.h"
 
@@ -269,13 +268,10 @@ Layout layout_from_json(const nlohmann::json& j, const std::string& file) {
 }
 
 Layout read_layout(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open layout file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  const std::string text = read_text_file(path, "layout file");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and out_of_range for a number too large for a double (1e309).
     throw_field_error(path, "(JSON)", "valid JSON", e.what());

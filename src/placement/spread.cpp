@@ -3,7 +3,7 @@
 // bottleneck. Objective: the expected number of a token's expert pairs that share a GPU
 // (pair counts of the fit range; for top-2 it is exactly the expected excess of the token's
 // busiest GPU over one), under a load cap. Exact in the matching case (two experts per GPU, no
-// replicas, E <= 20); otherwise greedy construction plus swap local search.
+// replicas: a perfect matching); otherwise greedy construction plus swap local search.
 // docs/placement-coactivation.md.
 #include <numeric>
 
@@ -16,7 +16,7 @@ namespace {
 
 bool matching_case(const UnitGraph& g, const ClusterSpec& c, const CoactOptions& opt) {
   return opt.exact && c.slots_per_gpu == 2 && g.num_units == 2 * c.num_gpus() &&
-         g.num_units <= kMaxExactMatching && g.expert.back() == g.num_units - 1;  // no replicas
+         g.expert.back() == g.num_units - 1;  // no replicas
 }
 
 // Minimum same-GPU weight exactly; among optimal matchings the one with the least sum of squared

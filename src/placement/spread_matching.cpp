@@ -1,38 +1,32 @@
 #include "placement/spread_matching.h"
 
-#include <bit>
-#include <cstdint>
-#include <limits>
+#include <lemon/matching.h>
+#include <lemon/smart_graph.h>
+
+#include <algorithm>
 #include <stdexcept>
 
 namespace epbench {
 
-// dp[mask] = cheapest way to pair off the vertices in mask, built by always pairing the lowest
-// vertex not yet in mask: each matching is then reached exactly once, so the DP is exact and
-// visits O(2^n * n) transitions (n = 20: about 10^7, milliseconds).
 std::vector<std::pair<int, int>> min_weight_perfect_matching(int n, const std::vector<double>& w) {
-  if (n < 2 || n % 2 != 0 || n > kMaxExactMatching)
-    throw std::invalid_argument("min_weight_perfect_matching: n out of range");
-  const uint32_t full = (1u << n) - 1;
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  std::vector<double> dp(size_t{full} + 1, kInf);
-  std::vector<uint32_t> from(size_t{full} + 1, 0);  // the pair added last, as two bits
-  dp[0] = 0;
-  for (uint32_t mask = 0; mask < full; ++mask) {
-    if (dp[mask] == kInf) continue;
-    const int i = std::countr_one(mask);
-    for (int j = i + 1; j < n; ++j) {
-      if (mask & (1u << j)) continue;
-      const uint32_t next = mask | (1u << i) | (1u << j);
-      const double c =
-          dp[mask] + w[static_cast<size_t>(i) * static_cast<size_t>(n) + static_cast<size_t>(j)];
-      if (c < dp[next]) dp[next] = c, from[next] = (1u << i) | (1u << j);
-    }
-  }
+  if (n < 2 || n % 2 != 0 || w.size() != static_cast<size_t>(n) * static_cast<size_t>(n))
+    throw std::invalid_argument("min_weight_perfect_matching: n must be even and >= 2, w n*n");
+  lemon::SmartGraph graph;
+  std::vector<lemon::SmartGraph::Node> node;
+  for (int i = 0; i < n; ++i) node.push_back(graph.addNode());
+  lemon::SmartGraph::EdgeMap<double> weight(graph);
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j)  // the maximum of -w is the minimum of w
+      weight[graph.addEdge(node[static_cast<size_t>(i)], node[static_cast<size_t>(j)])] =
+          -w[static_cast<size_t>(i) * static_cast<size_t>(n) + static_cast<size_t>(j)];
+  lemon::MaxWeightedPerfectMatching<lemon::SmartGraph, lemon::SmartGraph::EdgeMap<double>> m(
+      graph, weight);
+  if (!m.run())  // a complete graph on an even number of vertices always has one
+    throw std::logic_error("min_weight_perfect_matching: no perfect matching");
   std::vector<std::pair<int, int>> pairs;
-  for (uint32_t mask = full; mask != 0; mask &= ~from[mask]) {
-    const uint32_t p = from[mask];
-    pairs.emplace_back(std::countr_zero(p), 31 - std::countl_zero(p));
+  for (int i = 0; i < n; ++i) {
+    const int j = graph.id(m.mate(node[static_cast<size_t>(i)]));
+    if (i < j) pairs.emplace_back(i, j);
   }
   return pairs;
 }

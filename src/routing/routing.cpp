@@ -146,81 +146,32 @@ void Router::least_loaded(const LayerReplicas& r, const uint16_t* ids, const int
   }
 }
 
-namespace detail {
-
-void MaxFlow::reset(int nodes) {
-  head_.assign(sz(nodes), -1);
-  to_.clear(), next_.clear(), cap_.clear();
-}
-
-int MaxFlow::add_edge(int from, int to, int64_t cap) {
-  const int id = static_cast<int>(to_.size());
-  to_.push_back(to), next_.push_back(head_[sz(from)]), cap_.push_back(cap);
-  head_[sz(from)] = id;
-  to_.push_back(from), next_.push_back(head_[sz(to)]), cap_.push_back(0);
-  head_[sz(to)] = id + 1;
-  return id;
-}
-
-bool MaxFlow::levels(int source, int sink) {
-  level_.assign(head_.size(), -1);
-  queue_.assign(1, source);
-  level_[sz(source)] = 0;
-  for (size_t qi = 0; qi < queue_.size(); ++qi) {
-    const int u = queue_[qi];
-    for (int e = head_[sz(u)]; e >= 0; e = next_[sz(e)])
-      if (cap_[sz(e)] > 0 && level_[sz(to_[sz(e)])] < 0) {
-        level_[sz(to_[sz(e)])] = level_[sz(u)] + 1;
-        queue_.push_back(to_[sz(e)]);
-      }
-  }
-  return level_[sz(sink)] >= 0;
-}
-
-int64_t MaxFlow::push(int u, int sink, int64_t limit) {
-  if (u == sink) return limit;
-  for (int& e = it_[sz(u)]; e >= 0; e = next_[sz(e)]) {
-    const int v = to_[sz(e)];
-    if (cap_[sz(e)] <= 0 || level_[sz(v)] != level_[sz(u)] + 1) continue;
-    const int64_t got = push(v, sink, std::min(limit, cap_[sz(e)]));
-    if (got > 0) {
-      cap_[sz(e)] -= got, cap_[sz(e) ^ 1u] += got;
-      return got;
-    }
-  }
-  return 0;
-}
-
-int64_t MaxFlow::run(int source, int sink) {
-  int64_t total = 0;
-  while (levels(source, sink)) {
-    it_ = head_;
-    while (const int64_t f = push(source, sink, std::numeric_limits<int64_t>::max())) total += f;
-  }
-  return total;
-}
-
-}  // namespace detail
-
-// Can every replicated expert's pairs be spread over its replicas with no GPU above max_load?
-// A flow network: source -> expert (its pairs) -> GPUs holding it -> sink (room left under
-// max_load once the unreplicated experts' pairs are counted). Leaves the flow in flow_.
-bool Router::feasible(const LayerReplicas& r, int64_t max_load) {
+// The flow network of optimal(): source -> replicated expert (its pairs) -> GPUs holding it ->
+// sink. Built once per layer; feasible() only changes the sink arcs' capacities.
+void Router::build_network(const LayerReplicas& r) {
   const int m = static_cast<int>(replicated_.size()), G = r.num_gpus;
   flow_.reset(2 + m + G);
-  int64_t want = 0;
+  want_ = 0;
+  edge_.assign(r.slot.size(), -1);
   for (int i = 0; i < m; ++i) {
     const int e = replicated_[sz(i)];
-    flow_.add_edge(0, 2 + i, demand_[sz(e)]);
-    want += demand_[sz(e)];
+    flow_.add_arc(0, 2 + i, demand_[sz(e)]);
+    want_ += demand_[sz(e)];
     for (uint32_t q = r.offset[sz(e)]; q < r.offset[sz(e) + 1]; ++q)
-      edge_[q] = flow_.add_edge(2 + i, 2 + m + r.gpu(r.slot[q]), demand_[sz(e)]);
+      edge_[q] = flow_.add_arc(2 + i, 2 + m + r.gpu(r.slot[q]), demand_[sz(e)]);
   }
-  for (int g = 0; g < G; ++g) {
-    if (base_[sz(g)] > max_load) return false;
-    flow_.add_edge(2 + m + g, 1, max_load - base_[sz(g)]);
+  sink_arc_.clear();
+  for (int g = 0; g < G; ++g) sink_arc_.push_back(flow_.add_arc(2 + m + g, 1, 0));
+}
+
+// Can every replicated expert's pairs be spread over its replicas with no GPU above max_load,
+// once the unreplicated experts' pairs are counted? Leaves the flow in flow_.
+bool Router::feasible(int64_t max_load) {
+  for (size_t g = 0; g < sink_arc_.size(); ++g) {
+    if (base_[g] > max_load) return false;
+    flow_.set_capacity(sink_arc_[g], max_load - base_[g]);
   }
-  return flow_.run(0, 1) == want;
+  return flow_.run(0, 1) == want_;
 }
 
 // Exact: the smallest maximum GPU load, by binary search on it with a max-flow feasibility
@@ -246,15 +197,15 @@ void Router::optimal(const LayerReplicas& r, const uint16_t* ids, const int32_t*
   int64_t lo = std::max<int64_t>(*std::max_element(base_.begin(), base_.end()),
                                  (static_cast<int64_t>(pairs) + G - 1) / G);
   if (replicated_.empty() || hi <= lo) return;
-  edge_.assign(r.slot.size(), -1);
+  build_network(r);
   while (lo < hi) {  // smallest feasible maximum load in [lo, hi]; hi is feasible
     const int64_t mid = lo + (hi - lo) / 2;
-    if (feasible(r, mid))
+    if (feasible(mid))
       hi = mid;
     else
       lo = mid + 1;
   }
-  feasible(r, hi);
+  feasible(hi);
   assign_quotas(r, ids, home, n, k, slot);
 }
 

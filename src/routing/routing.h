@@ -9,6 +9,7 @@
 
 #include "costmodel/cost_model.h"
 #include "placement/layout.h"
+#include "routing/max_flow.h"
 
 namespace epbench {
 
@@ -34,23 +35,6 @@ struct LayerReplicas {
 // Throws InputError when an expert has no replica or an id is out of range.
 LayerReplicas make_replicas(const LayerPlacement& layer, int num_experts, int slots_per_gpu,
                             int gpus_per_node);
-
-namespace detail {
-// Dinic's maximum flow on a small graph; the storage is reused from call to call.
-class MaxFlow {
- public:
-  void reset(int nodes);
-  int add_edge(int from, int to, int64_t cap);  // returns the edge id
-  int64_t run(int source, int sink);
-  int64_t flow(int edge) const { return cap_[static_cast<size_t>(edge) ^ 1u]; }
-
- private:
-  bool levels(int source, int sink);
-  int64_t push(int u, int sink, int64_t limit);
-  std::vector<int32_t> to_, next_, head_, level_, it_, queue_;
-  std::vector<int64_t> cap_;
-};
-}  // namespace detail
 
 class Router {
  public:
@@ -87,7 +71,8 @@ class Router {
                 const std::vector<uint32_t>& pairs, int32_t from, int32_t to, size_t limit,
                 double& best);
 
-  bool feasible(const LayerReplicas& r, int64_t max_load);
+  void build_network(const LayerReplicas& r);
+  bool feasible(int64_t max_load);
   void assign_quotas(const LayerReplicas& r, const uint16_t* ids, const int32_t* home, size_t n,
                      int k, int32_t* slot);
 
@@ -97,11 +82,13 @@ class Router {
   std::vector<uint32_t> demand_;       // [E] pairs per expert
   std::vector<uint32_t> base_;         // [G] pairs of experts without replicas
   std::vector<int> replicated_;        // experts with demand and several replicas
-  std::vector<int> edge_;              // flow edge of each replica (index into LayerReplicas::slot)
+  std::vector<int> edge_;              // flow arc of each replica (index into LayerReplicas::slot)
+  std::vector<int> sink_arc_;          // [G] flow arc GPU -> sink
+  int64_t want_ = 0;                   // pairs of replicated experts: the flow that fits
   std::vector<uint32_t> quota_;        // pairs each replica serves under the optimum
   std::vector<uint32_t> pending_;      // pairs not yet given a replica by assign_quotas
   std::vector<int32_t> pending_home_;  // their home GPUs
-  detail::MaxFlow flow_;
+  MaxFlowNetwork flow_;
   // min_time's scratch: the pairs of each expert, a candidate routing, the priced layer.
   std::vector<uint32_t> pair_offset_, pair_index_;
   std::vector<int32_t> candidate_;

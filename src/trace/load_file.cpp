@@ -1,11 +1,10 @@
 #include "trace/load_file.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/text_file.h"
 #include "model/presets.h"
 #include "trace/stats.h"
 
@@ -61,11 +60,7 @@ std::vector<uint64_t> read_loads(const json& j, const LoadFile& f, const std::st
 }  // namespace
 
 LoadFile read_load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the load file");
-  std::stringstream text;
-  text << in.rdbuf();
-  const json j = json::parse(text.str(), nullptr, false);
+  const json j = json::parse(read_text_file(path, "the load file"), nullptr, false);
   if (j.is_discarded()) throw InputError(path + ": not valid JSON");
   if (!j.is_object()) throw_field_error(path, "(top level)", "a JSON object", j.type_name());
   if (need_string(j, "format", path) != kLoadsFormat)
