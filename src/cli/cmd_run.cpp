@@ -157,8 +157,9 @@ void add_options(CLI::App* cmd, RunCliOptions& o) {
   cmd->add_option("--ranks-per-node", c.ranks_per_node,
                   "Group ranks into virtual nodes of K (0: real hosts)")
       ->capture_default_str();
-  cmd->add_flag("--check", c.check, "Compare sampled tokens with a reference FFN");
-  cmd->add_option("--check-stride", c.check_stride, "Check every N-th token")
+  cmd->add_flag("--check", c.check,
+                "Compare every token (see --check-stride) with a reference FFN");
+  cmd->add_option("--check-stride", c.check_stride, "Check every N-th token (1: all of them)")
       ->capture_default_str();
   cmd->add_flag("!--no-baseline", c.baseline, "Skip the raw all-to-all and GEMM baselines");
   cmd->add_option("--threads", c.threads, "BLAS threads per rank")->capture_default_str();

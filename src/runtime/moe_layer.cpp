@@ -87,6 +87,8 @@ void MoeLayerRunner::compute(const DispatchPlan& plan, size_t shard0, LayerMeasu
       for (size_t c = 0; c < d_; ++c) o[c] += g * yi[c];
     }
   }
+  if (fault_ == PlantedFault::kZeroRank && rank_ == kPlantedZeroRank)
+    std::fill(out_.begin(), out_.end(), 0.f);
 }
 
 // The partial sums travel back along the dispatch's path: what was received is sent.
@@ -100,9 +102,13 @@ void MoeLayerRunner::combine(const DispatchPlan& plan, float* y) {
     float* yi = y + sz(plan.home_row[plan.local_tokens[i]]) * d_;
     for (size_t c = 0; c < d_; ++c) yi[c] += local[i * d_ + c];
   }
-  for (size_t i = 0; i < plan.send_tokens.size(); ++i)
+  // drop-partial leaves out home rank 0's first partial sum from another rank.
+  const size_t first = fault_ == PlantedFault::kDropPartial && rank_ == 0 ? 1 : 0;
+  for (size_t i = first; i < plan.send_tokens.size(); ++i)
     accumulate_rows(dtype_, send_buf_.data() + i * row_bytes_, d_,
                     y + sz(plan.home_row[plan.send_tokens[i]]) * d_);
+  if (fault_ == PlantedFault::kScale1pct)
+    for (size_t i = 0; i < plan.home_tokens.size() * d_; ++i) y[i] *= 1.01f;
 }
 
 void MoeLayerRunner::count_bytes(const DispatchPlan& plan, LayerMeasure& m) const {

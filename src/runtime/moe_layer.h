@@ -13,6 +13,7 @@
 #include "runtime/dispatch_plan.h"
 #include "runtime/exchange.h"
 #include "runtime/ffn_backend.h"
+#include "runtime/planted_fault.h"
 #include "runtime/seeded_values.h"
 
 namespace epbench {
@@ -51,6 +52,7 @@ class MoeLayerRunner {
   size_t d_, row_bytes_;
   std::vector<int> node_of_;
   int rank_ = 0;
+  PlantedFault fault_ = planted_fault();  // kNone outside the tests
   // Byte counts and offsets per peer: dispatch send/receive (the combine swaps them).
   std::vector<size_t> send_bytes_, send_off_, recv_bytes_, recv_off_;
   std::vector<uint64_t> count_send_, count_recv_;

@@ -12,6 +12,7 @@
 #include "common/strprintf.h"
 #include "costmodel/cost_model.h"
 #include "runtime/mpi_env.h"
+#include "runtime/planted_fault.h"
 #include "runtime/reference_check.h"
 #include "runtime/run_results.h"
 #include "runtime/shards.h"
@@ -117,6 +118,14 @@ CostModel run_cost_model(const Job& job, const PreparedLayout& p) {
   return CostModel(c, job.d_model, job.d_ff);
 }
 
+// A test-only fault (runtime/planted_fault.h) is announced, so no one mistakes its results.
+void warn_planted_fault(int rank) {
+  const PlantedFault f = planted_fault();
+  if (f == PlantedFault::kNone || rank != 0) return;
+  std::fprintf(stderr, "epbench: warning: EPBENCH_PLANT_FAULT=%s: this run is wrong on purpose\n",
+               planted_fault_name(f));
+}
+
 // A rank that dies mid-run, for the fault tests: the launcher must end the job promptly.
 void maybe_die(const Job& job, uint64_t step) {
   if (job.rank != job.cfg.fault_rank || step != job.cfg.fault_step) return;
@@ -145,7 +154,8 @@ class ConfigRunner {
         router_(rp),
         cost_(run_cost_model(job, p)),
         runner_(job.comm, exchange, backend, job.cfg.dtype, job.d_model, node_of(job)),
-        check_(job.cfg.seed, job.d_model, job.d_ff, job.cfg.dtype, job.cfg.check_stride) {}
+        check_(job.cfg.seed, job.d_model, job.d_ff, job.header.top_k, job.cfg.dtype,
+               job.cfg.check_stride) {}
 
   void run(uint64_t measured_steps, RankRecord& rec) {
     const size_t L = sz(job_.header.num_layers);
@@ -220,7 +230,7 @@ class ConfigRunner {
     if (rec) count_experts(l, *rec);
     if (job_.cfg.check && failure.empty()) try {
         check_.check_layer(l, sc_.plan, sc_.trace_token.data(), sc_.ids.data(), sc_.gate.data(),
-                           job_.header.top_k, sc_.x.data(), sc_.y.data());
+                           sc_.x.data(), sc_.y.data());
       } catch (const std::exception& e) {
         failure = e.what();
       }
@@ -347,6 +357,7 @@ std::vector<MeasuredConfig> run_job(const RunOptions& cfg, MPI_Comm comm) {
   MPI_Comm_size(comm, &job.world);
   agree(comm, [&] {
     check_launcher(comm);
+    warn_planted_fault(job.rank);
     load_inputs(job);
   });
   agree(comm, [&] { job.topo = discover_topology(comm, cfg.ranks_per_node); });

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/numeric.h"
 #include "common/rng.h"
+#include "runtime/planted_fault.h"
 
 namespace epbench {
 
@@ -46,18 +47,35 @@ void fill_uniform(Rng& rng, float scale, DType dtype, float* out, size_t n) {
   }
 }
 
+// The shards' path: one key per matrix, then a splitmix64 stream that adds the increment per
+// element (the header's formula). The reference check evaluates that formula per element with its
+// own code (reference_check.cpp), so a slip here is not mirrored there.
+void fill_expert_matrix(uint64_t seed, int layer, int expert, ExpertMatrix m, float scale,
+                        DType dtype, float* out, size_t n) {
+  uint64_t state = mix_seed(
+      mix_seed(seed ^ kWeightTag, static_cast<uint64_t>(layer), static_cast<uint64_t>(expert)),
+      static_cast<uint64_t>(m));
+  for (size_t i = 0; i < n; ++i) {
+    const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
+    const float v = static_cast<float>((2 * u - 1) * scale);
+    out[i] = dtype == DType::kBf16 ? round_bf16(v) : v;
+  }
+}
+
 }  // namespace
 
 void make_expert_weights(uint64_t seed, int layer, int expert, int d_model, int d_ff, DType dtype,
                          ExpertWeightsF32& out) {
   const size_t df = sz(d_model) * sz(d_ff);
   out.gate.resize(df), out.up.resize(df), out.down.resize(df);
-  Rng rng(mix_seed(seed ^ kWeightTag, static_cast<uint64_t>(layer), static_cast<uint64_t>(expert)));
+  expert = planted_expert_id(expert);  // a test-only fault, else the same id
   const float in_scale = 1.f / std::sqrt(static_cast<float>(d_model));
   const float out_scale = 1.f / std::sqrt(static_cast<float>(d_ff));
-  fill_uniform(rng, in_scale, dtype, out.gate.data(), df);
-  fill_uniform(rng, in_scale, dtype, out.up.data(), df);
-  fill_uniform(rng, out_scale, dtype, out.down.data(), df);
+  fill_expert_matrix(seed, layer, expert, ExpertMatrix::kGate, in_scale, dtype, out.gate.data(),
+                     df);
+  fill_expert_matrix(seed, layer, expert, ExpertMatrix::kUp, in_scale, dtype, out.up.data(), df);
+  fill_expert_matrix(seed, layer, expert, ExpertMatrix::kDown, out_scale, dtype, out.down.data(),
+                     df);
 }
 
 void make_hidden_state(uint64_t seed, uint64_t token, int layer, int d_model, DType dtype,

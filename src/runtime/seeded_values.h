@@ -28,8 +28,18 @@ struct ExpertWeightsF32 {
   std::vector<float> down;      // [d_model, d_ff]
 };
 
+// The three matrices of an expert, numbered as the weight formula below keys them.
+enum class ExpertMatrix : uint64_t { kGate = 0, kUp = 1, kDown = 2 };
+
 // Uniform in +-1/sqrt(fan_in), so activations keep their scale through the FFN; rounded to
-// bf16 when dtype is bf16 (the CPU computes in fp32 on bf16-valued weights).
+// bf16 when dtype is bf16 (the CPU computes in fp32 on bf16-valued weights). Counter-based:
+// element i (row-major) of matrix m of expert e in layer l is, in uint64 arithmetic,
+//   key  = mix_seed(mix_seed(seed ^ 0x57, l, e), m)               (common/rng.h)
+//   bits = splitmix64's output function of key + (i + 1) * 0x9E3779B97F4A7C15
+//   v    = float((2 * (bits >> 11) * 2^-53 - 1) * s),  s = 1.f / sqrtf(float(fan_in))
+// then rounded to bf16 (nearest, ties to even) for bf16. fan_in is d_model for gate and up,
+// d_ff for down. The shards fill whole matrices from a stream; the reference check evaluates
+// the formula per element with its own code, so the two paths share no generator.
 void make_expert_weights(uint64_t seed, int layer, int expert, int d_model, int d_ff, DType dtype,
                          ExpertWeightsF32& out);
 
