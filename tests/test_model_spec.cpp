@@ -251,7 +251,9 @@ TEST(ModelSpecCli, MissingSpecFileExitsTwo) {
   ScratchDir dir;
   const auto r = run_epbench({"models", "--model", dir.path("none.json")});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(dir.path("none.json") + ": expected a model spec file"), std::string::npos)
+  EXPECT_NE(r.err.find(dir.path("none.json") +
+                       ": cannot open model spec file (epbench-model JSON) (no such file)"),
+            std::string::npos)
       << r.err;
 }
 

@@ -156,6 +156,33 @@ TEST(Topology, WarningsNameUnboundAndSharedGpus) {
   EXPECT_NE(w[2].find("ranks 1-2 share GPU 1"), std::string::npos) << w[2];
 }
 
+// One GPU and several ranks (a one-GPU machine): detected per host, and NCCL refused by name.
+TEST(Topology, RanksSharingAGpuAreDetectedAndNcclRefused) {
+  JobTopology t;
+  t.ranks.resize(4);
+  for (int r = 0; r < 4; ++r) {
+    RankPlacement& p = t.ranks[size_t(r)];
+    p.rank = r, p.host = r < 2 ? "a" : "b", p.host_index = r < 2 ? 0 : 1, p.gpu = 0;
+  }
+  t.ranks[3].gpu = 1;  // host b: ranks 2 and 3 on different GPUs
+  const auto groups = shared_gpu_groups(t);
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0], (std::vector<int>{0, 1}));
+  EXPECT_EQ(ranks_on_gpu(t, 1), 2);
+  EXPECT_EQ(ranks_on_gpu(t, 2), 1);
+  try {
+    require_distinct_gpus(t);
+    FAIL() << "ranks 0 and 1 share GPU 0 on host a";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.field(), "comm");
+    EXPECT_NE(e.problem().find("ranks 0-1 share GPU 0 on a"), std::string::npos) << e.what();
+    EXPECT_NE(e.problem().find("--comm mpi"), std::string::npos) << e.what();
+  }
+  t.ranks[1].gpu = 1;
+  EXPECT_NO_THROW(require_distinct_gpus(t));
+  EXPECT_TRUE(shared_gpu_groups(t).empty());
+}
+
 TEST(Agree, ReturnsNormallyWhenNoRankFails) {
   int calls = 0;
   EXPECT_FALSE(agreed_failure([&] { ++calls; }).has_value());

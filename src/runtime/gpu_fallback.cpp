@@ -15,6 +15,10 @@ std::unique_ptr<FfnBackend> make_cuda_backend(int, int, size_t, int, bool) {
 RankGpu rank_gpu(int) {
   return {};
 }
+
+DeviceMemory device_memory(int) {
+  return {};
+}
 #endif
 
 #ifndef EPBENCH_WITH_NCCL

@@ -11,6 +11,7 @@
 #include "common/numeric.h"
 #include "common/strprintf.h"
 #include "costmodel/cost_model.h"
+#include "runtime/gpu_locality.h"
 #include "runtime/mpi_env.h"
 #include "runtime/planted_fault.h"
 #include "runtime/reference_check.h"
@@ -83,13 +84,24 @@ void check_shape(const Job& job) {
   }
 }
 
-void check_memory(Job& job) {
+// The CPU backend holds fp32 shards in host memory; the GPU backend holds them on the device in
+// the run's dtype, so its budget is the device's free memory shared by the ranks using it.
+MemoryBudget shard_budget(const Job& job) {
   const RankPlacement& me = job.topo.ranks[sz(job.rank)];
-  const uint64_t have = memory_per_rank(job.cfg.memory_limit, me.local_size);
+  if (job.cfg.backend != "cuda") return memory_per_rank(job.cfg.memory_limit, me.local_size);
+  const DeviceMemory device = device_memory(me.gpu);
+  if (device.total == 0) return {};  // no usable GPU: the backend refuses, saying why
+  return device_memory_per_rank(job.cfg.memory_limit, device.free,
+                                ranks_on_gpu(job.topo, job.rank));
+}
+
+void check_memory(Job& job) {
+  const size_t value_bytes = job.cfg.backend == "cuda" ? dtype_bytes(job.cfg.dtype) : sizeof(float);
+  const MemoryBudget have = shard_budget(job);
   for (const PreparedLayout& p : job.layouts) {
-    const uint64_t need = shard_bytes(p.layout, job.d_model, job.d_ff, sizeof(float));
+    const uint64_t need = shard_bytes(p.layout, job.d_model, job.d_ff, value_bytes);
     require_memory(p.path, need, have, p.layout.num_layers, p.layout.slots_per_gpu, job.d_model,
-                   job.d_ff, sizeof(float), job.cfg.memory_limit);
+                   job.d_ff, value_bytes);
     job.shard_bytes = std::max(job.shard_bytes, need);
   }
 }
@@ -106,7 +118,10 @@ std::unique_ptr<FfnBackend> make_backend(const Job& job, const PreparedLayout& p
 
 std::unique_ptr<Exchange> make_exchange(const Job& job) {
   if (job.cfg.comm == "mpi") return make_mpi_exchange(job.comm);
-  if (job.cfg.comm == "nccl") return make_nccl_exchange(job.comm, job.topo.ranks[sz(job.rank)].gpu);
+  if (job.cfg.comm == "nccl") {
+    require_distinct_gpus(job.topo);
+    return make_nccl_exchange(job.comm, job.topo.ranks[sz(job.rank)].gpu);
+  }
   throw OptionError("comm", "expected mpi or nccl, got '" + job.cfg.comm + "'");
 }
 

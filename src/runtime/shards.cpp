@@ -34,21 +34,31 @@ double gib(uint64_t b) {
 
 }  // namespace
 
-uint64_t memory_per_rank(uint64_t limit, int ranks_on_host) {
-  if (limit > 0) return limit;
+MemoryBudget memory_per_rank(uint64_t limit, int ranks_on_host) {
+  if (limit > 0) return {limit, "--memory-limit"};
   const uint64_t avail = mem_available();
-  return avail ? avail / sz(std::max(1, ranks_on_host)) : UINT64_MAX;
+  if (avail == 0) return {UINT64_MAX, "MemAvailable unknown"};
+  return {avail / sz(std::max(1, ranks_on_host)),
+          strprintf("MemAvailable divided by the %d rank(s) on this host", ranks_on_host)};
 }
 
-void require_memory(const std::string& layout_path, uint64_t need, uint64_t have, int layers,
-                    int slots, int d_model, int d_ff, size_t value_bytes, uint64_t limit) {
-  if (need <= have) return;
+MemoryBudget device_memory_per_rank(uint64_t limit, uint64_t device_free, int ranks_on_device) {
+  if (limit > 0) return {limit, "--memory-limit"};
+  const int sharing = std::max(1, ranks_on_device);
+  return {device_free / sz(sharing),
+          strprintf("%.2f GiB free on the GPU (cudaMemGetInfo) divided by the %d rank(s) using it",
+                    gib(device_free), sharing)};
+}
+
+void require_memory(const std::string& layout_path, uint64_t need, const MemoryBudget& have,
+                    int layers, int slots, int d_model, int d_ff, size_t value_bytes) {
+  if (need <= have.bytes) return;
   throw InputError(strprintf(
       "%s: the expert shards need %.2f GiB per rank (%d layers x %d slots x 3 x d_model %d x "
       "d_ff %d x %zu bytes) but %.2f GiB is available per rank (%s); shrink the experts with "
       "--scale or --d-model/--d-ff, or use more ranks",
-      layout_path.c_str(), gib(need), layers, slots, d_model, d_ff, value_bytes, gib(have),
-      limit ? "--memory-limit" : "MemAvailable divided by the ranks on this host"));
+      layout_path.c_str(), gib(need), layers, slots, d_model, d_ff, value_bytes, gib(have.bytes),
+      have.source.c_str()));
 }
 
 size_t load_shards(const Layout& layout, int rank, int d_model, int d_ff, DType dtype,

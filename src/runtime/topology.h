@@ -45,6 +45,14 @@ void assign_nodes(JobTopology& t, int ranks_per_node);
 // The rank/host/node/NUMA/GPU map, one line per rank, for `epbench topo` and run logs.
 std::string format_topology(const JobTopology& t);
 
+// Ranks that use the same GPU of one host, one group per shared GPU (groups of two or more).
+std::vector<std::vector<int>> shared_gpu_groups(const JobTopology& t);
+// How many ranks use this rank's GPU (1 without sharing or without a GPU).
+int ranks_on_gpu(const JobTopology& t, int rank);
+// NCCL puts one rank per GPU in a communicator: OptionError of field "comm" naming the ranks
+// that share one, pointing at --comm mpi (the GPU backend still runs the experts there).
+void require_distinct_gpus(const JobTopology& t);
+
 // Conditions worth a warning: a rank not bound to CPUs, a rank bound far from its GPU, two
 // ranks sharing a GPU. One line each.
 std::vector<std::string> topology_warnings(const JobTopology& t);

@@ -3,6 +3,7 @@
 #include <map>
 #include <utility>
 
+#include "common/error.h"
 #include "runtime/topology.h"
 
 namespace epbench {
@@ -78,16 +79,16 @@ std::string ranks_are(const std::vector<int>& ranks) {
   return ranks_word(ranks) + (ranks.size() == 1 ? " is" : " are");
 }
 
+std::string shared_gpu_text(const JobTopology& t, const std::vector<int>& ranks) {
+  const RankPlacement& r = t.ranks[size_t(ranks[0])];
+  return ranks_word(ranks) + " share GPU " + std::to_string(r.gpu) + " on " + r.host;
+}
+
 std::vector<std::string> gpu_sharing_warnings(const JobTopology& t) {
-  std::map<std::pair<int, int>, std::vector<int>> users;  // (host, gpu) -> ranks
-  for (const RankPlacement& r : t.ranks)
-    if (r.gpu >= 0) users[{r.host_index, r.gpu}].push_back(r.rank);
   std::vector<std::string> lines;
-  for (const auto& [key, ranks] : users)
-    if (ranks.size() > 1)
-      lines.push_back(ranks_word(ranks) + " share GPU " + std::to_string(key.second) + " on " +
-                      t.ranks[size_t(ranks[0])].host +
-                      ": more ranks than GPUs on the host, so compute times interfere");
+  for (const std::vector<int>& ranks : shared_gpu_groups(t))
+    lines.push_back(shared_gpu_text(t, ranks) +
+                    ": more ranks than GPUs on the host, so compute times interfere");
   return lines;
 }
 
@@ -113,6 +114,32 @@ std::string format_topology(const JobTopology& t) {
   std::vector<Row> rows = {{"rank", "host", "node", "local", "cpus", "numa", "gpu", "pci", "near"}};
   for (const RankPlacement& r : t.ranks) rows.push_back(table_row(r, t.virtual_nodes));
   return summary(t) + align(rows);
+}
+
+std::vector<std::vector<int>> shared_gpu_groups(const JobTopology& t) {
+  std::map<std::pair<int, int>, std::vector<int>> users;  // (host, gpu) -> ranks
+  for (const RankPlacement& r : t.ranks)
+    if (r.gpu >= 0) users[{r.host_index, r.gpu}].push_back(r.rank);
+  std::vector<std::vector<int>> groups;
+  for (auto& [key, ranks] : users)
+    if (ranks.size() > 1) groups.push_back(std::move(ranks));
+  return groups;
+}
+
+int ranks_on_gpu(const JobTopology& t, int rank) {
+  for (const std::vector<int>& ranks : shared_gpu_groups(t))
+    if (std::find(ranks.begin(), ranks.end(), rank) != ranks.end())
+      return static_cast<int>(ranks.size());
+  return 1;
+}
+
+void require_distinct_gpus(const JobTopology& t) {
+  const std::vector<std::vector<int>> groups = shared_gpu_groups(t);
+  if (groups.empty()) return;
+  throw OptionError("comm", "NCCL needs a distinct GPU per rank, but " +
+                                shared_gpu_text(t, groups[0]) +
+                                "; use --comm mpi (--backend cuda still runs the experts on the "
+                                "GPU) or one rank per GPU");
 }
 
 std::vector<std::string> topology_warnings(const JobTopology& t) {

@@ -23,4 +23,14 @@ RankGpu rank_gpu(int local_rank) {
   return g;
 }
 
+DeviceMemory device_memory(int device) {
+  DeviceMemory m;
+  size_t free = 0, total = 0;
+  if (device < 0 || cudaSetDevice(device) != cudaSuccess ||
+      cudaMemGetInfo(&free, &total) != cudaSuccess)
+    return m;
+  m.free = free, m.total = total;
+  return m;
+}
+
 }  // namespace epbench
