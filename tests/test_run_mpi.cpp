@@ -136,7 +136,21 @@ TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
   EXPECT_GT(err, 1e-5);
   EXPECT_LE(err, check_tolerance(DType::kBf16, kDModel, kDFf, header.top_k));
   EXPECT_EQ(h5::read_attr_string(g.id(), "dtype"), std::string("bf16"));
-  EXPECT_GT(h5::read_attr_double(g.id(), "overhead_vs_raw_alltoallv").value_or(0), 0);
+  const double with_counts = h5::read_attr_double(g.id(), "overhead_vs_raw_alltoallv").value_or(0);
+  const double without =
+      h5::read_attr_double(g.id(), "overhead_vs_raw_alltoallv_no_counts").value_or(0);
+  EXPECT_GT(without, 0);
+  EXPECT_LE(without, with_counts);  // the count exchange is part of dispatch, never more
+  // The count exchange is timed on every rank and layer, within its dispatch.
+  const std::vector<double> counts =
+      h5::read_all<double>(h5::open_dataset(g.id(), "comm/count_exchange").id());
+  const std::vector<double> dispatch =
+      h5::read_all<double>(h5::open_dataset(g.id(), "time/dispatch").id());
+  ASSERT_EQ(counts.size(), dispatch.size());
+  for (size_t i = 0; i < counts.size(); ++i) {
+    EXPECT_GT(counts[i], 0) << i;
+    EXPECT_LE(counts[i], dispatch[i]) << i;
+  }
   for (const std::string phase : {"dispatch", "compute", "combine"}) {  // across ranks
     const auto at = [&](const char* s) {
       return h5::read_attr_double(g.id(), "time_" + phase + s).value_or(-1);

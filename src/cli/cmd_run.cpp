@@ -89,20 +89,20 @@ double mean_step_tokens(const ConfigResult& r) {
 // One row per configuration: milliseconds per step, measured (m) and predicted (p).
 std::string table(const std::vector<MeasuredConfig>& runs) {
   std::string out =
-      strprintf("%-20s %-11s %4s %8s %10s %8s %8s %8s %8s %8s %8s %6s %6s %6s %6s\n", "layout",
+      strprintf("%-20s %-11s %4s %8s %10s %8s %8s %8s %8s %8s %8s %6s %6s %6s %7s %6s\n", "layout",
                 "routing", "B", "tok/step", "tokens/s", "step m", "step p", "disp m", "disp p",
-                "comp m", "comp p", "comm%m", "comm%p", "a2a x", "gemm x");
+                "comp m", "comp p", "comm%m", "comm%p", "a2a x", "a2a-c x", "gemm x");
   for (const MeasuredConfig& r : runs) {
     const ConfigSummary m = summarize(r.measured), p = summarize(r.predicted);
     const PhaseTimes tm = mean_phase_times(r.measured), tp = mean_phase_times(r.predicted);
     out += strprintf(
         "%-20s %-11s %4d %8.1f %10.4g %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6.1f %6.1f %6.2f "
-        "%6.2f\n",
+        "%7.2f %6.2f\n",
         r.layout.c_str(), r.routing.c_str(), r.batch_size, mean_step_tokens(r.measured),
         m.tokens_per_s, m.step_time_mean * 1e3, p.step_time_mean * 1e3,
         (tm.dispatch + tm.combine) * 1e3, (tp.dispatch + tp.combine) * 1e3, tm.compute * 1e3,
         tp.compute * 1e3, 100 * m.comm_share, 100 * p.comm_share, r.overhead_alltoallv,
-        r.overhead_gemm);
+        r.overhead_alltoallv_no_counts, r.overhead_gemm);
   }
   return out;
 }

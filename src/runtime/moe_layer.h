@@ -20,6 +20,7 @@ namespace epbench {
 
 struct LayerMeasure {
   double dispatch = 0, compute = 0, combine = 0;       // seconds, this rank
+  double count_exchange = 0;                           // within dispatch: the counts' Alltoall
   double raw_alltoallv = 0, raw_gemm = 0;              // the baselines of the same shapes
   uint64_t bytes_same_node = 0, bytes_other_node = 0;  // sent, dispatch plus combine
   uint32_t pairs = 0, active = 0;                      // token-expert pairs, busy experts
@@ -38,7 +39,7 @@ class MoeLayerRunner {
   void run_baseline(const DispatchPlan& plan, size_t shard0, LayerMeasure& m);
 
  private:
-  void dispatch(const DispatchPlan& plan, const float* x);
+  void dispatch(const DispatchPlan& plan, const float* x, LayerMeasure& m);
   void compute(const DispatchPlan& plan, size_t shard0, LayerMeasure& m);
   void combine(const DispatchPlan& plan, float* y);
   void exchange_counts(const DispatchPlan& plan);

@@ -47,6 +47,8 @@ void gather_record(MPI_Comm comm, const RankRecord& mine, MeasuredConfig& out) {
   out.raw_alltoallv =
       gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.raw_alltoallv; });
   out.raw_gemm = gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.raw_gemm; });
+  out.count_exchange =
+      gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.count_exchange; });
   m.tokens_per_expert.assign(mine.per_expert.size(), 0);
   EPBENCH_MPI_CHECK(MPI_Reduce(mine.per_expert.data(), m.tokens_per_expert.data(),
                                static_cast<int>(mine.per_expert.size()), MPI_UINT64_T, MPI_SUM, 0,
@@ -75,25 +77,27 @@ void finish_measured(MeasuredConfig& r) {
   ConfigResult& m = r.measured;
   const size_t G = m.gpus, L = m.layers;
   m.step_time.assign(m.steps, 0);
-  std::vector<double> comm_ratio, gemm_ratio;
+  std::vector<double> comm_ratio, bare_ratio, gemm_ratio;
   double error = 0;
   for (size_t s = 0; s < m.steps; ++s) {
     for (size_t l = 0; l < L; ++l) {
       const PhaseTimes slowest = layer_phase_max(m, s, l);
       m.step_time[s] += slowest.total();
       const size_t at = (s * L + l) * G;
-      double comm = 0, ra = 0, rg = 0;
+      double comm = 0, bare = 0, ra = 0, rg = 0;
       for (size_t g = at; g < at + G; ++g) {
         comm = std::max(comm, m.dispatch[g] + m.combine[g]);
+        bare = std::max(bare, m.dispatch[g] + m.combine[g] - r.count_exchange[g]);
         ra = std::max(ra, r.raw_alltoallv[g]), rg = std::max(rg, r.raw_gemm[g]);
       }
-      if (ra > 0) comm_ratio.push_back(comm / ra);
+      if (ra > 0) comm_ratio.push_back(comm / ra), bare_ratio.push_back(bare / ra);
       if (rg > 0) gemm_ratio.push_back(slowest.compute / rg);
     }
     const double p = r.predicted.step_time.empty() ? 0 : r.predicted.step_time[s];
     if (m.step_time[s] > 0) error += std::abs(p - m.step_time[s]) / m.step_time[s];
   }
   r.overhead_alltoallv = median(std::move(comm_ratio));
+  r.overhead_alltoallv_no_counts = median(std::move(bare_ratio));
   r.overhead_gemm = median(std::move(gemm_ratio));
   r.model_error = m.steps ? error / dbl(m.steps) : 0;
 }

@@ -38,7 +38,9 @@ struct MeasuredConfig {
   ConfigResult measured;                             // measured [S, L, G]; step_time from them
   ConfigResult predicted;                            // the cost model on the same steps
   std::vector<double> raw_alltoallv, raw_gemm;       // [S, L, G] baselines
+  std::vector<double> count_exchange;                // [S, L, G] within dispatch
   double overhead_alltoallv = 0, overhead_gemm = 0;  // ours over the baselines (medians)
+  double overhead_alltoallv_no_counts = 0;           // the same without the count exchange
   double model_error = 0;  // mean over steps of |predicted - measured| / measured
   uint64_t checked_tokens = 0;
   double check_max_error = 0;

@@ -33,6 +33,7 @@ void write_run_summary(hid_t g, const MeasuredConfig& r) {
   h5::write_attr(g, attr::predicted_step_time_mean, p.step_time_mean);
   h5::write_attr(g, attr::predicted_comm_share, p.comm_share);
   h5::write_attr(g, attr::overhead_vs_raw_alltoallv, r.overhead_alltoallv);
+  h5::write_attr(g, attr::overhead_vs_raw_alltoallv_no_counts, r.overhead_alltoallv_no_counts);
   h5::write_attr(g, attr::overhead_vs_raw_gemm, r.overhead_gemm);
   h5::write_attr(g, attr::model_error, r.model_error);
   h5::write_attr(g, attr::check_tokens, static_cast<int64_t>(r.checked_tokens));
@@ -65,6 +66,7 @@ void write_config(hid_t runs, const RunFileInfo& info, const ConfigAttrs& a,
   const std::vector<hsize_t> cube{m.steps, m.layers, m.gpus};
   h5::write_all<double>(g.id(), dset::raw_alltoallv, cube, r.raw_alltoallv.data());
   h5::write_all<double>(g.id(), dset::raw_gemm, cube, r.raw_gemm.data());
+  h5::write_all<double>(g.id(), dset::comm_count_exchange, cube, r.count_exchange.data());
   h5::write_all<uint64_t>(g.id(), dset::tokens_per_expert, {m.layers, m.experts},
                           m.tokens_per_expert.data());
 }
