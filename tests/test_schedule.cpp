@@ -11,6 +11,7 @@
 #include "io/h5.h"
 #include "placement/layout.h"
 #include "sim/schedule_file.h"
+#include "sim/schedule_metrics.h"
 #include "test_util.h"
 
 namespace epbench {
@@ -118,6 +119,29 @@ TEST_F(Schedule, ServeWritesEveryTokenOnceAndItsTtft) {
     EXPECT_GE(s.step_start[items[q].first_step], s.arrival[q]) << q;
   }
   EXPECT_EQ(s.steps.token.size(), s.steps.token_offset.back());
+}
+
+// By hand: r0 (arrives 0) prefills in step 0 and decodes in steps 1, 2; r1 (arrives 1.5)
+// prefills in two chunks, steps 1 and 2. Measured step ends 1, 3, 6 (step 1 ran late).
+TEST(ScheduleMetrics, TtftAndTpotFromTheStepEnds) {
+  ScheduleFile s;
+  s.arrival = {0, 1.5}, s.prompt = {2, 4}, s.output = {3, 1};
+  s.step_start = {0, 1.5, 2}, s.step_end = {1, 2, 2.5};
+  ScheduledSteps& st = s.steps;
+  st.item_offset = {0, 1, 3, 5};
+  st.request = {0, 0, 1, 0, 1}, st.produces = {1, 1, 0, 1, 1};
+  EXPECT_EQ(step_ready_times(s), (std::vector<double>{0, 1.5, 1.5}));
+  const ScheduleComparison c = compare_schedule(s, {0, 2, 4}, {1, 3, 6});
+  EXPECT_EQ(c.ttft_measured, (std::vector<double>{1, 4.5}));
+  EXPECT_EQ(c.ttft_simulated, (std::vector<double>{1, 1}));
+  EXPECT_DOUBLE_EQ(c.tpot_measured[0], 2.5);  // (6 - 1) / 2
+  EXPECT_DOUBLE_EQ(c.tpot_simulated[0], 0.75);
+  EXPECT_TRUE(std::isnan(c.tpot_measured[1]));  // one output token: no TPOT
+  EXPECT_EQ(c.decode_intervals, (std::vector<uint32_t>{2, 0}));
+  EXPECT_EQ(c.output_tokens, 4u);
+  EXPECT_DOUBLE_EQ(c.duration_measured, 6);
+  EXPECT_DOUBLE_EQ(c.duration_simulated, 2.5);
+  EXPECT_NE(comparison_table(c).find("2 of 3 steps started later"), std::string::npos);
 }
 
 TEST_F(Schedule, ServeRefusesASweep) {
