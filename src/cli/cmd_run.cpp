@@ -21,7 +21,7 @@ namespace {
 struct RunCliOptions {
   std::string trace, layouts, cluster = "h800", routing = "first", allocation = "round-robin";
   std::string batching = "fifo", batch_sizes = "1,16,64", range = "50%:100%", backend = "cpu";
-  std::string comm = "mpi", dtype = "fp32", fault, output;
+  std::string comm = "mpi", dtype = "fp32", fault, output, schedule;
   RunOptions cfg;
 };
 
@@ -50,6 +50,7 @@ RunOptions make_config(RunCliOptions& o) {
         parse_uint(std::string_view(text).substr(colon + 1), "--inject-fault", expected, text);
   }
   c.output = o.output;
+  c.schedule = o.schedule;
   c.command_line = command_line();
   const TraceReader reader(o.trace);
   std::tie(c.begin, c.end) = parse_token_range(o.range, reader.header().num_tokens, "--range");
@@ -113,7 +114,9 @@ void run(RunCliOptions& o) {
     agree(MPI_COMM_WORLD, [&] { cfg = make_config(o); });
     const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
     if (mpi.rank() != 0) return;
-    const std::string text = table_legend(cfg.cluster) + table(runs);
+    std::string text = table_legend(cfg.cluster) + table(runs);
+    for (const MeasuredConfig& r : runs)
+      if (!r.schedule.arrival.empty()) text += comparison_table(r.schedule);
     std::fwrite(text.data(), 1, text.size(), stdout);
     if (!cfg.output.empty()) std::printf("results: %s\n", cfg.output.c_str());
   });
@@ -167,6 +170,9 @@ void add_options(CLI::App* cmd, RunCliOptions& o) {
                   "Bytes per rank for expert shards (0: MemAvailable / ranks on the host)")
       ->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of weights and hidden states")->capture_default_str();
+  cmd->add_option("--schedule", o.schedule,
+                  "Run the steps of this `serve --schedule-out` file at their arrival times "
+                  "instead of batches (its range and routing; one layout)");
   cmd->add_option("--inject-fault", o.fault, "RANK:STEP: kill that rank at that step (tests)");
   cmd->add_option("-o,--output", o.output, "Results file to write (HDF5)");
 }

@@ -17,7 +17,7 @@ struct ServeCliOptions {
   std::string trace, layouts, cluster = "h800", model, routing = "first";
   std::string allocation = "round-robin", policy = "chunked", range = "50%:100%", output;
   std::string arrival = "poisson", rates = "1", arrival_file, slo_ttft, slo_tpot, think = "0s";
-  std::string step_cost = "full", step_overhead;
+  std::string step_cost = "full", step_overhead, schedule_out;
   int nodes = 0, gpus_per_node = 0, users = 0;
   double cv = 1, kv_capacity = 0, memory_fraction = 0.9;
   uint64_t requests = 0, seed = 1, token_budget = 8192;
@@ -69,6 +69,7 @@ ServeOptions make_options(const ServeCliOptions& o) {
   c.per_gpu_kv = o.per_gpu;
   c.command_line = command_line();
   c.output = o.output;
+  c.schedule_out = o.schedule_out;
   check_serve_options(c);
   const TraceReader reader(o.trace);  // only for the length: run_serve reads it again
   std::tie(c.begin, c.end) = parse_token_range(o.range, reader.header().num_tokens, "--range");
@@ -177,6 +178,8 @@ void register_serve(CLI::App& app) {
   add_schedule_options(cmd, *o);
   add_cost_options(cmd, *o);
   cmd->add_flag("--per-gpu", o->per_gpu, "Also write the KV in use per GPU and step");
+  cmd->add_option("--schedule-out", o->schedule_out,
+                  "Also write the step schedule (one configuration) for `run --schedule`");
   cmd->add_option("-o,--output", o->output, "Results file to write (HDF5)")->required();
   cmd->callback([o] { run(*o); });
 }

@@ -31,6 +31,23 @@ struct ServedSteps {
   size_t size() const { return time.size(); }
 };
 
+// The step schedule itself (serve --schedule-out, docs/serve.md): step s runs items
+// [item_offset[s], item_offset[s + 1]); item i computes context positions [position[i],
+// position[i] + tokens[i]) of request[i] on GPU home[i], whose trace tokens (relative to the
+// run's range) are token[token_offset[i] ..]. produces: the item yields an output token (the
+// last prefill chunk, or a decode token).
+struct ScheduledSteps {
+  std::vector<uint64_t> item_offset{0};   // [S+1]
+  std::vector<uint64_t> token_offset{0};  // [I+1]
+  std::vector<uint32_t> request, position, tokens;
+  std::vector<uint8_t> prefill, produces;
+  std::vector<int32_t> home;
+  std::vector<uint64_t> token;
+
+  size_t steps() const { return item_offset.size() - 1; }
+  size_t items() const { return request.size(); }
+};
+
 struct ServeSummary {
   uint64_t requests = 0, steps = 0, preemptions = 0;
   uint64_t output_tokens = 0, prompt_tokens = 0;
@@ -53,6 +70,7 @@ struct ServeRun {
   double rate = 0;  // requests/s asked for (0 for closed loop and csv)
   ServedRequests requests;
   ServedSteps steps;
+  ScheduledSteps schedule;                  // only when asked for (ServeSimInputs::record_schedule)
   std::vector<uint64_t> tokens_per_expert;  // [layers, experts]
   size_t layers = 0, experts = 0;
   ServeSummary summary;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "common/error.h"
 #include "common/numeric.h"
@@ -16,12 +17,14 @@
 #include "runtime/planted_fault.h"
 #include "runtime/reference_check.h"
 #include "runtime/run_results.h"
+#include "runtime/schedule_replay.h"
 #include "runtime/shards.h"
 #include "runtime/topology.h"
 #include "scenario/layouts.h"
 #include "scenario/request_spans.h"
 #include "scenario/step_plan.h"
 #include "sim/evaluate.h"
+#include "sim/schedule_metrics.h"
 #include "trace/trace_io.h"
 
 namespace epbench {
@@ -40,8 +43,9 @@ struct Job {
   std::vector<PreparedLayout> layouts;
   JobTopology topo;
   int d_model = 0, d_ff = 0;
-  std::vector<ConfigAttrs> attrs;  // per configuration run, for the results file
-  uint64_t shard_bytes = 0;        // the largest layout's, per rank
+  std::vector<ConfigAttrs> attrs;        // per configuration run, for the results file
+  uint64_t shard_bytes = 0;              // the largest layout's, per rank
+  std::optional<ScheduleFile> schedule;  // --schedule
 };
 
 int scaled(int given, int trace_value, double scale) {
@@ -63,6 +67,40 @@ void load_inputs(Job& job) {
   job.layouts = load_layouts(src, job.header);
   job.d_model = scaled(cfg.d_model, job.header.d_model, cfg.scale);
   job.d_ff = scaled(cfg.d_ff, job.header.d_ff, cfg.scale);
+}
+
+// run --schedule: the schedule decides the token range and the routing; the baselines are
+// skipped, since they would run inside the timed steps. Its trace fields are checked here,
+// before the range is read, so another trace is named as such.
+ScheduleFile load_schedule(RunOptions& cfg) {
+  ScheduleFile s = read_schedule_file(cfg.schedule);
+  if (cfg.layouts.size() != 1)
+    throw OptionError("layouts",
+                      "with --schedule, expected the one layout the schedule was made "
+                      "for (" +
+                          s.id.layout + "), got " + std::to_string(cfg.layouts.size()));
+  const TraceHeader h = TraceReader(cfg.trace).header();
+  ScheduleIdentity here = s.id;
+  here.model = h.model, here.tokens = static_cast<int64_t>(h.num_tokens);
+  here.layers = h.num_layers, here.experts = h.num_experts, here.top_k = h.top_k;
+  here.requests = static_cast<int64_t>(h.num_requests);
+  check_schedule_identity(cfg.schedule, s.id, here);
+  cfg.begin = static_cast<uint64_t>(s.id.begin), cfg.end = static_cast<uint64_t>(s.id.end);
+  try {
+    cfg.routings = {parse_routing(s.routing)};
+  } catch (const InputError&) {
+    throw_field_error(cfg.schedule, "routing", "a routing policy", "'" + s.routing + "'");
+  }
+  cfg.baseline = false;
+  return s;
+}
+
+// The range's expert choices and the layout's placement are the schedule's.
+void check_schedule_inputs(const Job& job) {
+  const ScheduleFile& s = *job.schedule;
+  check_schedule_identity(job.cfg.schedule, s.id,
+                          schedule_identity(job.cfg.trace, job.header, job.block, job.cfg.begin,
+                                            job.cfg.end, job.layouts.front()));
 }
 
 // The layout must place experts on exactly this job's ranks, grouped into its nodes.
@@ -173,8 +211,7 @@ class ConfigRunner {
                job.cfg.check_stride) {}
 
   void run(uint64_t measured_steps, RankRecord& rec) {
-    const size_t L = sz(job_.header.num_layers);
-    rec.reset(measured_steps, L, sz(job_.header.num_experts));
+    begin(measured_steps, rec);
     const uint64_t warmup = std::min(job_.cfg.warmup, measured_steps);
     for (uint64_t i = 0; i < warmup + measured_steps; ++i) {
       const bool measured = i >= warmup;
@@ -182,15 +219,16 @@ class ConfigRunner {
       if (measured) maybe_die(job_, s);
       run_step(s, measured, rec);
     }
-    rec.checked_tokens = check_.checked();
-    rec.check_max_error = check_.max_error();
+    end(rec);
   }
 
- private:
-  static std::vector<int> node_of(const Job& job) {
-    std::vector<int> out;
-    for (const RankPlacement& r : job.topo.ranks) out.push_back(r.node);
-    return out;
+  // Step by step (run --schedule): begin, then any run_step, then end.
+  void begin(uint64_t measured_steps, RankRecord& rec) const {
+    rec.reset(measured_steps, sz(job_.header.num_layers), sz(job_.header.num_experts));
+  }
+  void end(RankRecord& rec) {
+    rec.checked_tokens = check_.checked();
+    rec.check_max_error = check_.max_error();
   }
 
   void run_step(uint64_t s, bool measured, RankRecord& rec) {
@@ -204,6 +242,13 @@ class ConfigRunner {
       agree(job_.comm, [&] {
         if (!failure.empty()) throw std::runtime_error(failure);
       });
+  }
+
+ private:
+  static std::vector<int> node_of(const Job& job) {
+    std::vector<int> out;
+    for (const RankPlacement& r : job.topo.ranks) out.push_back(r.node);
+    return out;
   }
 
   void route_layer(uint64_t s, int l) {
@@ -274,13 +319,24 @@ uint64_t measured_steps(const Job& job, const StepPlan& plan) {
   return std::min<uint64_t>(plan.num_steps(), job.cfg.steps);
 }
 
+MeasuredConfig gathered(const Job& job, const PreparedLayout& p, const StepPlan& plan,
+                        RoutingPolicy rp, uint64_t steps, const RankRecord& rec,
+                        const std::string& suffix, int batch);
+
 MeasuredConfig run_config(const Job& job, const PreparedLayout& p, const StepPlan& plan,
                           RoutingPolicy rp, int batch, uint64_t steps, FfnBackend& backend,
                           Exchange& exchange) {
   RankRecord rec;
   ConfigRunner(job, p, plan, rp, backend, exchange).run(steps, rec);
+  return gathered(job, p, plan, rp, steps, rec, ".b" + std::to_string(batch), batch);
+}
+
+// Rank 0 gets every rank's record and the cost model's prediction of the same steps.
+MeasuredConfig gathered(const Job& job, const PreparedLayout& p, const StepPlan& plan,
+                        RoutingPolicy rp, uint64_t steps, const RankRecord& rec,
+                        const std::string& suffix, int batch) {
   MeasuredConfig r;
-  r.name = p.name + "." + routing_name(rp) + ".b" + std::to_string(batch);
+  r.name = p.name + "." + routing_name(rp) + suffix;
   r.layout = p.name, r.layout_path = p.path, r.routing = routing_name(rp), r.batch_size = batch;
   gather_record(job.comm, rec, r);
   if (job.rank == 0) {
@@ -292,6 +348,27 @@ MeasuredConfig run_config(const Job& job, const PreparedLayout& p, const StepPla
     r.measured.step_lower_bound = r.predicted.step_lower_bound;  // a model figure, labelled so
     finish_measured(r);
   }
+  return r;
+}
+
+// run --schedule: the serving schedule's steps on the wall clock, after `warmup` of them
+// unmeasured; rank 0 derives TTFT and TPOT from the measured step ends.
+MeasuredConfig run_schedule_config(const Job& job, const PreparedLayout& p, RoutingPolicy rp,
+                                   FfnBackend& backend, Exchange& exchange) {
+  const ScheduleFile& sched = *job.schedule;
+  const StepPlan plan = plan_from_schedule(sched);
+  const uint64_t steps = plan.num_steps();
+  RankRecord rec;
+  ConfigRunner runner(job, p, plan, rp, backend, exchange);
+  runner.begin(steps, rec);
+  for (uint64_t s = 0; s < std::min(job.cfg.warmup, steps); ++s) runner.run_step(s, false, rec);
+  const ReplayTimes t = replay_steps(job.comm, step_ready_times(sched), [&](uint64_t s) {
+    maybe_die(job, s);
+    runner.run_step(s, true, rec);
+  });
+  runner.end(rec);
+  MeasuredConfig r = gathered(job, p, plan, rp, steps, rec, ".schedule", 0);
+  if (job.rank == 0) r.schedule = compare_schedule(sched, t.start, t.end);
   return r;
 }
 
@@ -333,6 +410,12 @@ void run_layout(Job& job, const PreparedLayout& p, Exchange& exchange,
     backend = make_backend(job, p);
     load_shards(p.layout, job.rank, job.d_model, job.d_ff, job.cfg.dtype, job.cfg.seed, *backend);
   });
+  if (job.schedule) {
+    const RoutingPolicy rp = job.cfg.routings.front();
+    out.push_back(run_schedule_config(job, p, rp, *backend, exchange));
+    job.attrs.push_back(config_attrs(job, p, rp, 0));
+    return;
+  }
   for (int b : job.cfg.batch_sizes) {
     StepPlan plan;
     uint64_t steps = 0;
@@ -366,14 +449,17 @@ void print_job(const Job& job) {
 
 }  // namespace
 
-std::vector<MeasuredConfig> run_job(const RunOptions& cfg, MPI_Comm comm) {
+std::vector<MeasuredConfig> run_job(const RunOptions& given, MPI_Comm comm) {
+  RunOptions cfg = given;  // --schedule sets the range, the routing and no baselines
   Job job(cfg, comm);
   MPI_Comm_rank(comm, &job.rank);
   MPI_Comm_size(comm, &job.world);
   agree(comm, [&] {
     check_launcher(comm);
     warn_planted_fault(job.rank);
+    if (!cfg.schedule.empty()) job.schedule = load_schedule(cfg);
     load_inputs(job);
+    if (job.schedule) check_schedule_inputs(job);
   });
   agree(comm, [&] { job.topo = discover_topology(comm, cfg.ranks_per_node); });
   agree(comm, [&] {

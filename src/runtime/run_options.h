@@ -36,6 +36,7 @@ struct RunOptions {
   uint64_t seed = 1;
   int fault_rank = -1;  // --inject-fault RANK:STEP: that rank dies at that measured step
   uint64_t fault_step = 0;
+  std::string schedule;  // a serve --schedule-out file: run its steps instead of batches
   std::string output, command_line;
 };
 

@@ -11,6 +11,7 @@
 #include "results/config_result.h"
 #include "results/reductions.h"
 #include "runtime/moe_layer.h"
+#include "sim/schedule_metrics.h"
 
 namespace epbench {
 
@@ -44,6 +45,7 @@ struct MeasuredConfig {
   double model_error = 0;  // mean over steps of |predicted - measured| / measured
   uint64_t checked_tokens = 0;
   double check_max_error = 0;
+  ScheduleComparison schedule;  // run --schedule only: serving metrics, measured and simulated
 };
 
 // Collective: gathers every rank's record into out.measured / raw_* (meaningful on rank 0).

@@ -54,6 +54,26 @@ void write_job_facts(hid_t g, const RunFileInfo& info, const ConfigAttrs& a) {
   h5::write_all<int64_t>(g, dset::ranks_node, {nodes.size()}, nodes.data());
 }
 
+template <class T>
+void put(hid_t g, const char* name, const std::vector<T>& v) {
+  h5::write_all<T>(g, name, {v.size()}, v.data());
+}
+
+// run --schedule: per request and per step, measured next to simulated (docs/run.md).
+void write_schedule(hid_t config, const ScheduleComparison& c) {
+  h5::Group g = h5::create_group(config, "schedule");
+  put(g.id(), "arrival", c.arrival);
+  put(g.id(), "ttft_measured", c.ttft_measured), put(g.id(), "ttft_simulated", c.ttft_simulated);
+  put(g.id(), "tpot_measured", c.tpot_measured), put(g.id(), "tpot_simulated", c.tpot_simulated);
+  put(g.id(), "decode_intervals", c.decode_intervals);
+  put(g.id(), "step_start", c.step_start), put(g.id(), "step_end", c.step_end);
+  put(g.id(), "step_start_simulated", c.sim_step_start);
+  put(g.id(), "step_end_simulated", c.sim_step_end);
+  h5::write_attr(g.id(), "output_tokens", static_cast<int64_t>(c.output_tokens));
+  h5::write_attr(g.id(), "duration_measured", c.duration_measured);
+  h5::write_attr(g.id(), "duration_simulated", c.duration_simulated);
+}
+
 void write_config(hid_t runs, const RunFileInfo& info, const ConfigAttrs& a,
                   const MeasuredConfig& r) {
   h5::Group g = h5::create_group(runs, r.name);
@@ -69,6 +89,7 @@ void write_config(hid_t runs, const RunFileInfo& info, const ConfigAttrs& a,
   h5::write_all<double>(g.id(), dset::comm_count_exchange, cube, r.count_exchange.data());
   h5::write_all<uint64_t>(g.id(), dset::tokens_per_expert, {m.layers, m.experts},
                           m.tokens_per_expert.data());
+  if (!r.schedule.arrival.empty()) write_schedule(g.id(), r.schedule);
 }
 
 }  // namespace

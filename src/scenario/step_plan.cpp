@@ -30,4 +30,20 @@ StepPlan plan_layout_steps(const PreparedLayout& p, const TokenBlock& block,
   return plan_steps(spans, profiles, bo, alloc);
 }
 
+StepPlan plan_from_schedule(const ScheduleFile& s) {
+  const ScheduledSteps& st = s.steps;
+  StepPlan plan;
+  plan.token = st.token;
+  for (size_t k = 0; k < st.steps(); ++k) {
+    uint8_t prefill = 0;
+    for (uint64_t i = st.item_offset[k]; i < st.item_offset[k + 1]; ++i) {
+      plan.home.insert(plan.home.end(), st.tokens[i], st.home[i]);
+      prefill |= st.prefill[i];
+    }
+    plan.offset.push_back(st.token_offset[st.item_offset[k + 1]]);
+    plan.prefill.push_back(prefill);
+  }
+  return plan;
+}
+
 }  // namespace epbench

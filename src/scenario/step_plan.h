@@ -7,6 +7,7 @@
 #include "routing/allocation.h"
 #include "routing/batching.h"
 #include "scenario/layouts.h"
+#include "sim/schedule_file.h"
 #include "trace/trace.h"
 
 namespace epbench {
@@ -25,5 +26,9 @@ std::vector<std::vector<double>> request_profiles(const std::vector<RequestSpan>
 
 StepPlan plan_layout_steps(const PreparedLayout& p, const TokenBlock& block,
                            const std::vector<RequestSpan>& spans, const PlanOptions& opt);
+
+// The steps of a serving schedule (serve --schedule-out): each item's tokens from its
+// request's home GPU; a step is a prefill step when any of its items is a prefill chunk.
+StepPlan plan_from_schedule(const ScheduleFile& s);
 
 }  // namespace epbench

@@ -19,6 +19,7 @@
 #include "scenario/layouts.h"
 #include "scenario/request_spans.h"
 #include "scenario/step_plan.h"
+#include "sim/schedule_file.h"
 #include "sim/serve_requests.h"
 #include "sim/serve_sim.h"
 #include "trace/trace_io.h"
@@ -120,8 +121,9 @@ ServeRun serve_one(const LayoutContext& c, const DeploymentCost& deploy, const S
   const CostModel cost(c.layout.cluster, c.model.d_model, c.model.d_ff, opt.cost);  // per thread
   StepPricer pricer(opt.step_cost, c.block, c.layout.replicas, cost, job.routing, deploy, overhead);
   const ClosedLoop closed{spec.kind == ArrivalKind::kClosed ? spec.users : 0, spec.think_s};
-  const ServeSimInputs in{c.block, c.spans,        deploy,  c.layout.cluster.num_gpus(),
-                          closed,  opt.per_gpu_kv, progress};
+  ServeSimInputs in{c.block, c.spans,        deploy,  c.layout.cluster.num_gpus(),
+                    closed,  opt.per_gpu_kv, progress};
+  in.record_schedule = !opt.schedule_out.empty();
   ServeRun run = simulate_serving(in, state, scheduler, pricer);
   run.summary = summarize_serving(run.requests, run.steps, opt.slo);
   run.summary.kv_capacity = capacity;
@@ -149,6 +151,28 @@ ConfigAttrs config_attrs(const ServeOptions& opt, const PreparedLayout& p, const
   a.d_model = m.d_model, a.d_ff = m.d_ff;
   a.trace = opt.trace, a.token_begin = opt.begin, a.token_end = opt.end;
   return a;
+}
+
+// The run's step schedule with what `run --schedule` checks and compares against.
+ScheduleFile schedule_of(const LayoutContext& c, const ServeRun& run) {
+  const ServeOptions& opt = c.opt;
+  ScheduleFile s;
+  s.id = schedule_identity(opt.trace, c.header, c.block, opt.begin, opt.end, c.layout);
+  s.routing = run.routing, s.policy = run.policy, s.cluster = c.layout.cluster.name;
+  s.step_cost = step_cost_name(opt.step_cost), s.rate = run.rate;
+  s.command_line = opt.command_line;
+  s.steps = run.schedule;
+  s.step_start = run.steps.start;
+  for (size_t i = 0; i < run.steps.size(); ++i)
+    s.step_end.push_back(run.steps.start[i] + run.steps.time[i]);
+  const ServedRequests& q = run.requests;
+  s.arrival = q.arrival, s.prompt = q.prompt, s.output = q.output;
+  for (size_t r = 0; r < q.size(); ++r) {
+    s.ttft.push_back(q.first_token[r] - q.arrival[r]);
+    s.tpot.push_back(q.output[r] > 1 ? (q.finish[r] - q.first_token[r]) / (q.output[r] - 1)
+                                     : std::nan(""));
+  }
+  return s;
 }
 
 // Keeps the summary and names of a written run, drops its datasets.
@@ -187,6 +211,8 @@ void serve_layout(const LayoutContext& c, hid_t runs, std::vector<ServeRun>& out
     });
     for (size_t i = first; i < last; ++i) {
       const ServeJob& job = jobs[i];
+      if (!opt.schedule_out.empty())
+        write_schedule_file(opt.schedule_out, schedule_of(c, batch[i - first]));
       write_serve_run(
           runs, batch[i - first], config_attrs(opt, c.layout, c.model, job.routing),
           serving_attrs(opt, job.arrivals.spec, job.policy, c.model, overhead, capacity));
@@ -194,6 +220,21 @@ void serve_layout(const LayoutContext& c, hid_t runs, std::vector<ServeRun>& out
     }
     progress.update(last);
   }
+}
+
+// A schedule is one configuration's: refuse sweeps, naming what has several values.
+void check_schedule_out(const ServeOptions& opt) {
+  if (opt.schedule_out.empty()) return;
+  const auto one = [](const char* what, size_t n) {
+    if (n != 1)
+      throw OptionError("schedule-out", strprintf("writes the schedule of exactly one "
+                                                  "configuration, but %zu %s were given: pass one",
+                                                  n, what));
+  };
+  one("layouts", opt.layouts.size());
+  one("routings", opt.routings.size());
+  one("policies", opt.policies.size());
+  if (open_kind(opt.arrivals.kind)) one("rates", opt.rates.size());
 }
 
 }  // namespace
@@ -219,6 +260,7 @@ void check_serve_options(const ServeOptions& opt) {
   for (SchedulePolicy p : opt.policies)
     if (p == SchedulePolicy::kSloAware && !(opt.slo.tpot_s > 0))
       throw OptionError("policy", "slo-aware needs a TPOT target: expected --slo-tpot");
+  check_schedule_out(opt);
   if (opt.step_cost == StepCostKind::kConstant && !(opt.step_overhead_s > 0))
     throw OptionError("step-cost", "constant needs the step time: expected --step-overhead > 0");
 }

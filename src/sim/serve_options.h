@@ -54,7 +54,8 @@ struct ServeOptions {
   CostOptions cost;
   std::string command_line;
   std::string output;
-  bool per_gpu_kv = false;  // write steps/kv_per_gpu [S, G]
+  std::string schedule_out;  // one configuration's step schedule (sim/schedule_file.h)
+  bool per_gpu_kv = false;   // write steps/kv_per_gpu [S, G]
   bool progress = true;
 };
 

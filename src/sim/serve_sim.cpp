@@ -82,6 +82,7 @@ class Simulation {
     collect_request_times();
     run_.requests = std::move(req_);
     run_.steps = std::move(steps_);
+    run_.schedule = std::move(sched_out_);
     run_.tokens_per_expert = pricer_.tokens_per_expert();
     return std::move(run_);
   }
@@ -161,12 +162,30 @@ class Simulation {
     st.kv_max.push_back(most), st.kv_total.push_back(all);
   }
 
+  // The step's items and trace tokens, for serve --schedule-out; `produces` is set by complete.
+  void record_items() {
+    ScheduledSteps& o = sched_out_;
+    size_t at = 0;
+    for (const StepItem& it : items_) {
+      o.request.push_back(it.request), o.position.push_back(it.start);
+      o.tokens.push_back(it.tokens), o.prefill.push_back(it.prefill ? 1 : 0);
+      o.produces.push_back(0), o.home.push_back(state_.at(it.request).home);
+      o.token.insert(o.token.end(), token_.data() + at, token_.data() + at + it.tokens);
+      o.token_offset.push_back(o.token.size());
+      at += it.tokens;
+    }
+    o.item_offset.push_back(o.request.size());
+  }
+
   // Applies a step's work at its end: contexts grow, tokens are produced, requests finish.
   void complete(double end) {
-    for (const StepItem& it : items_) {
+    const size_t first_item = sched_out_.request.size() - (in_.record_schedule ? items_.size() : 0);
+    for (size_t i = 0; i < items_.size(); ++i) {
+      const StepItem& it = items_[i];
       RequestState& s = state_.at(it.request);
       s.computed += it.tokens;
       if (s.in_prefill()) continue;  // a prefill chunk that is not the last
+      if (in_.record_schedule) sched_out_.produces[first_item + i] = 1;
       const uint32_t r = it.request;
       req_.token_time[req_.token_offset[r] + s.generated] = end;
       if (s.generated++ == 0) s.first_token = end;
@@ -185,6 +204,7 @@ class Simulation {
     const StepParts p = pricer_.price({token_.data(), home_.data(), token_.size()}, gpus_);
     const double in_system = static_cast<double>(state_.running().size() + state_.waiting().size());
     record_step(p, in_system);
+    if (in_.record_schedule) record_items();
     const double end = clock_ + p.total();
     complete(end);
     steps_.occupancy.back() = release_arrivals(end, steps_.occupancy.back());
@@ -203,6 +223,7 @@ class Simulation {
   std::vector<int32_t> home_;
   ServedRequests req_;
   ServedSteps steps_;
+  ScheduledSteps sched_out_;
   ServeRun run_;
   double clock_ = 0;
   uint64_t finished_ = 0;

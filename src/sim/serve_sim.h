@@ -27,8 +27,9 @@ struct ServeSimInputs {
   const DeploymentCost& deployment;
   int gpus = 0;
   ClosedLoop closed;
-  bool per_gpu_kv = false;  // keep ServedSteps::kv_per_gpu
-  bool progress = false;    // a progress line over the requests (one run at a time only)
+  bool per_gpu_kv = false;       // keep ServedSteps::kv_per_gpu
+  bool record_schedule = false;  // keep ServeRun::schedule (serve --schedule-out)
+  bool progress = false;         // a progress line over the requests (one run at a time only)
 };
 
 // Runs `state`'s requests to the end; returns requests and steps (the summary is left to
