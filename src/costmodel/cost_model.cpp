@@ -33,6 +33,10 @@ CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOpti
   token_time_ = cluster.gpu_flops > 0 ? flop_per_token_ / cluster.gpu_flops : 0;
   same_s_per_byte_ = cluster.same_node.bandwidth_Bps > 0 ? 1 / cluster.same_node.bandwidth_Bps : 0;
   nic_s_per_byte_ = nic_bandwidth_ > 0 ? 1 / nic_bandwidth_ : 0;
+  if (cluster.profile) {  // measured for these sizes and this many GPUs, or refused
+    check_profile_shape(*cluster.profile, d_model, d_ff, G_);
+    tables_ = std::make_shared<const ProfileTables>(*cluster.profile);
+  }
   send_.assign(2 * sz(G_), 0);
   recv_.assign(2 * sz(G_), 0);
   stamp_.assign(sz(G_), 0);
@@ -215,16 +219,24 @@ void CostModel::finish(SparseLayerCost& out) const {
     std::fill_n(slot_tokens_.begin() + static_cast<std::ptrdiff_t>(g * sz(S_)), S_, 0u);
   }
   out.combine_max = out.dispatch_max;
+  // A profiled dispatch first exchanges its counts (measured on its own); the combine does not.
+  if (tables_ && m > 0) out.dispatch_max += tables_->count_exchange_s();
+}
+
+// One side (send or receive) of a GPU's all-to-all: `same` and `other` tokens over each link
+// class, nic_tokens what its NIC group moves. A profile prices each class as its measured
+// pattern with the GPU's own bytes; the roofline as alpha + bytes / beta.
+double CostModel::side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) const {
+  const double tb = dbl(token_bytes_);
+  if (tables_ && tables_->has(ProfileTables::kSameNode) &&
+      (other == 0 || tables_->has(ProfileTables::kOtherNode)))
+    return tables_->link_time(ProfileTables::kSameNode, dbl(same) * tb) +
+           tables_->link_time(ProfileTables::kOtherNode, dbl(other) * tb);
+  return (same ? c_.same_node.latency_s + dbl(same) * tb * same_s_per_byte_ : 0) +
+         (other ? c_.other_node.latency_s + dbl(nic_tokens) * tb * nic_s_per_byte_ : 0);
 }
 
 void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out) const {
-  const double tb = dbl(token_bytes_);
-  const auto same = [&](uint64_t tokens) {
-    return tokens ? c_.same_node.latency_s + dbl(tokens) * tb * same_s_per_byte_ : 0;
-  };
-  const auto other = [&](uint64_t tokens) {
-    return tokens ? c_.other_node.latency_s + dbl(tokens) * tb * nic_s_per_byte_ : 0;
-  };
   // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
   uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
   const size_t per_nic = sz(c_.gpus_per_nic);
@@ -233,8 +245,8 @@ void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out) const {
     nic_send = nic_recv = 0;
     for (size_t q = first; q < last; ++q) nic_send += send_[2 * q], nic_recv += recv_[2 * q];
   }
-  const double send = same(send_[2 * g + 1]) + (send_[2 * g] ? other(nic_send) : 0);
-  const double recv = same(recv_[2 * g + 1]) + (recv_[2 * g] ? other(nic_recv) : 0);
+  const double send = side_time(send_[2 * g + 1], send_[2 * g], nic_send);
+  const double recv = side_time(recv_[2 * g + 1], recv_[2 * g], nic_recv);
   out.dispatch_s[i] = std::max(send, recv);
   out.bytes_same_node[i] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
   out.bytes_other_node[i] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "costmodel/profile_tables.h"
 #include "model/cluster.h"
 
 namespace epbench {
@@ -65,10 +67,13 @@ class CostModel {
   void price_layer_sparse(const int32_t* home, const int32_t* slot, size_t n, int k,
                           SparseLayerCost& out) const;
 
-  // Compute time of one GPU-resident expert that serves `tokens` tokens (0 when idle).
+  // Compute time of one GPU-resident expert that serves `tokens` tokens (0 when idle): the
+  // cluster's profile interpolated where it has one (docs/profile.md), else the roofline.
   double expert_time(uint32_t tokens) const {
+    if (tables_) return tables_->expert_time(tokens);
     return tokens == 0 ? 0 : std::max(token_time_ * tokens, weight_time_);
   }
+  const ProfileTables* profile() const { return tables_.get(); }
   // alpha + bytes/beta of one link class, 0 when nothing is sent.
   static double link_time(const LinkSpec& link, double bytes, double bandwidth);
   uint64_t token_bytes() const { return token_bytes_; }  // one hidden state
@@ -81,6 +86,7 @@ class CostModel {
   void count(const int32_t* home, const int32_t* slot, size_t n, int k) const;
   void finish(SparseLayerCost& out) const;
   void finish_gpu(size_t g, size_t i, SparseLayerCost& out) const;
+  double side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) const;
 
   ClusterSpec c_;
   int G_ = 0, S_ = 0, gpn_ = 1;
@@ -92,6 +98,7 @@ class CostModel {
   double token_time_ = 0;  // 6 d_model d_ff / gpu_flops
   double same_s_per_byte_ = 0, nic_s_per_byte_ = 0;
   CostOptions opt_;
+  std::shared_ptr<const ProfileTables> tables_;  // null: the roofline and alpha-beta terms
   // Scratch, reused across calls (mutable: pricing is logically const).
   // Tokens sent and received per GPU and link class: [2g] other node, [2g + 1] same node.
   mutable std::vector<uint64_t> send_, recv_;

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/text_file.h"
+#include "costmodel/profile.h"
 
 namespace epbench {
 
@@ -139,13 +140,24 @@ LinkSpec read_link(const FieldReader& r, const LinkSpec& base, bool required) {
   return l;
 }
 
+// "profile": a path relative to the JSON file's directory (docs/profile.md).
+void read_profile_field(const FieldReader& r, const std::string& file, ClusterSpec& c) {
+  const std::string rel = r.text("profile", "");
+  if (rel.empty()) return;
+  const size_t slash = file.rfind('/');
+  c.profile_path =
+      rel[0] == '/' || slash == std::string::npos ? rel : file.substr(0, slash + 1) + rel;
+  c.profile = std::make_shared<const Profile>(read_profile(c.profile_path));
+}
+
 // Without "base" every field describing hardware is required; with it, fields override.
 ClusterSpec cluster_from_json(const nlohmann::json& j, const std::string& file) {
   if (!j.is_object()) throw_field_error(file, "(top level)", "a JSON object", j.type_name());
   FieldReader r(j, file);
   r.only({"format", "version", "name", "base", "nodes", "gpus_per_node", "slots_per_gpu",
           "kv_capacity_tokens", "same_node", "other_node", "gpus_per_nic", "gpu_tflops", "hbm_GBps",
-          "bytes_per_activation", "bytes_per_weight", "hbm_GB", "step_overhead_us", "source"});
+          "bytes_per_activation", "bytes_per_weight", "hbm_GB", "step_overhead_us", "source",
+          "profile"});
   if (r.text("format", "epbench-cluster") != "epbench-cluster")
     throw_field_error(file, "format", "\"epbench-cluster\"", j.at("format").dump());
   if (r.integer("version", 1, false, 1) > 1)
@@ -169,6 +181,7 @@ ClusterSpec cluster_from_json(const nlohmann::json& j, const std::string& file) 
   c.hbm_bytes = r.positive("hbm_GB", base.hbm_bytes / kGB, false, kGB);
   c.step_overhead_s = r.non_negative("step_overhead_us", base.step_overhead_s / kUs, kUs);
   c.source = r.text("source", based ? base.source + " (via " + file + ")" : file);
+  read_profile_field(r, file, c);
   if (c.gpus_per_node % c.gpus_per_nic != 0)
     throw_field_error(file, "gpus_per_nic", "a divisor of gpus_per_node",
                       std::to_string(c.gpus_per_nic));

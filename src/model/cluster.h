@@ -1,11 +1,14 @@
 #pragma once
 // Cluster specs: how many GPUs, how they are linked, how fast they compute. Presets by name
 // (`h800`, `h100`, `a100`) or a JSON file; docs/cluster.md gives the sources of the numbers.
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace epbench {
+
+struct Profile;  // costmodel/profile.h
 
 struct LinkSpec {
   double latency_s = 0;      // alpha: per message
@@ -28,6 +31,10 @@ struct ClusterSpec {
   double hbm_bytes = 80e9;       // memory per GPU: weights and KV cache (serve)
   double step_overhead_s = 0;    // serve: per-step time outside the layers (scheduling, launch)
   std::string source;            // where the numbers come from
+  // A measured profile (docs/profile.md) priced in place of the roofline and alpha-beta
+  // terms; null: the roofline. Read once by load_cluster, shared by every copy.
+  std::string profile_path;
+  std::shared_ptr<const Profile> profile;
 
   int num_gpus() const { return nodes * gpus_per_node; }
   int node_of(int gpu) const { return gpu / gpus_per_node; }

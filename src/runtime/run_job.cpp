@@ -12,6 +12,7 @@
 #include "common/numeric.h"
 #include "common/strprintf.h"
 #include "costmodel/cost_model.h"
+#include "costmodel/profile.h"
 #include "runtime/gpu_locality.h"
 #include "runtime/mpi_env.h"
 #include "runtime/planted_fault.h"
@@ -119,6 +120,16 @@ void check_shape(const Job& job) {
                        (job.topo.virtual_nodes ? " (virtual)" : "") + "; --ranks-per-node " +
                        std::to_string(l.gpus_per_node) +
                        " groups the ranks into virtual nodes of that size");
+  }
+}
+
+// A cluster's profile must have been measured like this run (docs/profile.md), checked here
+// where every rank agrees, before any step or output.
+void check_profiles(const Job& job) {
+  for (const PreparedLayout& p : job.layouts) {
+    if (!p.cluster.profile) continue;
+    check_profile_shape(*p.cluster.profile, job.d_model, job.d_ff, job.world);
+    check_profile_backend(*p.cluster.profile, job.cfg.backend, dtype_name(job.cfg.dtype));
   }
 }
 
@@ -464,6 +475,7 @@ std::vector<MeasuredConfig> run_job(const RunOptions& given, MPI_Comm comm) {
   agree(comm, [&] { job.topo = discover_topology(comm, cfg.ranks_per_node); });
   agree(comm, [&] {
     check_shape(job);
+    check_profiles(job);
     check_memory(job);
   });
   if (job.rank == 0) print_job(job);

@@ -1,0 +1,43 @@
+#pragma once
+// A measured cost profile (docs/profile.md): what `epbench profile` timed on one machine and
+// backend, the expert FFN over tokens per expert x active experts and the all-to-all over bytes
+// per destination x destination pattern. The cost model interpolates it (profile_tables.h) in
+// place of its roofline and alpha-beta terms.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace epbench {
+
+// Destination patterns of the all-to-all, in the order of the file's a2a/time_s rows.
+inline constexpr const char* kPatternSameNode = "same_node";    // to the rank's node only
+inline constexpr const char* kPatternOtherNode = "other_node";  // to other nodes only
+
+struct Profile {
+  std::string path;  // where it was read from or is written to (errors name it)
+  std::string backend, dtype, created_at, command_line;
+  int64_t d_model = 0, d_ff = 0, world_size = 0, ranks_per_node = 0, repetitions = 0;
+  std::vector<std::string> hosts;
+  // Expert FFN: the slowest rank's time running `active` experts of `tokens` tokens each.
+  std::vector<int64_t> ffn_tokens;  // [T] ascending, >= 1
+  std::vector<int64_t> ffn_active;  // [A] ascending, >= 1
+  std::vector<double> ffn_time_s;   // [A, T]
+  // All-to-all: the slowest rank's time when every rank sends `bytes` to each destination of
+  // the pattern (a2a_destinations of them) and nothing elsewhere.
+  std::vector<std::string> a2a_patterns;  // [P] kPatternSameNode, kPatternOtherNode
+  std::vector<int64_t> a2a_destinations;  // [P] destinations per rank
+  std::vector<int64_t> a2a_bytes;         // [M] ascending, >= 1
+  std::vector<double> a2a_time_s;         // [P, M]
+  double count_exchange_s = 0;            // the dispatch's count all-to-all (one word per rank)
+};
+
+// Writes atomically (complete or not at all); throws InputError on failure.
+void write_profile(const std::string& path, const Profile& p);
+// Reads and validates every field; InputError "FILE: FIELD: expected ..., got ..." otherwise.
+Profile read_profile(const std::string& path);
+// The profile was measured for these sizes and this job size (InputError naming the field).
+void check_profile_shape(const Profile& p, int d_model, int d_ff, int world_size);
+// ... and on this backend and dtype (`run`).
+void check_profile_backend(const Profile& p, const std::string& backend, const std::string& dtype);
+
+}  // namespace epbench

@@ -1,0 +1,51 @@
+#include "costmodel/profile_tables.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/error.h"
+
+namespace epbench {
+
+PiecewiseLinear::PiecewiseLinear(std::vector<double> x, std::vector<double> y)
+    : x_(std::move(x)), y_(std::move(y)) {
+  if (x_.empty() || x_.size() != y_.size())
+    throw InputError("piecewise-linear table: expected as many y as x, at least one");
+}
+
+double PiecewiseLinear::operator()(double x) const {
+  if (x <= x_.front() || x_.size() == 1) return x <= x_.front() ? y_.front() : y_.back();
+  // The segment [x_[i-1], x_[i]] holding x, or the last one beyond the grid (extrapolation).
+  const size_t n = x_.size();
+  size_t i = static_cast<size_t>(std::upper_bound(x_.begin(), x_.end(), x) - x_.begin());
+  i = std::min(std::max<size_t>(i, 1), n - 1);
+  const double slope = (y_[i] - y_[i - 1]) / (x_[i] - x_[i - 1]);
+  return y_[i - 1] + slope * (x - x_[i - 1]);
+}
+
+namespace {
+
+std::vector<double> as_double(const std::vector<int64_t>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+}  // namespace
+
+ProfileTables::ProfileTables(const Profile& p) : count_s_(p.count_exchange_s) {
+  const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
+  const double active = static_cast<double>(p.ffn_active.back());
+  std::vector<double> per_expert(T);
+  for (size_t t = 0; t < T; ++t) per_expert[t] = p.ffn_time_s[(A - 1) * T + t] / active;
+  ffn_ = PiecewiseLinear(as_double(p.ffn_tokens), per_expert);
+  dense_.assign(static_cast<size_t>(p.ffn_tokens.back()) + 1, 0);
+  for (size_t n = 1; n < dense_.size(); ++n) dense_[n] = ffn_(static_cast<double>(n));
+  const size_t M = p.a2a_bytes.size();
+  for (size_t i = 0; i < p.a2a_patterns.size(); ++i) {
+    const int k = p.a2a_patterns[i] == kPatternSameNode ? kSameNode : kOtherNode;
+    const auto row = p.a2a_time_s.begin() + static_cast<std::ptrdiff_t>(i * M);
+    a2a_[k] = PiecewiseLinear(as_double(p.a2a_bytes), std::vector<double>(row, row + M));
+    per_destination_[k] = 1 / static_cast<double>(p.a2a_destinations[i]);
+  }
+}
+
+}  // namespace epbench

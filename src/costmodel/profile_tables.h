@@ -1,0 +1,55 @@
+#pragma once
+// A profile (costmodel/profile.h) made into what the cost model prices with (docs/profile.md):
+// - y(x) piecewise linear through the grid points, exact at each; below the first point the
+//   first value; beyond the last, the last segment's line (its slope carried on);
+// - an expert serving n tokens costs ffn_time_s[A-1][n] / A, the row with the most active
+//   experts (weights cycled through caches as a run cycles them), per expert;
+// - a GPU sending B bytes over a pattern costs a2a_time_s[p](B / destinations): the measured
+//   all-to-all that moves the same bytes spread evenly over the pattern's destinations.
+// Precomputed at construction; pricing allocates nothing.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "costmodel/profile.h"
+
+namespace epbench {
+
+class PiecewiseLinear {
+ public:
+  PiecewiseLinear() = default;
+  // x strictly ascending, as many y; at least one point.
+  PiecewiseLinear(std::vector<double> x, std::vector<double> y);
+  double operator()(double x) const;
+  bool empty() const { return x_.empty(); }
+
+ private:
+  std::vector<double> x_, y_;
+};
+
+class ProfileTables {
+ public:
+  enum Pattern { kSameNode = 0, kOtherNode = 1 };
+  explicit ProfileTables(const Profile& p);
+
+  // One expert's FFN time for `tokens` tokens (0 when idle).
+  double expert_time(uint32_t tokens) const {
+    if (tokens < dense_.size()) return dense_[tokens];
+    return ffn_(static_cast<double>(tokens));
+  }
+  bool has(Pattern p) const { return !a2a_[p].empty(); }
+  // The all-to-all time of a GPU sending `bytes` in all over pattern p (0 when nothing).
+  double link_time(Pattern p, double bytes) const {
+    return bytes > 0 ? a2a_[p](bytes * per_destination_[p]) : 0;
+  }
+  double count_exchange_s() const { return count_s_; }
+
+ private:
+  PiecewiseLinear ffn_;
+  std::vector<double> dense_;  // expert_time for 0..last grid point, by index
+  std::array<PiecewiseLinear, 2> a2a_;
+  std::array<double, 2> per_destination_{};  // 1 / destinations
+  double count_s_ = 0;
+};
+
+}  // namespace epbench

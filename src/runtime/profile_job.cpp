@@ -1,0 +1,107 @@
+#include "runtime/profile_job.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/numeric.h"
+#include "results/results_writer.h"
+#include "runtime/mpi_env.h"
+#include "runtime/profile_measure.h"
+#include "runtime/topology.h"
+
+namespace epbench {
+
+std::vector<int64_t> doubling_grid(int64_t first, int64_t last) {
+  std::vector<int64_t> g;
+  for (int64_t v = first; v < last; v *= 2) g.push_back(v);
+  g.push_back(last);
+  return g;
+}
+
+namespace {
+
+void check_options(const ProfileOptions& o, int world) {
+  if (world < 2) throw InputError("profile: expected at least 2 ranks (mpirun -np 2 or more)");
+  if (o.d_model <= 0 || o.d_ff <= 0)
+    throw InputError("profile: expected --d-model and --d-ff > 0 (or --trace / --model)");
+  if (o.max_tokens < 1) throw OptionError("max_tokens", "expected an integer >= 1");
+  if (o.max_active < 1) throw OptionError("max_active", "expected an integer >= 1");
+  if (o.max_bytes < 8) throw OptionError("max_bytes", "expected an integer >= 8");
+  if (o.repetitions < 1) throw OptionError("repetitions", "expected an integer >= 1");
+  if (o.output.empty()) throw OptionError("output", "expected a file to write");
+}
+
+std::unique_ptr<FfnBackend> make_ffn(const ProfileOptions& o, int gpu) {
+  const size_t shards = sz(o.max_active);
+  std::unique_ptr<FfnBackend> b;
+  if (o.backend == "cpu")
+    b = make_cpu_backend(o.d_model, o.d_ff, shards, o.threads);
+  else if (o.backend == "cuda")
+    b = make_cuda_backend(o.d_model, o.d_ff, shards, gpu, o.dtype == DType::kBf16);
+  else
+    throw OptionError("backend", "expected cpu or cuda, got '" + o.backend + "'");
+  ExpertWeightsF32 w;
+  for (size_t s = 0; s < shards; ++s) {  // the run's weights: seeded, one expert per shard
+    make_expert_weights(o.seed, 0, static_cast<int>(s), o.d_model, o.d_ff, o.dtype, w);
+    b->load(s, w.gate.data(), w.up.data(), w.down.data());
+  }
+  return b;
+}
+
+std::unique_ptr<Exchange> make_comm(const ProfileOptions& o, MPI_Comm comm, int gpu) {
+  if (o.comm == "mpi") return make_mpi_exchange(comm);
+  if (o.comm == "nccl") return make_nccl_exchange(comm, gpu);
+  throw OptionError("comm", "expected mpi or nccl, got '" + o.comm + "'");
+}
+
+Profile header(const ProfileOptions& o, const JobTopology& topo) {
+  Profile p;
+  p.path = o.output;
+  p.backend = o.backend, p.dtype = dtype_name(o.dtype);
+  p.d_model = o.d_model, p.d_ff = o.d_ff;
+  p.world_size = static_cast<int64_t>(topo.ranks.size());
+  p.ranks_per_node = topo.ranks_per_node > 0 ? topo.ranks_per_node : p.world_size;
+  p.repetitions = o.repetitions;
+  for (const RankPlacement& r : topo.ranks)
+    if (std::find(p.hosts.begin(), p.hosts.end(), r.host) == p.hosts.end())
+      p.hosts.push_back(r.host);
+  p.created_at = utc_now();
+  p.command_line = o.command_line;
+  p.ffn_tokens = doubling_grid(1, o.max_tokens);
+  for (int a = 1; a <= o.max_active; ++a) p.ffn_active.push_back(a);
+  p.a2a_bytes = doubling_grid(8, o.max_bytes);
+  return p;
+}
+
+}  // namespace
+
+Profile run_profile(const ProfileOptions& o, MPI_Comm comm) {
+  int rank = 0, world = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &world);
+  agree(comm, [&] {
+    check_launcher(comm);
+    check_options(o, world);
+  });
+  JobTopology topo;
+  agree(comm, [&] { topo = discover_topology(comm, o.ranks_per_node); });
+  const int gpu = topo.ranks[sz(rank)].gpu;
+  std::unique_ptr<FfnBackend> ffn;
+  std::unique_ptr<Exchange> exchange;
+  agree(comm, [&] {
+    ffn = make_ffn(o, gpu);
+    exchange = make_comm(o, comm, gpu);
+  });
+  Profile p = header(o, topo);
+  measure_ffn(o, *ffn, comm, p);
+  std::vector<int> node;
+  for (const RankPlacement& r : topo.ranks) node.push_back(r.node);
+  measure_a2a(o, *exchange, node, comm, p);
+  // Rank 0 writes; the others wait so that the job ends with the file in place or an error.
+  agree(comm, [&] {
+    if (rank == 0) write_profile(o.output, p);
+  });
+  return p;
+}
+
+}  // namespace epbench

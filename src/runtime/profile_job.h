@@ -1,0 +1,36 @@
+#pragma once
+// `epbench profile` (docs/profile.md): times the expert FFN backend and the all-to-all this
+// job's ranks use, and writes the profile (costmodel/profile.h) that the cost model can price
+// with. Collective over comm; rank 0 writes the file.
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "costmodel/profile.h"
+#include "runtime/seeded_values.h"
+
+namespace epbench {
+
+struct ProfileOptions {
+  std::string backend = "cpu", comm = "mpi";
+  DType dtype = DType::kFp32;
+  int d_model = 0, d_ff = 0;
+  int max_tokens = 512;         // tokens per expert: 1, 2, 4, ... up to this
+  int max_active = 4;           // active experts per rank: 1 .. this
+  int64_t max_bytes = 1 << 22;  // bytes per destination: 8, 16, ... up to this
+  int repetitions = 20;         // timed, per grid point (median); warm-up calls before
+  int warmup = 3;
+  int ranks_per_node = 0;  // > 0: virtual nodes of this many ranks
+  int threads = 1;         // BLAS threads per rank
+  uint64_t seed = 1;
+  std::string output, command_line;
+};
+
+// The grids: powers of two from `first` up to `last`, and `last` itself.
+std::vector<int64_t> doubling_grid(int64_t first, int64_t last);
+
+// Measures on every rank and returns the profile (complete on rank 0), written if output.
+Profile run_profile(const ProfileOptions& o, MPI_Comm comm);
+
+}  // namespace epbench

@@ -1,0 +1,195 @@
+// Profiles (docs/profile.md): the file round trip, the interpolation recovering known timing
+// functions, the cost model pricing with a profile, and the refusals of bad profiles.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+#include "costmodel/cost_model.h"
+#include "costmodel/profile.h"
+#include "costmodel/profile_tables.h"
+#include "io/h5.h"
+#include "model/cluster.h"
+#include "test_profile_util.h"
+#include "test_run_util.h"
+#include "test_util.h"
+
+namespace epbench {
+namespace {
+
+using test::a2a_truth;
+using test::ffn_truth;
+
+TEST(Profile, FileRoundTripKeepsEveryField) {
+  test::ScratchDir dir;
+  const Profile p = test::synthetic_profile();
+  write_profile(dir.path("p.h5"), p);
+  const Profile q = read_profile(dir.path("p.h5"));
+  EXPECT_EQ(q.backend, "cpu");
+  EXPECT_EQ(q.dtype, "fp32");
+  EXPECT_EQ(q.d_model, 256);
+  EXPECT_EQ(q.world_size, 2);
+  EXPECT_EQ(q.hosts, p.hosts);
+  EXPECT_EQ(q.ffn_tokens, p.ffn_tokens);
+  EXPECT_EQ(q.ffn_time_s, p.ffn_time_s);
+  EXPECT_EQ(q.a2a_patterns, p.a2a_patterns);
+  EXPECT_EQ(q.a2a_time_s, p.a2a_time_s);
+  EXPECT_EQ(q.count_exchange_s, test::kCountExchangeS);
+}
+
+TEST(Profile, PiecewiseLinearClampsBelowAndExtrapolatesBeyond) {
+  const PiecewiseLinear f({1, 2, 4}, {10, 20, 30});
+  EXPECT_DOUBLE_EQ(f(0.5), 10);  // below the grid: the first value
+  EXPECT_DOUBLE_EQ(f(1.5), 15);
+  EXPECT_DOUBLE_EQ(f(3), 25);
+  EXPECT_DOUBLE_EQ(f(8), 50);  // beyond: the last segment's slope, 5 per unit
+}
+
+TEST(Profile, ExpertTimeRecoversTheTimingFunction) {
+  const Profile p = test::synthetic_profile();
+  const ProfileTables t(p);
+  EXPECT_EQ(t.expert_time(0), 0);
+  for (int64_t n : p.ffn_tokens)  // exact at grid points
+    EXPECT_DOUBLE_EQ(t.expert_time(uint32_t(n)), ffn_truth(double(n))) << n;
+  for (uint32_t n : {3u, 5u, 7u, 12u, 20u, 27u, 45u, 63u, 100u, 1000u})  // off grid, beyond
+    EXPECT_NEAR(t.expert_time(n), ffn_truth(n), 0.02 * ffn_truth(n)) << n;
+}
+
+TEST(Profile, LinkTimeRecoversAlphaBeta) {
+  const Profile p = test::synthetic_profile(256, 512, 3);  // 2 same-node destinations
+  const ProfileTables t(p);
+  ASSERT_TRUE(t.has(ProfileTables::kSameNode));
+  EXPECT_FALSE(t.has(ProfileTables::kOtherNode));
+  EXPECT_EQ(t.link_time(ProfileTables::kSameNode, 0), 0);
+  for (int64_t b : p.a2a_bytes)  // total bytes over 2 destinations: b per destination
+    EXPECT_DOUBLE_EQ(t.link_time(ProfileTables::kSameNode, 2.0 * double(b)), a2a_truth(double(b)));
+  for (double b : {100.0, 3000.0, 777777.0, 5e6})
+    EXPECT_NEAR(t.link_time(ProfileTables::kSameNode, 2 * b), a2a_truth(b), 0.02 * a2a_truth(b));
+}
+
+ClusterSpec profiled_cluster(const Profile& p) {
+  ClusterSpec c = load_cluster("h800");
+  c.nodes = 1, c.gpus_per_node = 2, c.slots_per_gpu = 2;
+  c.profile = std::make_shared<const Profile>(p);
+  return c;
+}
+
+TEST(Profile, CostModelPricesExpertTimeFromTheTable) {
+  const Profile p = test::synthetic_profile();
+  const CostModel m(profiled_cluster(p), 256, 512);
+  const size_t T = p.ffn_tokens.size();
+  for (size_t i = 0; i < T; ++i)  // the 2-active row, per expert
+    EXPECT_DOUBLE_EQ(m.expert_time(uint32_t(p.ffn_tokens[i])), p.ffn_time_s[T + i] / 2);
+}
+
+TEST(Profile, CostModelPricesLinksAndCountsFromTheTable) {
+  const CostModel m(profiled_cluster(test::synthetic_profile()), 256, 512);
+  // Token 0 lives on GPU 0 and uses slot 2 (GPU 1) and slot 0 (GPU 0): one hidden state sent.
+  const int32_t home[] = {0}, slot[] = {2, 0};
+  LayerCost c;
+  m.price_layer(home, slot, 1, 2, c);
+  const double link = a2a_truth(256.0 * 2);  // bf16 hidden states in the preset
+  EXPECT_DOUBLE_EQ(c.combine_max, link);
+  EXPECT_DOUBLE_EQ(c.dispatch_max, link + test::kCountExchangeS);
+  EXPECT_DOUBLE_EQ(c.compute_max, ffn_truth(1));
+}
+
+TEST(Profile, CostModelRefusesAnotherShape) {
+  const ClusterSpec c = profiled_cluster(test::synthetic_profile());
+  EXPECT_THROW(
+      {
+        try {
+          CostModel(c, 128, 512);
+        } catch (const InputError& e) {
+          EXPECT_NE(std::string(e.what()).find("d_model"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      InputError);
+}
+
+TEST(Profile, ClusterJsonNamesAProfileRelativeToItsDirectory) {
+  test::ScratchDir dir;
+  write_profile(dir.path("p.h5"), test::synthetic_profile());
+  test::write_profile_cluster(dir.path("c.json"), "p.h5");
+  const ClusterSpec c = load_cluster(dir.path("c.json"));
+  ASSERT_TRUE(c.profile);
+  EXPECT_EQ(c.profile_path, dir.path("p.h5"));
+  EXPECT_EQ(c.profile->d_ff, 512);
+}
+
+// `epbench evaluate --cluster` with a bad profile: exit 2, one line naming the file and the
+// field, no results file.
+class BadProfile : public RunFixture {
+ protected:
+  void expect_refused(const Profile& p, const std::string& field,
+                      void (*spoil)(const std::string&) = nullptr) {
+    write_profile(path("p.h5"), p);
+    if (spoil) spoil(path("p.h5"));
+    test::write_profile_cluster(path("c.json"), "p.h5");
+    const std::string layout = place("round-robin", 1, 2);
+    const auto r =
+        test::run_epbench({"evaluate", "--trace", trace, "--layouts", layout, "--cluster",
+                           path("c.json"), "--batch-sizes", "4", "-o", path("out.h5")});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    // The error is the last line, one line (warnings about the trace range may precede it).
+    const size_t at = r.err.find("epbench: error: ");
+    ASSERT_NE(at, std::string::npos) << r.err;
+    const std::string line = r.err.substr(at);
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << r.err;
+    EXPECT_NE(line.find(path("p.h5") + ": " + field), std::string::npos) << r.err;
+    EXPECT_FALSE(test::file_exists(path("out.h5")));
+  }
+};
+
+TEST_F(BadProfile, GoodOneIsAccepted) {
+  write_profile(path("p.h5"), test::synthetic_profile());
+  test::write_profile_cluster(path("c.json"), "p.h5");
+  const auto r =
+      test::run_epbench({"evaluate", "--trace", trace, "--layouts", place("round-robin", 1, 2),
+                         "--cluster", path("c.json"), "--batch-sizes", "4", "-o", path("out.h5")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(test::file_exists(path("out.h5")));
+}
+
+TEST_F(BadProfile, OtherDModel) {
+  expect_refused(test::synthetic_profile(128), "d_model");
+}
+TEST_F(BadProfile, OtherDFf) {
+  expect_refused(test::synthetic_profile(256, 1024), "d_ff");
+}
+TEST_F(BadProfile, OtherWorldSize) {
+  expect_refused(test::synthetic_profile(256, 512, 4), "world_size");
+}
+
+TEST_F(BadProfile, Truncated) {
+  expect_refused(test::synthetic_profile(), "(file)", [](const std::string& f) {
+    std::filesystem::resize_file(f, std::filesystem::file_size(f) / 2);
+  });
+}
+
+TEST_F(BadProfile, WrongFormat) {
+  expect_refused(test::synthetic_profile(), "format", [](const std::string& f) {
+    h5::File h = h5::open_file(f, true);
+    H5Adelete(h.id(), "format");
+    h5::write_attr(h.id(), "format", std::string("epbench-trace"));
+  });
+}
+
+TEST_F(BadProfile, MissingDataset) {
+  expect_refused(test::synthetic_profile(), "a2a/time_s", [](const std::string& f) {
+    h5::File h = h5::open_file(f, true);
+    H5Ldelete(h.id(), "a2a/time_s", H5P_DEFAULT);
+  });
+}
+
+TEST_F(BadProfile, NegativeTime) {
+  Profile p = test::synthetic_profile();
+  p.ffn_time_s[3] = -1;
+  expect_refused(p, "ffn/time_s");
+}
+
+}  // namespace
+}  // namespace epbench
