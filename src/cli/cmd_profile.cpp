@@ -29,14 +29,15 @@ int scaled(int v, double scale) {
 // Sizes as `run` takes them: given, else the trace's or the model's, then scaled.
 ProfileOptions make_config(const ProfileCliOptions& o) {
   ProfileOptions c = o.cfg;
-  int d_model = 0, d_ff = 0;
+  int d_model = 0, d_ff = 0, layers = 1;
   if (!o.trace.empty()) {
     const TraceHeader h = TraceReader(o.trace).header();
-    d_model = h.d_model, d_ff = h.d_ff;
+    d_model = h.d_model, d_ff = h.d_ff, layers = h.num_layers;
   } else if (!o.model.empty()) {
     const ModelPreset m = resolve_model(o.model);
-    d_model = m.d_model, d_ff = m.d_ff;
+    d_model = m.d_model, d_ff = m.d_ff, layers = m.num_layers;
   }
+  if (c.weight_sets <= 0) c.weight_sets = layers;
   if (c.d_model <= 0) c.d_model = d_model;
   if (c.d_ff <= 0) c.d_ff = d_ff;
   if (o.scale <= 0 || o.scale > 1) throw InputError("--scale: expected a factor in (0, 1]");
@@ -98,6 +99,9 @@ void add_options(CLI::App* cmd, ProfileCliOptions& o) {
       ->capture_default_str();
   cmd->add_option("--max-active", c.max_active, "Active experts per rank: 1 .. this")
       ->capture_default_str();
+  cmd->add_option("--weight-sets", c.weight_sets,
+                  "Expert weight sets the FFN calls rotate through, as a run's layers (default: "
+                  "the trace's or model's layers, else 1)");
   cmd->add_option("--max-bytes", c.max_bytes, "Bytes per destination: 8, 16, ... up to this")
       ->capture_default_str();
   cmd->add_option("--repetitions", c.repetitions, "Timed calls per grid point (median)")

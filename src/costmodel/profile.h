@@ -17,6 +17,7 @@ struct Profile {
   std::string path;  // where it was read from or is written to (errors name it)
   std::string backend, dtype, created_at, command_line;
   int64_t d_model = 0, d_ff = 0, world_size = 0, ranks_per_node = 0, repetitions = 0;
+  int64_t weight_sets = 1;  // sets of experts' weights the FFN calls rotated through
   std::vector<std::string> hosts;
   // Expert FFN: the slowest rank's time running `active` experts of `tokens` tokens each.
   std::vector<int64_t> ffn_tokens;  // [T] ascending, >= 1

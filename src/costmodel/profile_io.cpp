@@ -31,6 +31,7 @@ void write_root(hid_t f, const Profile& p) {
   h5::write_attr(f, "world_size", p.world_size);
   h5::write_attr(f, "ranks_per_node", p.ranks_per_node);
   h5::write_attr(f, "repetitions", p.repetitions);
+  h5::write_attr(f, "weight_sets", p.weight_sets);
   h5::write_attr(f, "hosts", p.hosts);
   h5::write_attr(f, "created_at", p.created_at);
   h5::write_attr(f, "command_line", p.command_line);
@@ -124,6 +125,7 @@ void read_root(const ProfileReader& r, Profile& p) {
   p.world_size = r.integer("world_size", 1);
   p.ranks_per_node = r.integer("ranks_per_node", 1);
   p.repetitions = r.integer("repetitions", 1);
+  p.weight_sets = r.integer("weight_sets", 1);
   p.hosts = r.strings(r.id(), "hosts", "hosts");
   p.created_at = r.text("created_at");
   p.command_line = r.text("command_line");

@@ -37,7 +37,9 @@ ProfileTables::ProfileTables(const Profile& p) : count_s_(p.count_exchange_s) {
   std::vector<double> per_expert(T);
   for (size_t t = 0; t < T; ++t) per_expert[t] = p.ffn_time_s[(A - 1) * T + t] / active;
   ffn_ = PiecewiseLinear(as_double(p.ffn_tokens), per_expert);
-  dense_.assign(static_cast<size_t>(p.ffn_tokens.back()) + 1, 0);
+  // Dense up to the grid's end (capped: a file's grid may reach far), interpolated beyond.
+  constexpr int64_t kDenseMax = 1 << 14;
+  dense_.assign(static_cast<size_t>(std::min(p.ffn_tokens.back(), kDenseMax)) + 1, 0);
   for (size_t n = 1; n < dense_.size(); ++n) dense_[n] = ffn_(static_cast<double>(n));
   const size_t M = p.a2a_bytes.size();
   for (size_t i = 0; i < p.a2a_patterns.size(); ++i) {

@@ -18,6 +18,12 @@ std::vector<int64_t> doubling_grid(int64_t first, int64_t last) {
   return g;
 }
 
+int weight_sets(const ProfileOptions& o) {
+  const size_t expert = 3 * sz(o.d_model) * sz(o.d_ff) * sizeof(float);
+  const size_t most = std::max<size_t>(1, kProfileWeightBytes / (expert * sz(o.max_active)));
+  return static_cast<int>(std::min<size_t>(most, sz(std::max(1, o.weight_sets))));
+}
+
 namespace {
 
 void check_options(const ProfileOptions& o, int world) {
@@ -32,7 +38,7 @@ void check_options(const ProfileOptions& o, int world) {
 }
 
 std::unique_ptr<FfnBackend> make_ffn(const ProfileOptions& o, int gpu) {
-  const size_t shards = sz(o.max_active);
+  const size_t shards = sz(o.max_active) * sz(weight_sets(o));
   std::unique_ptr<FfnBackend> b;
   if (o.backend == "cpu")
     b = make_cpu_backend(o.d_model, o.d_ff, shards, o.threads);
@@ -62,6 +68,7 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   p.world_size = static_cast<int64_t>(topo.ranks.size());
   p.ranks_per_node = topo.ranks_per_node > 0 ? topo.ranks_per_node : p.world_size;
   p.repetitions = o.repetitions;
+  p.weight_sets = weight_sets(o);
   for (const RankPlacement& r : topo.ranks)
     if (std::find(p.hosts.begin(), p.hosts.end(), r.host) == p.hosts.end())
       p.hosts.push_back(r.host);

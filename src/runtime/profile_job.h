@@ -16,8 +16,12 @@ struct ProfileOptions {
   std::string backend = "cpu", comm = "mpi";
   DType dtype = DType::kFp32;
   int d_model = 0, d_ff = 0;
-  int max_tokens = 512;         // tokens per expert: 1, 2, 4, ... up to this
-  int max_active = 4;           // active experts per rank: 1 .. this
+  int max_tokens = 512;  // tokens per expert: 1, 2, 4, ... up to this
+  int max_active = 4;    // active experts per rank: 1 .. this
+  // Sets of max_active experts' weights that consecutive calls rotate through, as a run's
+  // layers do: the weights come from memory as often as in a run (0: 1). Capped so that the
+  // weights stay within kProfileWeightBytes per rank.
+  int weight_sets = 0;
   int64_t max_bytes = 1 << 22;  // bytes per destination: 8, 16, ... up to this
   int repetitions = 20;         // timed, per grid point (median); warm-up calls before
   int warmup = 3;
@@ -26,6 +30,11 @@ struct ProfileOptions {
   uint64_t seed = 1;
   std::string output, command_line;
 };
+
+inline constexpr size_t kProfileWeightBytes = size_t{1} << 30;
+
+// The weight sets the FFN measurement rotates through: o.weight_sets within the cap.
+int weight_sets(const ProfileOptions& o);
 
 // The grids: powers of two from `first` up to `last`, and `last` itself.
 std::vector<int64_t> doubling_grid(int64_t first, int64_t last);

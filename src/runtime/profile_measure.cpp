@@ -27,11 +27,15 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Pr
   std::vector<float> x(sz(o.max_tokens) * d), y(x.size());
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
   p.ffn_time_s.clear();
+  // Each call runs the next weight set's experts, as each layer of a run has its own.
+  const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
+  size_t call = 0;
   for (int64_t a : p.ffn_active)
     for (int64_t n : p.ffn_tokens)
       p.ffn_time_s.push_back(time_collective(comm, o.warmup, o.repetitions, [&] {
-        for (int64_t s = 0; s < a; ++s)
-          backend.forward(static_cast<size_t>(s), x.data(), static_cast<size_t>(n), y.data());
+        const size_t first = (call++ % sets) * per_set;
+        for (size_t s = 0; s < static_cast<size_t>(a); ++s)
+          backend.forward(first + s, x.data(), static_cast<size_t>(n), y.data());
       }));
 }
 
