@@ -77,13 +77,18 @@ TEST_F(ProfileMpi, OneRankIsRefused) {
 // `run` checks backend and dtype too: exit 2 naming the field, no results file.
 class RunWithProfile : public RunFixture {
  protected:
-  void expect_refused(const Profile& p, const std::string& field) {
+  // One step on 2 ranks, priced by a cluster JSON that names the profile p.
+  test::CommandResult run_with(const Profile& p) {
     write_profile(path("p.h5"), p);
     test::write_profile_cluster(path("c.json"), "p.h5");
-    const auto r = run_mpi(2,
-                           {"--layouts", place("round-robin", 1, 2), "--cluster", path("c.json"),
-                            "--batch-sizes", "2", "--steps", "1"},
-                           path("out.h5"));
+    return run_mpi(2,
+                   {"--layouts", place("round-robin", 1, 2), "--cluster", path("c.json"),
+                    "--batch-sizes", "2", "--steps", "1"},
+                   path("out.h5"));
+  }
+
+  void expect_refused(const Profile& p, const std::string& field) {
+    const auto r = run_with(p);
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find(path("p.h5") + ": " + field), std::string::npos) << r.err;
     EXPECT_FALSE(test::file_exists(path("out.h5")));
@@ -103,12 +108,7 @@ TEST_F(RunWithProfile, OtherDtypeIsRefused) {
 }
 
 TEST_F(RunWithProfile, MatchingProfileRuns) {
-  write_profile(path("p.h5"), test::synthetic_profile(kDModel, kDFf, 2));
-  test::write_profile_cluster(path("c.json"), "p.h5");
-  const auto r = run_mpi(2,
-                         {"--layouts", place("round-robin", 1, 2), "--cluster", path("c.json"),
-                          "--batch-sizes", "2", "--steps", "1"},
-                         path("out.h5"));
+  const auto r = run_with(test::synthetic_profile(kDModel, kDFf, 2));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(test::file_exists(path("out.h5")));
 }
