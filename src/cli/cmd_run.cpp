@@ -75,8 +75,9 @@ std::string table_legend(const std::string& cluster) {
       "or shared experts); hidden states and weights are synthetic (seeded), the routing is "
       "the trace's\n";
   out +=
-      "tok/step: the tokens a step really had (mean), next to the B requests asked for; a2a x, "
-      "gemm x: dispatch+combine and FFN time over the raw MPI all-to-all and GEMM baselines\n";
+      "tok/step: the tokens a step really had (mean), next to the B requests asked for; a2a x: "
+      "dispatch+combine over the raw all-to-alls of the same bytes (a2a-c x: without the count "
+      "exchange); gemm x: expert compute over bare GEMMs of the same shapes (medians)\n";
   return out;
 }
 
