@@ -33,10 +33,10 @@ std::string RunFixture::place(const std::string& algo, int nodes, int gpus_per_n
 }
 
 test::CommandResult RunFixture::run_mpi(int ranks, const std::vector<std::string>& args,
-                                        const std::string& out) const {
+                                        const std::string& out, const std::string& command) const {
   std::vector<std::string> argv = test::mpirun_args(ranks);
   // Later options win (TakeLast), so a test may override the small default sizes.
-  argv.insert(argv.end(), {EPBENCH_EXE, "run", "--trace", trace, "--d-model",
+  argv.insert(argv.end(), {EPBENCH_EXE, command, "--trace", trace, "--d-model",
                            std::to_string(kDModel), "--d-ff", std::to_string(kDFf)});
   argv.insert(argv.end(), args.begin(), args.end());
   if (!out.empty()) argv.insert(argv.end(), {"-o", out});

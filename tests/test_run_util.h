@@ -20,9 +20,10 @@ class RunFixture : public ::testing::Test {
   std::string path(const std::string& name) const { return dir_.path(name); }
   // `epbench place --algo algo` on `nodes` x `gpus_per_node`; returns the layout's path.
   std::string place(const std::string& algo, int nodes, int gpus_per_node, int slots = 0);
-  // mpirun -np ranks epbench run --trace T --d-model .. --d-ff .. ARGS -o out.
+  // mpirun -np ranks epbench COMMAND --trace T --d-model .. --d-ff .. ARGS -o out (COMMAND:
+  // run, or validate, which takes run's options).
   test::CommandResult run_mpi(int ranks, const std::vector<std::string>& args,
-                              const std::string& out) const;
+                              const std::string& out, const std::string& command = "run") const;
 
   test::ScratchDir dir_;
 

@@ -21,6 +21,7 @@ void register_bound(CLI::App& app);
 void register_evaluate(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_run(CLI::App& app);
+void register_validate(CLI::App& app);
 void register_profile(CLI::App& app);
 void register_topo(CLI::App& app);
 void register_calibrate(CLI::App& app);

@@ -28,6 +28,7 @@ void register_commands(CLI::App& app) {
   register_evaluate(app);
   register_serve(app);
   register_run(app);
+  register_validate(app);
   register_profile(app);
   register_topo(app);
   register_calibrate(app);

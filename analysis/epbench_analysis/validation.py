@@ -1,0 +1,142 @@
+"""Predicted against measured, from `epbench validate --report` files (docs/validate.md).
+
+    /usr/bin/python3 -m epbench_analysis.validation REPORT.json... -o DIR
+
+Writes DIR/validation.png (one panel per report: each configuration's predicted step time
+against its measured one, log-log, the diagonal and the 10 % and 25 % bands, coloured by batch
+size) and DIR/validation.md (per report: the errors, the ranking of the layouts at each batch
+size and routing). Exit status 2 on a missing or malformed report, naming the file and field."""
+import argparse
+import json
+import math
+import os
+import sys
+
+from .results import ResultsError
+
+_STATS = ("count", "median", "p90", "max")
+
+
+def _field(obj, key, path, kind):
+    if not isinstance(obj, dict) or key not in obj:
+        raise ResultsError(f"{path}: {key}: expected a field of the validation report, missing")
+    value = obj[key]
+    if kind is float and value is None:
+        return math.nan
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else isinstance(value, kind)
+    if not ok:
+        raise ResultsError(f"{path}: {key}: expected {kind.__name__}, got {type(value).__name__}")
+    return float(value) if kind is float else value
+
+
+def load_report(path):
+    """The report as a dict, every field this module reads checked."""
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{path}: (file): expected a JSON validation report, got {e}") from None
+    if not isinstance(j, dict) or j.get("format") != "epbench-validation":
+        raise ResultsError(f"{path}: format: expected 'epbench-validation'")
+    if j.get("version") != 1:
+        raise ResultsError(f"{path}: version: expected 1, got {j.get('version')!r}")
+    out = {"path": path, "world_size": _field(j, "world_size", path, int),
+           "cost_model": _field(j, "cost_model", path, str), "cluster": _field(j, "cluster", path, str),
+           "configurations": [], "ranking": []}
+    for c in _field(j, "configurations", path, list):
+        out["configurations"].append({
+            "layout": _field(c, "layout", path, str), "routing": _field(c, "routing", path, str),
+            "batch_size": _field(c, "batch_size", path, int),
+            "measured": _field(c, "measured_step_s", path, float),
+            "predicted": _field(c, "predicted_step_s", path, float)})
+    for g in _field(j, "ranking", path, list):
+        out["ranking"].append({k: _field(g, k, path, t) for k, t in
+                               (("batch_size", int), ("routing", str), ("layouts", int), ("spearman", float))})
+    for name in ("step_time_error", "ttft_error", "tpot_error"):
+        stats = _field(j, name, path, dict)
+        out[name] = {k: _field(stats, k, path, float) for k in _STATS}
+    return out
+
+
+def _pct(x):
+    return "n/a" if x != x else f"{100 * x:.1f} %"
+
+
+def markdown(reports):
+    lines = ["# Cost model against measurement (epbench validate)", ""]
+    for r in reports:
+        s = r["step_time_error"]
+        lines += [f"## {os.path.basename(r['path'])}: {r['world_size']} ranks, {r['cost_model']} cost model "
+                  f"({r['cluster']})", "",
+                  f"Step time, |predicted - measured| / measured over {int(s['count'])} configurations: "
+                  f"median {_pct(s['median'])}, p90 {_pct(s['p90'])}, max {_pct(s['max'])}.", ""]
+        for name, label in (("ttft_error", "TTFT"), ("tpot_error", "TPOT")):
+            t = r[name]
+            if t["count"] > 0:
+                lines += [f"{label} over {int(t['count'])} requests: median {_pct(t['median'])}, "
+                          f"p90 {_pct(t['p90'])}, max {_pct(t['max'])}.", ""]
+        lines += ["| B | routing | layouts | Spearman |", "| --- | --- | --- | --- |"]
+        for g in r["ranking"]:
+            rho = "n/a" if g["spearman"] != g["spearman"] else f"{g['spearman']:.2f}"
+            lines.append(f"| {g['batch_size']} | {g['routing']} | {g['layouts']} | {rho} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def figure(reports, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(reports), figsize=(5 * len(reports), 4.5), squeeze=False)
+    for ax, r in zip(axes[0], reports):
+        configs = r["configurations"]
+        for b in sorted({c["batch_size"] for c in configs}):
+            mine = [c for c in configs if c["batch_size"] == b]
+            ax.scatter([1e3 * c["measured"] for c in mine], [1e3 * c["predicted"] for c in mine],
+                       label=f"B={b}", s=18)
+        values = [1e3 * c[k] for c in configs for k in ("measured", "predicted") if c[k] > 0]
+        lo, hi = min(values) / 1.5, max(values) * 1.5
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        for band, style in ((0.10, "--"), (0.25, ":")):
+            for f in (1 - band, 1 + band):
+                ax.plot([lo, hi], [lo * f, hi * f], "k" + style, lw=0.6)
+        ax.set_xscale("log"), ax.set_yscale("log")
+        ax.set_xlim(lo, hi), ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured step time (ms)")
+        ax.set_ylabel(f"predicted, {r['cost_model']} model (ms)")
+        s = r["step_time_error"]
+        ax.set_title(f"{r['world_size']} ranks: median {_pct(s['median'])}, p90 {_pct(s['p90'])}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"  # complete or absent
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python3 -m epbench_analysis.validation", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", nargs="+", help="epbench validate --report files")
+    parser.add_argument("-o", "--output", required=True, help="directory for validation.png and .md")
+    args = parser.parse_args(argv)
+    try:
+        reports = [load_report(p) for p in args.reports]
+        for r in reports:
+            if not r["configurations"]:
+                raise ResultsError(f"{r['path']}: configurations: expected at least one, got none")
+    except ResultsError as e:
+        print(f"epbench_analysis: error: {e}", file=sys.stderr)
+        return 2
+    os.makedirs(args.output, exist_ok=True)
+    figure(reports, os.path.join(args.output, "validation.png"))
+    md = os.path.join(args.output, "validation.md")
+    with open(md + ".tmp", "w") as f:
+        f.write(markdown(reports))
+    os.replace(md + ".tmp", md)
+    print(f"validation: {md} and validation.png beside it ({len(reports)} report(s))")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""`python3 -m epbench_analysis.validation` on validate reports: the figure and the tables,
+and a malformed report refused naming the file and the field."""
+import json
+import os
+
+from epbench_analysis import validation
+
+
+def _report(path, **overrides):
+    j = {"format": "epbench-validation", "version": 1, "world_size": 2, "cluster": "c.json",
+         "cost_model": "profile",
+         "configurations": [
+             {"layout": "rr", "routing": "first", "batch_size": 1, "measured_step_s": 1e-3,
+              "predicted_step_s": 1.1e-3},
+             {"layout": "eplb", "routing": "first", "batch_size": 1, "measured_step_s": 2e-3,
+              "predicted_step_s": 1.5e-3}],
+         "ranking": [{"batch_size": 1, "routing": "first", "layouts": 2, "spearman": 1.0}],
+         "step_time_error": {"count": 2, "median": 0.1, "p90": 0.25, "max": 0.25},
+         "ttft_error": {"count": 0, "median": None, "p90": None, "max": None},
+         "tpot_error": {"count": 0, "median": None, "p90": None, "max": None}}
+    j.update(overrides)
+    with open(path, "w") as f:
+        json.dump(j, f)
+    return str(path)
+
+
+def test_writes_the_figure_and_the_tables(tmp_path):
+    a = _report(tmp_path / "bound.json")
+    b = _report(tmp_path / "four.json", world_size=4, ranking=[
+        {"batch_size": 1, "routing": "first", "layouts": 2, "spearman": None}])
+    out = tmp_path / "out"
+    assert validation.main([a, b, "-o", str(out)]) == 0
+    assert (out / "validation.png").stat().st_size > 1000
+    md = (out / "validation.md").read_text()
+    assert "## bound.json: 2 ranks, profile cost model (c.json)" in md
+    assert "median 10.0 %, p90 25.0 %, max 25.0 %" in md
+    assert "| 1 | first | 2 | 1.00 |" in md
+    assert "| 1 | first | 2 | n/a |" in md  # the undefined ranking of four.json
+    assert "TTFT" not in md  # no served schedule in these reports
+    assert not [p for p in os.listdir(out) if "tmp" in p]
+
+
+def test_a_malformed_report_names_the_file_and_field(tmp_path, capsys):
+    bad = _report(tmp_path / "bad.json", configurations=[{"layout": "rr", "routing": "first",
+                                                          "batch_size": "one"}])
+    assert validation.main([bad, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json: batch_size: expected int, got str" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_a_report_is_refused(tmp_path, capsys):
+    p = tmp_path / "x.json"
+    p.write_text("[1, 2")
+    assert validation.main([str(p), "-o", str(tmp_path / "out")]) == 2
+    assert "x.json: (file): expected a JSON validation report" in capsys.readouterr().err

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The cost model against real runs on this machine (docs/validate.md): a profile measured by
+# `epbench profile`, layouts of every placement algorithm fitted on the first half of the trace,
+# then `epbench validate` on the held-out second half, with 2 ranks bound to cores and with 4
+# ranks in 2 virtual nodes on the same cores; last, the predicted-versus-measured figure.
+# Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
+# EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20) and EPBENCH_ROUTING
+# (first,optimal) change what is validated; EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-out/validate}
+epbench=build/default/src/epbench
+trace=${EPBENCH_TRACE:-traces/brown-moe-8e-top2.h5}
+batch_sizes=${EPBENCH_BATCH_SIZES:-1,16,64}
+steps=${EPBENCH_STEPS:-20}
+routing=${EPBENCH_ROUTING:-first,optimal}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mkdir -p "$out"
+
+# place_all NAME NODES GPUS SLOTS: every algorithm fitted on the first half; sets `layouts`.
+place_all() {
+  local name=$1 nodes=$2 gpus=$3 slots=$4 list=()
+  for algo in round-robin balanced eplb spread colocate topo exact steptime; do
+    local extra=()
+    [[ $algo == exact ]] && extra=(--param sample_tokens=512)
+    "$epbench" place --algo "$algo" --trace "$trace" --fit 0:50% --cluster h800 \
+      --nodes "$nodes" --gpus-per-node "$gpus" --slots "$slots" "${extra[@]}" \
+      -o "$out/$name.$algo.json" >/dev/null
+    list+=("$out/$name.$algo.json")
+  done
+  layouts=$(IFS=,; echo "${list[*]}")
+}
+
+# validate_job NAME SLOTS RANKS_PER_NODE MPIRUN_ARGS...: profile, cluster JSON, validate.
+validate_job() {
+  local name=$1 slots=$2 rpn=$3
+  shift 3
+  local np=$2 mpirun=(mpirun "$@")
+  place_all "$name" $((np / rpn)) "$rpn" "$slots"
+  echo "== $name: profile ($np ranks)"
+  "${mpirun[@]}" "$epbench" profile --trace "$trace" --ranks-per-node "$rpn" \
+    --max-active "$slots" -o "$out/$name.profile.h5" | tail -n 2
+  cat >"$out/$name.cluster.json" <<JSON
+{"format": "epbench-cluster", "version": 1, "base": "h800", "name": "this-machine-$name",
+ "nodes": $((np / rpn)), "gpus_per_node": $rpn, "profile": "$name.profile.h5"}
+JSON
+  echo "== $name: validate on the held-out half"
+  "${mpirun[@]}" "$epbench" validate --trace "$trace" --range 50%:100% --layouts "$layouts" \
+    --ranks-per-node "$rpn" --cluster "$out/$name.cluster.json" --routing "$routing" \
+    --batch-sizes "$batch_sizes" --steps "$steps" --warmup 2 --no-baseline \
+    --report "$out/$name.json"
+}
+
+jobs=${EPBENCH_VALIDATE_JOBS:-bound2 oversub4}
+reports=()
+for job in $jobs; do
+  case $job in
+    bound2) validate_job bound2 5 2 -np 2 --bind-to core ;;
+    # More ranks than cores: waiting ranks yield the core instead of spinning.
+    oversub4) validate_job oversub4 3 2 -np 4 --oversubscribe --bind-to none \
+                --mca mpi_yield_when_idle 1 ;;
+    *) echo "scripts/validate.sh: unknown job '$job' (bound2, oversub4)" >&2; exit 2 ;;
+  esac
+  reports+=("$out/$job.json")
+done
+PYTHONPATH=analysis /usr/bin/python3 -m epbench_analysis.validation "${reports[@]}" -o "$out"

@@ -1,0 +1,203 @@
+// `epbench validate`, launched like `run` (docs/validate.md): runs configurations for real,
+// predicts the same steps with the cost model of a machine's cluster file, and reports how far
+// apart they are: relative error of the step time (median, p90, max), Spearman's rank
+// correlation of the layouts at each batch size and routing, and with --schedule the served
+// requests' TTFT and TPOT. Optional bars turn the report into a pass/fail (exit 3).
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_common.h"
+#include "cli/mpi_command.h"
+#include "cli/run_cli.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/strprintf.h"
+#include "results/summary.h"
+#include "results/validation.h"
+
+namespace epbench::cli {
+
+namespace {
+
+struct ValidateCliOptions {
+  RunCliOptions run;
+  std::string report;
+  double max_median = -1, max_p90 = -1, min_spearman = -2;  // bars; the defaults are off
+};
+
+struct Validation {
+  std::vector<ValidationPoint> points;
+  std::vector<double> tokens_per_step;
+  ValidationSummary summary;
+  ErrorStats ttft, tpot;  // count 0 without --schedule
+};
+
+Validation validate_runs(const std::vector<MeasuredConfig>& runs) {
+  Validation v;
+  std::vector<double> ttft_m, ttft_s, tpot_m, tpot_s;
+  for (const MeasuredConfig& r : runs) {
+    v.points.push_back({r.layout, r.routing, r.batch_size, summarize(r.measured).step_time_mean,
+                        summarize(r.predicted).step_time_mean});
+    v.tokens_per_step.push_back(mean_step_tokens(r.measured));
+    const ScheduleComparison& c = r.schedule;
+    ttft_m.insert(ttft_m.end(), c.ttft_measured.begin(), c.ttft_measured.end());
+    ttft_s.insert(ttft_s.end(), c.ttft_simulated.begin(), c.ttft_simulated.end());
+    tpot_m.insert(tpot_m.end(), c.tpot_measured.begin(), c.tpot_measured.end());
+    tpot_s.insert(tpot_s.end(), c.tpot_simulated.begin(), c.tpot_simulated.end());
+  }
+  v.summary = summarize_validation(v.points);
+  v.ttft = relative_error_stats(ttft_m, ttft_s);
+  v.tpot = relative_error_stats(tpot_m, tpot_s);
+  return v;
+}
+
+std::string percent(double x) {
+  return std::isnan(x) ? "n/a" : strprintf("%.1f %%", 100 * x);
+}
+
+std::string stats_line(const char* what, const ErrorStats& s, const char* over) {
+  return strprintf("%s, |p - m| / m over %zu %s: median %s, p90 %s, max %s\n", what, s.count, over,
+                   percent(s.median).c_str(), percent(s.p90).c_str(), percent(s.max).c_str());
+}
+
+std::string report_text(const Validation& v) {
+  std::string out = strprintf("%-20s %-11s %4s %8s %9s %9s %7s\n", "layout", "routing", "B",
+                              "tok/step", "step m ms", "step p ms", "error");
+  for (size_t i = 0; i < v.points.size(); ++i) {
+    const ValidationPoint& p = v.points[i];
+    out += strprintf("%-20s %-11s %4d %8.1f %9.3f %9.3f %7s\n", p.layout.c_str(), p.routing.c_str(),
+                     p.batch_size, v.tokens_per_step[i], p.measured_s * 1e3, p.predicted_s * 1e3,
+                     percent(relative_error(p.measured_s, p.predicted_s)).c_str());
+  }
+  out += stats_line("step time", v.summary.step_time, "configurations");
+  out += "ranking of the layouts, Spearman of predicted against measured step times:\n";
+  for (const RankAgreement& g : v.summary.ranking)
+    out +=
+        strprintf("  B=%-4d %-11s %2zu layouts  %s\n", g.batch_size, g.routing.c_str(), g.layouts,
+                  std::isnan(g.spearman) ? "n/a" : strprintf("%.2f", g.spearman).c_str());
+  if (v.ttft.count > 0) out += stats_line("TTFT", v.ttft, "requests");
+  if (v.tpot.count > 0) out += stats_line("TPOT", v.tpot, "requests");
+  return out;
+}
+
+nlohmann::ordered_json stats_json(const ErrorStats& s) {
+  auto num = [](double x) {
+    return std::isnan(x) ? nlohmann::ordered_json() : nlohmann::ordered_json(x);
+  };
+  return {{"count", s.count}, {"median", num(s.median)}, {"p90", num(s.p90)}, {"max", num(s.max)}};
+}
+
+// The report file (docs/validate.md "Report"): every configuration and the statistics.
+std::string report_json(const Validation& v, const RunOptions& cfg, const ClusterSpec& cluster,
+                        int world) {
+  nlohmann::ordered_json j;
+  j["format"] = "epbench-validation";
+  j["version"] = 1;
+  j["command_line"] = cfg.command_line;
+  j["trace"] = cfg.trace;
+  j["range"] = {cfg.begin, cfg.end};
+  j["world_size"] = world;
+  j["cluster"] = cfg.cluster;
+  j["cost_model"] = cluster.profile ? "profile" : "roofline";
+  j["profile"] = cluster.profile_path;
+  nlohmann::ordered_json configs = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < v.points.size(); ++i) {
+    const ValidationPoint& p = v.points[i];
+    configs.push_back({{"layout", p.layout},
+                       {"routing", p.routing},
+                       {"batch_size", p.batch_size},
+                       {"tokens_per_step", v.tokens_per_step[i]},
+                       {"measured_step_s", p.measured_s},
+                       {"predicted_step_s", p.predicted_s},
+                       {"relative_error", relative_error(p.measured_s, p.predicted_s)}});
+  }
+  j["configurations"] = configs;
+  j["step_time_error"] = stats_json(v.summary.step_time);
+  nlohmann::ordered_json ranking = nlohmann::ordered_json::array();
+  for (const RankAgreement& g : v.summary.ranking)
+    ranking.push_back({{"batch_size", g.batch_size},
+                       {"routing", g.routing},
+                       {"layouts", g.layouts},
+                       {"spearman", std::isnan(g.spearman) ? nlohmann::ordered_json()
+                                                           : nlohmann::ordered_json(g.spearman)}});
+  j["ranking"] = ranking;
+  j["ttft_error"] = stats_json(v.ttft);
+  j["tpot_error"] = stats_json(v.tpot);
+  return j.dump(2) + "\n";
+}
+
+// The bars asked for, each "met" or "NOT met"; returns whether all were met.
+bool check_bars(const ValidateCliOptions& o, const Validation& v, std::string& out) {
+  bool all = true;
+  auto bar = [&](bool on, const std::string& what, bool met) {
+    if (!on) return;
+    out += strprintf("bar: %s: %s\n", what.c_str(), met ? "met" : "NOT met");
+    all = all && met;
+  };
+  const ErrorStats& s = v.summary.step_time;
+  bar(o.max_median >= 0, "median step-time error <= " + percent(o.max_median),
+      s.median <= o.max_median);
+  bar(o.max_p90 >= 0, "p90 step-time error <= " + percent(o.max_p90), s.p90 <= o.max_p90);
+  bar(o.min_spearman >= -1,
+      strprintf("Spearman >= %.2f at every batch size and routing", o.min_spearman),
+      v.summary.min_spearman >= o.min_spearman);
+  return all;
+}
+
+// A preset prices another machine: validating it against this one measures nothing useful.
+void require_machine_cluster(const std::string& cluster) {
+  for (const std::string& preset : cluster_preset_names())
+    if (cluster == preset)
+      throw OptionError("cluster",
+                        "a cluster JSON of this machine (naming a profile from `epbench "
+                        "profile`, or written by `epbench calibrate`), got the preset '" +
+                            preset + "'");
+}
+
+void validate(ValidateCliOptions& o) {
+  bool bars_met = true;
+  run_mpi_command([&](MpiSession& mpi) {
+    RunOptions cfg;
+    ClusterSpec cluster;
+    agree(MPI_COMM_WORLD, [&] {
+      require_machine_cluster(o.run.cluster);
+      cfg = make_run_config(o.run);
+      cluster = load_cluster(cfg.cluster);
+    });
+    const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
+    if (mpi.rank() != 0) return;
+    const Validation v = validate_runs(runs);
+    std::string text = strprintf("validate: %zu configurations run for real on %d ranks; ",
+                                 v.points.size(), mpi.size()) +
+                       run_table_legend(cfg.cluster) + report_text(v);
+    bars_met = check_bars(o, v, text);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (!o.report.empty()) {
+      write_text_file(o.report, report_json(v, cfg, cluster, mpi.size()));
+      std::printf("report: %s\n", o.report.c_str());
+    }
+  });
+  if (!bars_met) throw SilentExit(3);
+}
+
+}  // namespace
+
+void register_validate(CLI::App& app) {
+  auto o = std::make_shared<ValidateCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "validate",
+      "Under mpirun/srun: run configurations for real and report the cost model's errors "
+      "(median, p90, max) and its ranking of the layouts (Spearman)");
+  add_run_options(cmd, o->run);
+  cmd->add_option("--report", o->report, "Report to write (JSON, docs/validate.md)");
+  cmd->add_option("--max-median-error", o->max_median,
+                  "Bar: exit 3 if the median relative step-time error exceeds this (e.g. 0.1)");
+  cmd->add_option("--max-p90-error", o->max_p90, "Bar: the same for the p90");
+  cmd->add_option("--min-spearman", o->min_spearman,
+                  "Bar: exit 3 if any batch size and routing ranks the layouts below this");
+  cmd->callback([o] { validate(*o); });
+}
+
+}  // namespace epbench::cli

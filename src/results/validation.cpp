@@ -1,0 +1,103 @@
+#include "results/validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "results/summary.h"
+
+namespace epbench {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// 1-based ranks; equal values share the mean of the ranks they span.
+std::vector<double> average_ranks(const std::vector<double>& v) {
+  std::vector<size_t> order(v.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> rank(v.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+    const double mean_rank = static_cast<double>(i + j) / 2 + 1;
+    for (size_t k = i; k <= j; ++k) rank[order[k]] = mean_rank;
+    i = j + 1;
+  }
+  return rank;
+}
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
+  const double my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  if (sxx == 0 || syy == 0) return kNaN;
+  return sxy / std::sqrt(sxx * syy);
+}
+
+RankAgreement rank_group(const std::vector<ValidationPoint>& points, int batch_size,
+                         const std::string& routing) {
+  std::vector<double> measured, predicted;
+  for (const ValidationPoint& p : points)
+    if (p.batch_size == batch_size && p.routing == routing) {
+      measured.push_back(p.measured_s);
+      predicted.push_back(p.predicted_s);
+    }
+  return {batch_size, routing, measured.size(), spearman(measured, predicted)};
+}
+
+}  // namespace
+
+double relative_error(double measured, double predicted) {
+  return std::fabs(predicted - measured) / measured;
+}
+
+ErrorStats relative_error_stats(const std::vector<double>& measured,
+                                const std::vector<double>& predicted) {
+  std::vector<double> errors;
+  for (size_t i = 0; i < measured.size() && i < predicted.size(); ++i)
+    if (!std::isnan(measured[i]) && !std::isnan(predicted[i]) && measured[i] > 0)
+      errors.push_back(relative_error(measured[i], predicted[i]));
+  if (errors.empty()) return {0, kNaN, kNaN, kNaN};
+  return {errors.size(), percentile(errors, 0.5), percentile(errors, 0.9),
+          *std::max_element(errors.begin(), errors.end())};
+}
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size() || a.size() < 2) return kNaN;
+  return pearson(average_ranks(a), average_ranks(b));
+}
+
+ValidationSummary summarize_validation(const std::vector<ValidationPoint>& points) {
+  ValidationSummary s;
+  std::vector<double> measured, predicted;
+  for (const ValidationPoint& p : points) {
+    measured.push_back(p.measured_s);
+    predicted.push_back(p.predicted_s);
+  }
+  s.step_time = relative_error_stats(measured, predicted);
+  std::vector<std::pair<int, std::string>> groups;
+  for (const ValidationPoint& p : points)
+    if (std::find(groups.begin(), groups.end(), std::pair(p.batch_size, p.routing)) == groups.end())
+      groups.emplace_back(p.batch_size, p.routing);
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  s.min_spearman = kNaN;
+  for (const auto& [batch, routing] : groups) {
+    s.ranking.push_back(rank_group(points, batch, routing));
+    const double rho = s.ranking.back().spearman;
+    if (!std::isnan(rho) && (std::isnan(s.min_spearman) || rho < s.min_spearman))
+      s.min_spearman = rho;
+  }
+  return s;
+}
+
+}  // namespace epbench

@@ -1,0 +1,46 @@
+#pragma once
+// `epbench validate`'s statistics (docs/validate.md): how far the cost model's predictions are
+// from what the same configurations measured, and whether it ranks the placements as the
+// measurements do.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace epbench {
+
+// One configuration run for real and predicted: its mean step time, both ways.
+struct ValidationPoint {
+  std::string layout, routing;
+  int batch_size = 0;
+  double measured_s = 0, predicted_s = 0;
+};
+
+// |predicted - measured| / measured over a set of points (nearest-rank percentiles).
+struct ErrorStats {
+  size_t count = 0;
+  double median = 0, p90 = 0, max = 0;
+};
+
+// Spearman's rank correlation of the layouts' step times at one batch size and routing.
+struct RankAgreement {
+  int batch_size = 0;
+  std::string routing;
+  size_t layouts = 0;
+  double spearman = 0;  // NaN with fewer than 2 layouts or when one side is all ties
+};
+
+struct ValidationSummary {
+  ErrorStats step_time;
+  std::vector<RankAgreement> ranking;  // by batch size, then routing, in the points' order
+  double min_spearman = 0;             // over the groups where it is defined; NaN if none
+};
+
+double relative_error(double measured, double predicted);
+// Skips pairs where either value is NaN (a request with one output token has no TPOT).
+ErrorStats relative_error_stats(const std::vector<double>& measured,
+                                const std::vector<double>& predicted);
+// Pearson correlation of the average ranks (ties share their mean rank).
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+ValidationSummary summarize_validation(const std::vector<ValidationPoint>& points);
+
+}  // namespace epbench

@@ -1,0 +1,97 @@
+// `epbench validate` under the real mpirun (docs/validate.md): a report with every
+// configuration, measured and predicted, and the ranking of the layouts; bars that exit 3;
+// a preset or another machine's profile refused before anything runs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "costmodel/profile.h"
+#include "test_profile_util.h"
+#include "test_run_util.h"
+#include "test_util.h"
+
+namespace epbench {
+namespace {
+
+class ValidateMpi : public RunFixture {
+ protected:
+  ValidateMpi() {
+    write_profile(path("p.h5"), test::synthetic_profile(kDModel, kDFf, 2));
+    test::write_profile_cluster(path("cluster.json"), "p.h5");
+    layouts = place("round-robin", 1, 2, 6) + "," + place("balanced", 1, 2, 6) + "," +
+              place("eplb", 1, 2, 6);
+  }
+  test::CommandResult validate(const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"--layouts",     layouts, "--cluster", path("cluster.json"),
+                                  "--batch-sizes", "1,4",   "--steps",   "3",
+                                  "--warmup",      "1",     "--report",  path("r.json")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_mpi(2, args, "", "validate");
+  }
+  nlohmann::json report() const { return nlohmann::json::parse(std::ifstream(path("r.json"))); }
+  std::string layouts;
+};
+
+TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {
+  const auto r = validate({});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("profile-based cost model"), std::string::npos) << r.out;
+  const nlohmann::json j = report();
+  EXPECT_EQ(j["format"], "epbench-validation");
+  EXPECT_EQ(j["cost_model"], "profile");
+  EXPECT_EQ(j["world_size"], 2);
+  ASSERT_EQ(j["configurations"].size(), 6u);  // 3 layouts x 2 batch sizes x 1 routing
+  std::vector<double> errors;
+  for (const auto& c : j["configurations"]) {
+    const double m = c["measured_step_s"], p = c["predicted_step_s"];
+    EXPECT_GT(m, 0);
+    EXPECT_GT(p, 0);
+    EXPECT_NEAR(c["relative_error"].get<double>(), std::fabs(p - m) / m, 1e-12);
+    errors.push_back(c["relative_error"]);
+  }
+  std::sort(errors.begin(), errors.end());
+  EXPECT_DOUBLE_EQ(j["step_time_error"]["max"].get<double>(), errors.back());
+  EXPECT_DOUBLE_EQ(j["step_time_error"]["median"].get<double>(), errors[2]);  // nearest rank
+  ASSERT_EQ(j["ranking"].size(), 2u);
+  EXPECT_EQ(j["ranking"][0]["batch_size"], 1);
+  EXPECT_EQ(j["ranking"][1]["batch_size"], 4);
+  for (const auto& g : j["ranking"]) {
+    EXPECT_EQ(g["layouts"], 3);
+    if (!g["spearman"].is_null()) {
+      EXPECT_GE(g["spearman"].get<double>(), -1.0);
+      EXPECT_LE(g["spearman"].get<double>(), 1.0);
+    }
+  }
+  EXPECT_EQ(j["ttft_error"]["count"], 0);  // no --schedule
+}
+
+TEST_F(ValidateMpi, AnUnmetBarExitsThreeAndStillWritesTheReport) {
+  // A measured time never equals a prediction to the last bit: a 0 % bar cannot be met.
+  const auto r = validate({"--max-median-error", "0"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("bar: median step-time error <= 0.0 %: NOT met"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(report()["configurations"].size(), 6u);
+}
+
+TEST_F(ValidateMpi, APresetIsRefused) {
+  const auto r = validate({"--cluster", "h800"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--cluster"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("preset 'h800'"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::file_exists(path("r.json")));
+}
+
+TEST_F(ValidateMpi, AProfileOfAnotherJobSizeIsRefused) {
+  write_profile(path("p.h5"), test::synthetic_profile(kDModel, kDFf, 4));
+  const auto r = validate({});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("p.h5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("world_size"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::file_exists(path("r.json")));
+}
+
+}  // namespace
+}  // namespace epbench

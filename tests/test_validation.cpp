@@ -1,0 +1,61 @@
+// `epbench validate`'s statistics against values computed independently (scipy.stats.spearmanr
+// for the rank correlations; percentiles by hand).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "results/validation.h"
+
+namespace epbench {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+TEST(Validation, SpearmanMatchesScipyWithAndWithoutTies) {
+  EXPECT_NEAR(spearman({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}), 0.8207826816681233, 1e-12);  // ties
+  EXPECT_NEAR(spearman({3.1, 1.2, 2.2, 5.0}, {0.3, 0.1, 0.4, 0.2}), 0.2, 1e-12);
+  EXPECT_DOUBLE_EQ(spearman({1, 2, 3}, {10, 200, 3000}), 1.0);  // monotone, not linear
+  EXPECT_DOUBLE_EQ(spearman({1, 2, 3}, {3, 2, 1}), -1.0);
+}
+
+TEST(Validation, SpearmanIsUndefinedWithoutVariation) {
+  EXPECT_TRUE(std::isnan(spearman({1}, {1})));
+  EXPECT_TRUE(std::isnan(spearman({1, 2, 3}, {4, 4, 4})));
+  EXPECT_TRUE(std::isnan(spearman({1, 2}, {1, 2, 3})));
+}
+
+TEST(Validation, ErrorStatsAreRelativeNearestRankAndSkipNaN) {
+  // errors 0.1, 0.2, 0.05, 0.5 (and a NaN pair skipped): sorted 0.05 0.1 0.2 0.5
+  const ErrorStats s = relative_error_stats({1, 2, 4, 2, 1}, {1.1, 1.6, 4.2, 3, kNaN});
+  EXPECT_EQ(s.count, 4u);
+  EXPECT_NEAR(s.median, 0.1, 1e-12);  // ceil(0.5 * 4) = 2nd
+  EXPECT_NEAR(s.p90, 0.5, 1e-12);     // ceil(0.9 * 4) = 4th
+  EXPECT_NEAR(s.max, 0.5, 1e-12);
+  EXPECT_EQ(relative_error_stats({}, {}).count, 0u);
+}
+
+TEST(Validation, RanksEachBatchSizeAndRoutingApart) {
+  // B=1: the model orders the three layouts as measured; B=16: exactly backwards.
+  const std::vector<ValidationPoint> points = {
+      {"rr", "first", 1, 1.0, 1.1},    {"eplb", "first", 1, 2.0, 2.5},
+      {"topo", "first", 1, 3.0, 2.6},  {"rr", "first", 16, 1.0, 3.0},
+      {"eplb", "first", 16, 2.0, 2.0}, {"topo", "first", 16, 3.0, 1.0},
+      {"rr", "optimal", 1, 1.0, 1.0}};
+  const ValidationSummary s = summarize_validation(points);
+  ASSERT_EQ(s.ranking.size(), 3u);
+  EXPECT_EQ(s.ranking[0].batch_size, 1);
+  EXPECT_EQ(s.ranking[0].routing, "first");
+  EXPECT_EQ(s.ranking[0].layouts, 3u);
+  EXPECT_DOUBLE_EQ(s.ranking[0].spearman, 1.0);
+  EXPECT_EQ(s.ranking[1].routing, "optimal");  // batch size first, then the points' order
+  EXPECT_TRUE(std::isnan(s.ranking[1].spearman));
+  EXPECT_EQ(s.ranking[2].batch_size, 16);
+  EXPECT_DOUBLE_EQ(s.ranking[2].spearman, -1.0);
+  EXPECT_DOUBLE_EQ(s.min_spearman, -1.0);  // the undefined group does not count
+  EXPECT_EQ(s.step_time.count, 7u);
+  EXPECT_NEAR(s.step_time.max, 2.0, 1e-12);  // rr at B=16: 3.0 against 1.0
+}
+
+}  // namespace
+}  // namespace epbench
