@@ -2,6 +2,8 @@
 // every placement algorithm and routing policy passes the reference check, the bytes each rank
 // sends equal what `evaluate` predicts for the same steps, and every expert's token count
 // matches the trace.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "io/h5.h"
@@ -122,6 +124,36 @@ class RunMpiBf16 : public RunFixture {};
 // bf16 on the wire and in the weights: the check's tolerance is derived from bf16's precision
 // (8.3e-3 here), and the measured error must still be well above fp32's, or the dtype was not
 // applied.
+// The overheads are the median over (step, layer) of the slowest rank's dispatch + combine
+// (repeated as the baseline is, bench/exchange) over the slowest rank's bare all-to-alls.
+void expect_overhead_from_cubes(hid_t g, double with_counts, double without) {
+  const auto cube = [&](const char* name) {
+    return h5::read_all<double>(h5::open_dataset(g, name).id());
+  };
+  const std::vector<double> ours = cube("bench/exchange"), counts = cube("bench/count_exchange"),
+                            raw = cube("raw/alltoallv");
+  const size_t G = size_t(h5::read_attr_int(g, "world_size").value_or(0));
+  ASSERT_GT(G, 0u);
+  ASSERT_EQ(ours.size(), raw.size());
+  std::vector<double> ratio, bare_ratio;
+  for (size_t at = 0; at < ours.size(); at += G) {
+    double o = 0, b = 0, r = 0;
+    for (size_t i = at; i < at + G; ++i) {
+      EXPECT_GT(raw[i], 0) << i;
+      EXPECT_GT(counts[i], 0) << i;
+      EXPECT_LT(counts[i], ours[i]) << i;
+      o = std::max(o, ours[i]), b = std::max(b, ours[i] - counts[i]), r = std::max(r, raw[i]);
+    }
+    ratio.push_back(o / r), bare_ratio.push_back(b / r);
+  }
+  const auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  EXPECT_DOUBLE_EQ(with_counts, median(ratio));
+  EXPECT_DOUBLE_EQ(without, median(bare_ratio));
+}
+
 TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
   const std::string out = path("bf16.h5");
   const auto r = run_mpi(
@@ -151,6 +183,7 @@ TEST_F(RunMpiBf16, PassesTheCheckWithBf16Error) {
     EXPECT_GT(counts[i], 0) << i;
     EXPECT_LE(counts[i], dispatch[i]) << i;
   }
+  expect_overhead_from_cubes(g.id(), with_counts, without);
   for (const std::string phase : {"dispatch", "compute", "combine"}) {  // across ranks
     const auto at = [&](const char* s) {
       return h5::read_attr_double(g.id(), "time_" + phase + s).value_or(-1);

@@ -145,6 +145,10 @@ void add_run_options(CLI::App* cmd, RunCliOptions& o) {
   cmd->add_option("--check-stride", c.check_stride, "Check every N-th token (1: all of them)")
       ->capture_default_str();
   cmd->add_flag("!--no-baseline", c.baseline, "Skip the raw all-to-all and GEMM baselines");
+  cmd->add_option("--baseline-reps", c.baseline_reps,
+                  "Repetitions of each side of the all-to-all baseline, medians kept")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--threads", c.threads, "BLAS threads per rank")->capture_default_str();
   cmd->add_option("--memory-limit", c.memory_limit,
                   "Bytes per rank for expert shards (0: MemAvailable / ranks on the host)")

@@ -19,11 +19,12 @@
 namespace epbench {
 
 struct LayerMeasure {
-  double dispatch = 0, compute = 0, combine = 0;       // seconds, this rank
-  double count_exchange = 0;                           // within dispatch: the counts' Alltoall
-  double raw_alltoallv = 0, raw_gemm = 0;              // the baselines of the same shapes
-  uint64_t bytes_same_node = 0, bytes_other_node = 0;  // sent, dispatch plus combine
-  uint32_t pairs = 0, active = 0;                      // token-expert pairs, busy experts
+  double dispatch = 0, compute = 0, combine = 0;        // seconds, this rank
+  double count_exchange = 0;                            // within dispatch: the counts' Alltoall
+  double raw_alltoallv = 0, raw_gemm = 0;               // the baselines of the same shapes
+  double bench_exchange = 0, bench_count_exchange = 0;  // dispatch + combine, timed as raw is
+  uint64_t bytes_same_node = 0, bytes_other_node = 0;   // sent, dispatch plus combine
+  uint32_t pairs = 0, active = 0;                       // token-expert pairs, busy experts
 };
 
 class MoeLayerRunner {
@@ -35,8 +36,10 @@ class MoeLayerRunner {
   // x: hidden states of plan.home_tokens, [home, d_model] fp32; y receives the layer's output
   // rows in the same order. shard0: the backend shard of this layer's first local slot.
   void run(const DispatchPlan& plan, size_t shard0, const float* x, float* y, LayerMeasure& m);
-  // The raw baselines for the plan just run (bare all-to-alls and bare GEMMs).
-  void run_baseline(const DispatchPlan& plan, size_t shard0, LayerMeasure& m);
+  // The raw baselines for the plan just run (bare all-to-alls and bare GEMMs), and our
+  // dispatch + combine timed the same way (reps repetitions each, medians): docs/run.md.
+  void run_baseline(const DispatchPlan& plan, size_t shard0, const float* x, float* y, int reps,
+                    LayerMeasure& m);
 
  private:
   void dispatch(const DispatchPlan& plan, const float* x, LayerMeasure& m);
@@ -45,6 +48,7 @@ class MoeLayerRunner {
   void exchange_counts(const DispatchPlan& plan);
   void set_sizes(const DispatchPlan& plan);
   void count_bytes(const DispatchPlan& plan, LayerMeasure& m) const;
+  bool wire_is_fp32() const { return dtype_ == DType::kFp32; }
 
   MPI_Comm comm_;
   Exchange& exchange_;
@@ -59,6 +63,7 @@ class MoeLayerRunner {
   std::vector<uint64_t> count_send_, count_recv_;
   std::vector<unsigned char> send_buf_, recv_buf_;
   std::vector<float> work_, out_, xe_, ye_;  // work rows in, their partial sums out, one expert
+  std::vector<double> ours_, counts_, raw_;  // run_baseline's repetitions
 };
 
 }  // namespace epbench

@@ -297,7 +297,8 @@ class ConfigRunner {
     make_inputs(l);
     const size_t shard0 = sz(l) * sz(p_.layout.slots_per_gpu);
     runner_.run(sc_.plan, shard0, sc_.x.data(), sc_.y.data(), m);
-    if (rec && job_.cfg.baseline) runner_.run_baseline(sc_.plan, shard0, m);
+    if (rec && job_.cfg.baseline)
+      runner_.run_baseline(sc_.plan, shard0, sc_.x.data(), sc_.y.data(), job_.cfg.baseline_reps, m);
     if (rec) count_experts(l, *rec);
     if (job_.cfg.check && failure.empty()) try {
         check_.check_layer(l, sc_.plan, sc_.trace_token.data(), sc_.ids.data(), sc_.gate.data(),

@@ -49,6 +49,10 @@ void gather_record(MPI_Comm comm, const RankRecord& mine, MeasuredConfig& out) {
   out.raw_gemm = gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.raw_gemm; });
   out.count_exchange =
       gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.count_exchange; });
+  out.bench_exchange =
+      gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.bench_exchange; });
+  out.bench_count_exchange =
+      gather_cube<double>(comm, mine, MPI_DOUBLE, [](M x) { return x.bench_count_exchange; });
   m.tokens_per_expert.assign(mine.per_expert.size(), 0);
   EPBENCH_MPI_CHECK(MPI_Reduce(mine.per_expert.data(), m.tokens_per_expert.data(),
                                static_cast<int>(mine.per_expert.size()), MPI_UINT64_T, MPI_SUM, 0,
@@ -70,9 +74,9 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-// Overheads are medians over (step, layer) of ours over the baseline measured right after it:
-// on a shared machine a preempted rank inflates single layers by milliseconds, which a ratio of
-// sums would charge to whichever side it hit.
+// Overheads are medians over (step, layer) of ours over the baseline, both timed the same way
+// right after the layer (MoeLayerRunner::run_baseline): on a shared machine a preempted rank
+// inflates single layers by milliseconds, which a ratio of sums would charge to either side.
 void finish_measured(MeasuredConfig& r) {
   ConfigResult& m = r.measured;
   const size_t G = m.gpus, L = m.layers;
@@ -86,8 +90,8 @@ void finish_measured(MeasuredConfig& r) {
       const size_t at = (s * L + l) * G;
       double comm = 0, bare = 0, ra = 0, rg = 0;
       for (size_t g = at; g < at + G; ++g) {
-        comm = std::max(comm, m.dispatch[g] + m.combine[g]);
-        bare = std::max(bare, m.dispatch[g] + m.combine[g] - r.count_exchange[g]);
+        comm = std::max(comm, r.bench_exchange[g]);
+        bare = std::max(bare, r.bench_exchange[g] - r.bench_count_exchange[g]);
         ra = std::max(ra, r.raw_alltoallv[g]), rg = std::max(rg, r.raw_gemm[g]);
       }
       if (ra > 0) comm_ratio.push_back(comm / ra), bare_ratio.push_back(bare / ra);

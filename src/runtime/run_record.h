@@ -40,6 +40,8 @@ struct MeasuredConfig {
   ConfigResult predicted;                            // the cost model on the same steps
   std::vector<double> raw_alltoallv, raw_gemm;       // [S, L, G] baselines
   std::vector<double> count_exchange;                // [S, L, G] within dispatch
+  std::vector<double> bench_exchange;                // [S, L, G] dispatch + combine, as raw
+  std::vector<double> bench_count_exchange;          // [S, L, G] within bench_exchange
   double overhead_alltoallv = 0, overhead_gemm = 0;  // ours over the baselines (medians)
   double overhead_alltoallv_no_counts = 0;           // the same without the count exchange
   double model_error = 0;  // mean over steps of |predicted - measured| / measured

@@ -87,6 +87,8 @@ void write_config(hid_t runs, const RunFileInfo& info, const ConfigAttrs& a,
   h5::write_all<double>(g.id(), dset::raw_alltoallv, cube, r.raw_alltoallv.data());
   h5::write_all<double>(g.id(), dset::raw_gemm, cube, r.raw_gemm.data());
   h5::write_all<double>(g.id(), dset::comm_count_exchange, cube, r.count_exchange.data());
+  h5::write_all<double>(g.id(), dset::bench_exchange, cube, r.bench_exchange.data());
+  h5::write_all<double>(g.id(), dset::bench_count_exchange, cube, r.bench_count_exchange.data());
   h5::write_all<uint64_t>(g.id(), dset::tokens_per_expert, {m.layers, m.experts},
                           m.tokens_per_expert.data());
   if (!r.schedule.arrival.empty()) write_schedule(g.id(), r.schedule);
