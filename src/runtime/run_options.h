@@ -31,7 +31,7 @@ struct RunOptions {
   bool check = false;
   int check_stride = 1;  // every token (its cost: docs/run.md)
   bool baseline = true;
-  int baseline_reps = 10;      // repetitions of each side of the a2a baseline (medians kept)
+  int baseline_reps = 10;     // repetitions of each side of the a2a baseline (medians kept)
   int threads = 1;            // BLAS threads per rank
   uint64_t memory_limit = 0;  // bytes per rank for the shards, 0: MemAvailable / ranks per host
   uint64_t seed = 1;
