@@ -77,23 +77,9 @@ void MoeLayerRunner::dispatch(const DispatchPlan& plan, const float* x, LayerMea
 }
 
 void MoeLayerRunner::compute(const DispatchPlan& plan, size_t shard0, LayerMeasure& m) {
-  std::fill(out_.begin(), out_.end(), 0.f);
-  for (size_t s = 0; s + 1 < plan.slot_off.size(); ++s) {
-    const size_t first = plan.slot_off[s], rows = plan.slot_off[s + 1] - first;
-    if (rows == 0) continue;
-    m.pairs += static_cast<uint32_t>(rows), ++m.active;
-    xe_.resize(rows * d_), ye_.resize(rows * d_);
-    for (size_t i = 0; i < rows; ++i)
-      std::memcpy(xe_.data() + i * d_, work_.data() + sz(plan.slot_rows[first + i]) * d_,
-                  d_ * sizeof(float));
-    backend_.forward(shard0 + s, xe_.data(), rows, ye_.data());
-    for (size_t i = 0; i < rows; ++i) {
-      float* o = out_.data() + sz(plan.slot_rows[first + i]) * d_;
-      const float g = plan.slot_gate[first + i];
-      const float* yi = ye_.data() + i * d_;
-      for (size_t c = 0; c < d_; ++c) o[c] += g * yi[c];
-    }
-  }
+  const ExpertCounts c =
+      run_experts(backend_, plan, shard0, work_.data(), d_, out_.data(), scratch_);
+  m.pairs += c.pairs, m.active += c.active;
   if (fault_ == PlantedFault::kZeroRank && rank_ == kPlantedZeroRank)
     std::fill(out_.begin(), out_.end(), 0.f);
 }

@@ -12,6 +12,7 @@
 
 #include "runtime/dispatch_plan.h"
 #include "runtime/exchange.h"
+#include "runtime/expert_compute.h"
 #include "runtime/ffn_backend.h"
 #include "runtime/planted_fault.h"
 #include "runtime/seeded_values.h"
@@ -62,7 +63,8 @@ class MoeLayerRunner {
   std::vector<size_t> send_bytes_, send_off_, recv_bytes_, recv_off_;
   std::vector<uint64_t> count_send_, count_recv_;
   std::vector<unsigned char> send_buf_, recv_buf_;
-  std::vector<float> work_, out_, xe_, ye_;  // work rows in, their partial sums out, one expert
+  std::vector<float> work_, out_;  // work rows in, their partial sums out
+  ExpertScratch scratch_;
   std::vector<double> ours_, counts_, raw_;  // run_baseline's repetitions
 };
 

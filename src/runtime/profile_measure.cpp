@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "common/numeric.h"
+#include "runtime/expert_compute.h"
 #include "runtime/mpi_env.h"
 
 namespace epbench {
@@ -22,21 +23,46 @@ double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<
   return t[sz(reps / 2)];
 }
 
+namespace {
+
+// A layer's expert phase with `active` busy slots of `tokens` rows each, every row its own
+// token (a token's pairs on one rank rarely share a row at top-k << E); each slot's rows are
+// strided over the work rows, as received tokens interleave in a run.
+DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
+  DispatchPlan plan;
+  plan.local_tokens.assign(active * tokens, 0);  // sizes the work rows; values unused
+  plan.slot_off.assign(1, 0);
+  for (size_t s = 0; s < active; ++s) {
+    for (size_t i = 0; i < tokens; ++i) {
+      plan.slot_rows.push_back(static_cast<uint32_t>(i * active + s));
+      plan.slot_gate.push_back(0.5f);
+    }
+    plan.slot_off.push_back(plan.slot_rows.size());
+  }
+  return plan;
+}
+
+}  // namespace
+
+// The run's own expert phase (runtime/expert_compute.h): gather, SwiGLU FFN, gated sum.
+// Consecutive calls go to the next weight set, as each layer of a run has its own experts.
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
   const size_t d = sz(o.d_model);
-  std::vector<float> x(sz(o.max_tokens) * d), y(x.size());
-  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
+  const size_t most = sz(o.max_tokens) * sz(o.max_active);
+  std::vector<float> work(most * d), out(work.size());
+  for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
+  ExpertScratch scratch;
   p.ffn_time_s.clear();
-  // Each call runs the next weight set's experts, as each layer of a run has its own.
   const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
   size_t call = 0;
   for (int64_t a : p.ffn_active)
-    for (int64_t n : p.ffn_tokens)
+    for (int64_t n : p.ffn_tokens) {
+      const DispatchPlan plan =
+          synthetic_expert_plan(static_cast<size_t>(a), static_cast<size_t>(n));
       p.ffn_time_s.push_back(time_collective(comm, o.warmup, o.repetitions, [&] {
-        const size_t first = (call++ % sets) * per_set;
-        for (size_t s = 0; s < static_cast<size_t>(a); ++s)
-          backend.forward(first + s, x.data(), static_cast<size_t>(n), y.data());
+        run_experts(backend, plan, (call++ % sets) * per_set, work.data(), d, out.data(), scratch);
       }));
+    }
 }
 
 namespace {
