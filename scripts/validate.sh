@@ -2,7 +2,9 @@
 # The cost model against real runs on this machine (docs/validate.md): a profile measured by
 # `epbench profile`, layouts of every placement algorithm fitted on the first half of the trace,
 # then `epbench validate` on the held-out second half, with 2 ranks bound to cores and with 4
-# ranks in 2 virtual nodes on the same cores; last, the predicted-versus-measured figure.
+# ranks in 2 virtual nodes on the same cores; for each, a served schedule (`serve
+# --schedule-out`) run for real with its TTFT and TPOT; last, the predicted-versus-measured
+# figure.
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
 # EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20) and EPBENCH_ROUTING
 # (first,optimal) change what is validated; EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs.
@@ -49,6 +51,14 @@ JSON
     --ranks-per-node "$rpn" --cluster "$out/$name.cluster.json" --routing "$routing" \
     --batch-sizes "$batch_sizes" --steps "$steps" --warmup 2 --no-baseline \
     --report "$out/$name.json"
+  echo "== $name: a served schedule (serve --schedule-out, round-robin) run for real"
+  "$epbench" serve --trace "$trace" --range 50%:100% --layouts "$out/$name.round-robin.json" \
+    --cluster "$out/$name.cluster.json" --step-cost moe --requests 30 --rate 4 \
+    --policy chunked --token-budget 256 --schedule-out "$out/$name.schedule.h5" \
+    -o "$out/$name.serve.h5" >/dev/null
+  "${mpirun[@]}" "$epbench" validate --trace "$trace" --layouts "$out/$name.round-robin.json" \
+    --schedule "$out/$name.schedule.h5" --ranks-per-node "$rpn" \
+    --cluster "$out/$name.cluster.json" --report "$out/$name.schedule.json" | grep -E "^(TTFT|TPOT)"
 }
 
 jobs=${EPBENCH_VALIDATE_JOBS:-bound2 oversub4}
@@ -61,6 +71,6 @@ for job in $jobs; do
                 --mca mpi_yield_when_idle 1 ;;
     *) echo "scripts/validate.sh: unknown job '$job' (bound2, oversub4)" >&2; exit 2 ;;
   esac
-  reports+=("$out/$job.json")
+  reports+=("$out/$job.json" "$out/$job.schedule.json")
 done
 PYTHONPATH=analysis /usr/bin/python3 -m epbench_analysis.validation "${reports[@]}" -o "$out"

@@ -65,6 +65,7 @@ TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {
     }
   }
   EXPECT_EQ(j["ttft_error"]["count"], 0);  // no --schedule
+  EXPECT_TRUE(j["requests"].empty());
 }
 
 TEST_F(ValidateMpi, AnUnmetBarExitsThreeAndStillWritesTheReport) {

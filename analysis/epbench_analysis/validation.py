@@ -4,7 +4,7 @@
 
 Writes DIR/validation.png (one panel per report: each configuration's predicted step time
 against its measured one, log-log, the diagonal and the 10 % and 25 % bands, coloured by batch
-size) and DIR/validation.md (per report: the errors, the ranking of the layouts at each batch
+size; for a served schedule, each request's simulated TTFT and TPOT against the measured) and DIR/validation.md (per report: the errors, the ranking of the layouts at each batch
 size and routing). Exit status 2 on a missing or malformed report, naming the file and field."""
 import argparse
 import json
@@ -52,6 +52,10 @@ def load_report(path):
     for g in _field(j, "ranking", path, list):
         out["ranking"].append({k: _field(g, k, path, t) for k, t in
                                (("batch_size", int), ("routing", str), ("layouts", int), ("spearman", float))})
+    out["requests"] = []
+    for q in j.get("requests", []):
+        out["requests"].append({k: _field(q, k, path, float) for k in
+                                ("ttft_measured_s", "ttft_simulated_s", "tpot_measured_s", "tpot_simulated_s")})
     for name in ("step_time_error", "ttft_error", "tpot_error"):
         stats = _field(j, name, path, dict)
         out[name] = {k: _field(stats, k, path, float) for k in _STATS}
@@ -83,29 +87,57 @@ def markdown(reports):
     return "\n".join(lines)
 
 
+def _diagonal(ax, values):
+    """The y = x line and the 10 % (dashed) and 25 % (dotted) bands, log-log."""
+    values = [v for v in values if v > 0]
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    for band, style in ((0.10, "--"), (0.25, ":")):
+        for f in (1 - band, 1 + band):
+            ax.plot([lo, hi], [lo * f, hi * f], "k" + style, lw=0.6)
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlim(lo, hi), ax.set_ylim(lo, hi)
+
+
+def _steps_panel(ax, r):
+    configs = r["configurations"]
+    for b in sorted({c["batch_size"] for c in configs}):
+        mine = [c for c in configs if c["batch_size"] == b]
+        ax.scatter([1e3 * c["measured"] for c in mine], [1e3 * c["predicted"] for c in mine],
+                   label=f"B={b}", s=18)
+    _diagonal(ax, [1e3 * c[k] for c in configs for k in ("measured", "predicted")])
+    ax.set_xlabel("measured step time (ms)")
+    ax.set_ylabel(f"predicted, {r['cost_model']} model (ms)")
+    s = r["step_time_error"]
+    ax.set_title(f"{r['world_size']} ranks, step time: median {_pct(s['median'])}, p90 {_pct(s['p90'])}",
+                 fontsize=9)
+
+
+def _requests_panel(ax, r):
+    """A served schedule: each request's TTFT and TPOT, simulated against measured."""
+    values = []
+    for kind, marker in (("ttft", "o"), ("tpot", "^")):
+        pairs = [(1e3 * q[f"{kind}_measured_s"], 1e3 * q[f"{kind}_simulated_s"]) for q in r["requests"]
+                 if q[f"{kind}_measured_s"] > 0 and q[f"{kind}_simulated_s"] > 0]
+        if pairs:
+            ax.scatter(*zip(*pairs), marker=marker, s=18, label=kind.upper())
+            values += [v for p in pairs for v in p]
+    if values:
+        _diagonal(ax, values)
+    ax.set_xlabel("measured (ms)")
+    ax.set_ylabel(f"simulated, {r['cost_model']} model (ms)")
+    t, p = r["ttft_error"], r["tpot_error"]
+    ax.set_title(f"{r['world_size']} ranks, served: TTFT median {_pct(t['median'])}, "
+                 f"TPOT median {_pct(p['median'])}", fontsize=9)
+
+
 def figure(reports, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(reports), figsize=(5 * len(reports), 4.5), squeeze=False)
     for ax, r in zip(axes[0], reports):
-        configs = r["configurations"]
-        for b in sorted({c["batch_size"] for c in configs}):
-            mine = [c for c in configs if c["batch_size"] == b]
-            ax.scatter([1e3 * c["measured"] for c in mine], [1e3 * c["predicted"] for c in mine],
-                       label=f"B={b}", s=18)
-        values = [1e3 * c[k] for c in configs for k in ("measured", "predicted") if c[k] > 0]
-        lo, hi = min(values) / 1.5, max(values) * 1.5
-        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-        for band, style in ((0.10, "--"), (0.25, ":")):
-            for f in (1 - band, 1 + band):
-                ax.plot([lo, hi], [lo * f, hi * f], "k" + style, lw=0.6)
-        ax.set_xscale("log"), ax.set_yscale("log")
-        ax.set_xlim(lo, hi), ax.set_ylim(lo, hi)
-        ax.set_xlabel("measured step time (ms)")
-        ax.set_ylabel(f"predicted, {r['cost_model']} model (ms)")
-        s = r["step_time_error"]
-        ax.set_title(f"{r['world_size']} ranks: median {_pct(s['median'])}, p90 {_pct(s['p90'])}", fontsize=9)
+        (_requests_panel if r["requests"] else _steps_panel)(ax, r)
         ax.legend(fontsize=7)
     fig.tight_layout()
     tmp = path + ".tmp.png"  # complete or absent

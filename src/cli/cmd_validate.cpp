@@ -29,6 +29,7 @@ struct ValidateCliOptions {
 
 struct Validation {
   std::vector<ValidationPoint> points;
+  std::vector<double> ttft_m, ttft_s, tpot_m, tpot_s;  // per served request (--schedule)
   std::vector<double> tokens_per_step;
   ValidationSummary summary;
   ErrorStats ttft, tpot;  // count 0 without --schedule
@@ -36,25 +37,28 @@ struct Validation {
 
 Validation validate_runs(const std::vector<MeasuredConfig>& runs) {
   Validation v;
-  std::vector<double> ttft_m, ttft_s, tpot_m, tpot_s;
+  const auto append = [](std::vector<double>& to, const std::vector<double>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+  };
   for (const MeasuredConfig& r : runs) {
     v.points.push_back({r.layout, r.routing, r.batch_size, summarize(r.measured).step_time_mean,
                         summarize(r.predicted).step_time_mean});
     v.tokens_per_step.push_back(mean_step_tokens(r.measured));
-    const ScheduleComparison& c = r.schedule;
-    ttft_m.insert(ttft_m.end(), c.ttft_measured.begin(), c.ttft_measured.end());
-    ttft_s.insert(ttft_s.end(), c.ttft_simulated.begin(), c.ttft_simulated.end());
-    tpot_m.insert(tpot_m.end(), c.tpot_measured.begin(), c.tpot_measured.end());
-    tpot_s.insert(tpot_s.end(), c.tpot_simulated.begin(), c.tpot_simulated.end());
+    append(v.ttft_m, r.schedule.ttft_measured), append(v.ttft_s, r.schedule.ttft_simulated);
+    append(v.tpot_m, r.schedule.tpot_measured), append(v.tpot_s, r.schedule.tpot_simulated);
   }
   v.summary = summarize_validation(v.points);
-  v.ttft = relative_error_stats(ttft_m, ttft_s);
-  v.tpot = relative_error_stats(tpot_m, tpot_s);
+  v.ttft = relative_error_stats(v.ttft_m, v.ttft_s);
+  v.tpot = relative_error_stats(v.tpot_m, v.tpot_s);
   return v;
 }
 
 std::string percent(double x) {
   return std::isnan(x) ? "n/a" : strprintf("%.1f %%", 100 * x);
+}
+
+std::string rho_text(double rho) {
+  return std::isnan(rho) ? "n/a" : strprintf("%.2f", rho);
 }
 
 std::string stats_line(const char* what, const ErrorStats& s, const char* over) {
@@ -74,19 +78,23 @@ std::string report_text(const Validation& v) {
   out += stats_line("step time", v.summary.step_time, "configurations");
   out += "ranking of the layouts, Spearman of predicted against measured step times:\n";
   for (const RankAgreement& g : v.summary.ranking)
-    out +=
-        strprintf("  B=%-4d %-11s %2zu layouts  %s\n", g.batch_size, g.routing.c_str(), g.layouts,
-                  std::isnan(g.spearman) ? "n/a" : strprintf("%.2f", g.spearman).c_str());
+    out += strprintf("  B=%-4d %-11s %2zu layouts  %s\n", g.batch_size, g.routing.c_str(),
+                     g.layouts, rho_text(g.spearman).c_str());
   if (v.ttft.count > 0) out += stats_line("TTFT", v.ttft, "requests");
   if (v.tpot.count > 0) out += stats_line("TPOT", v.tpot, "requests");
   return out;
 }
 
+// JSON has no NaN: an undefined figure (TPOT of a one-token request, a Spearman of ties) is null.
+nlohmann::ordered_json number_or_null(double x) {
+  return std::isnan(x) ? nlohmann::ordered_json() : nlohmann::ordered_json(x);
+}
+
 nlohmann::ordered_json stats_json(const ErrorStats& s) {
-  auto num = [](double x) {
-    return std::isnan(x) ? nlohmann::ordered_json() : nlohmann::ordered_json(x);
-  };
-  return {{"count", s.count}, {"median", num(s.median)}, {"p90", num(s.p90)}, {"max", num(s.max)}};
+  return {{"count", s.count},
+          {"median", number_or_null(s.median)},
+          {"p90", number_or_null(s.p90)},
+          {"max", number_or_null(s.max)}};
 }
 
 // The report file (docs/validate.md "Report"): every configuration and the statistics.
@@ -120,9 +128,15 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
     ranking.push_back({{"batch_size", g.batch_size},
                        {"routing", g.routing},
                        {"layouts", g.layouts},
-                       {"spearman", std::isnan(g.spearman) ? nlohmann::ordered_json()
-                                                           : nlohmann::ordered_json(g.spearman)}});
+                       {"spearman", number_or_null(g.spearman)}});
   j["ranking"] = ranking;
+  nlohmann::ordered_json requests = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < v.ttft_m.size(); ++i)
+    requests.push_back({{"ttft_measured_s", number_or_null(v.ttft_m[i])},
+                        {"ttft_simulated_s", number_or_null(v.ttft_s[i])},
+                        {"tpot_measured_s", number_or_null(v.tpot_m[i])},
+                        {"tpot_simulated_s", number_or_null(v.tpot_s[i])}});
+  j["requests"] = requests;
   j["ttft_error"] = stats_json(v.ttft);
   j["tpot_error"] = stats_json(v.tpot);
   return j.dump(2) + "\n";
