@@ -20,6 +20,8 @@ class Exchange {
                          const std::vector<size_t>& send_off, void* recv,
                          const std::vector<size_t>& recv_bytes,
                          const std::vector<size_t>& recv_off) = 0;
+  // Grows any staging so that calls moving up to `send` and `recv` bytes do not allocate.
+  virtual void reserve_bytes(size_t send, size_t recv) { (void)send, (void)recv; }
 };
 
 // MPI_Alltoallv over comm (byte counts must fit in int; std::runtime_error otherwise).

@@ -21,6 +21,9 @@ class FfnBackend {
   // The raw baseline: only the three GEMMs of forward's shapes for n rows, on the backend's
   // own scratch buffers (no copies, no activation); returns when they are done.
   virtual void raw_gemms(size_t shard, size_t n) = 0;
+  // Grows every scratch buffer to forward n rows, so that no call up to n allocates; the
+  // runtime calls it with the run's largest step before timing (runtime/device_allocations.h).
+  virtual void reserve_rows(size_t n) { (void)n; }
   // Device memory the backend holds, bytes (0 for the CPU).
   virtual size_t device_bytes() const { return 0; }
 };

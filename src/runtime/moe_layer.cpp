@@ -7,6 +7,7 @@
 
 #include "common/numeric.h"
 #include "results/summary.h"
+#include "runtime/device_allocations.h"
 #include "runtime/mpi_env.h"
 
 namespace epbench {
@@ -118,11 +119,20 @@ void MoeLayerRunner::count_bytes(const DispatchPlan& plan, LayerMeasure& m) cons
   }
 }
 
+void MoeLayerRunner::reserve(size_t tokens, int top_k) {
+  // An expert computes each token at most once; a rank receives each token at most once and
+  // sends each of its tokens to at most top_k ranks (the combine reverses both).
+  const size_t most = tokens * sz(std::max(1, top_k)) * row_bytes_;
+  backend_.reserve_rows(tokens);
+  exchange_.reserve_bytes(most, most);
+}
+
 void MoeLayerRunner::run(const DispatchPlan& plan, size_t shard0, const float* x, float* y,
                          LayerMeasure& m) {
   set_sizes(plan);
   count_bytes(plan, m);
   EPBENCH_MPI_CHECK(MPI_Barrier(comm_));
+  const NoDeviceAllocations timed;
   const double t0 = MPI_Wtime();
   dispatch(plan, x, m);
   const double t1 = MPI_Wtime();
@@ -133,6 +143,7 @@ void MoeLayerRunner::run(const DispatchPlan& plan, size_t shard0, const float* x
   combine(plan, y);
   const double t4 = MPI_Wtime();
   m.dispatch += t1 - t0, m.compute += t2 - t1, m.combine += t4 - t3;
+  timed.check("layer (dispatch, compute, combine)");
 }
 
 // OSU-style: `reps` repetitions of each side, alternating, each started by a barrier and timed
@@ -142,6 +153,7 @@ void MoeLayerRunner::run(const DispatchPlan& plan, size_t shard0, const float* x
 void MoeLayerRunner::run_baseline(const DispatchPlan& plan, size_t shard0, const float* x, float* y,
                                   int reps, LayerMeasure& m) {
   ours_.assign(sz(reps), 0), counts_.assign(sz(reps), 0), raw_.assign(sz(reps), 0);
+  const NoDeviceAllocations timed;
   for (size_t r = 0; r < ours_.size(); ++r) {
     LayerMeasure scratch;
     EPBENCH_MPI_CHECK(MPI_Barrier(comm_));
@@ -164,6 +176,7 @@ void MoeLayerRunner::run_baseline(const DispatchPlan& plan, size_t shard0, const
   for (size_t s = 0; s + 1 < plan.slot_off.size(); ++s)
     backend_.raw_gemms(shard0 + s, plan.slot_off[s + 1] - plan.slot_off[s]);
   m.raw_gemm += MPI_Wtime() - t;
+  timed.check("baselines");
 }
 
 }  // namespace epbench

@@ -37,6 +37,9 @@ class MoeLayerRunner {
   // x: hidden states of plan.home_tokens, [home, d_model] fp32; y receives the layer's output
   // rows in the same order. shard0: the backend shard of this layer's first local slot.
   void run(const DispatchPlan& plan, size_t shard0, const float* x, float* y, LayerMeasure& m);
+  // Grows the backend's and the exchange's buffers for steps of up to `tokens` tokens, each
+  // sent to at most top_k ranks: then no timed phase allocates (checked, std::logic_error).
+  void reserve(size_t tokens, int top_k);
   // The raw baselines for the plan just run (bare all-to-alls and bare GEMMs), and our
   // dispatch + combine timed the same way (reps repetitions each, medians): docs/run.md.
   void run_baseline(const DispatchPlan& plan, size_t shard0, const float* x, float* y, int reps,

@@ -52,6 +52,7 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Pr
   std::vector<float> work(most * d), out(work.size());
   for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
   ExpertScratch scratch;
+  backend.reserve_rows(sz(o.max_tokens));  // nothing allocates while timed
   p.ffn_time_s.clear();
   const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
   size_t call = 0;
@@ -84,6 +85,7 @@ void measure_pattern(const ProfileOptions& o, Exchange& ex, const std::vector<bo
                      MPI_Comm comm, Profile& p) {
   const size_t P = to.size(), stride = static_cast<size_t>(p.a2a_bytes.back());
   std::vector<uint8_t> send(P * stride, 1), recv(P * stride);
+  ex.reserve_bytes(send.size(), recv.size());
   A2aBuffers b;
   for (int64_t bytes : p.a2a_bytes) {
     b.set(to, static_cast<size_t>(bytes), stride);

@@ -208,6 +208,14 @@ struct StepScratch {
   DispatchPlan plan;
 };
 
+// Tokens in the plan's largest step: what the device buffers are reserved for.
+size_t largest_step(const StepPlan& plan) {
+  uint64_t most = 0;
+  for (size_t s = 0; s + 1 < plan.offset.size(); ++s)
+    most = std::max(most, plan.offset[s + 1] - plan.offset[s]);
+  return static_cast<size_t>(most);
+}
+
 class ConfigRunner {
  public:
   ConfigRunner(const Job& job, const PreparedLayout& p, const StepPlan& plan, RoutingPolicy rp,
@@ -219,7 +227,9 @@ class ConfigRunner {
         cost_(run_cost_model(job, p)),
         runner_(job.comm, exchange, backend, job.cfg.dtype, job.d_model, node_of(job)),
         check_(job.cfg.seed, job.d_model, job.d_ff, job.header.top_k, job.cfg.dtype,
-               job.cfg.check_stride) {}
+               job.cfg.check_stride) {
+    runner_.reserve(largest_step(plan), job.header.top_k);
+  }
 
   void run(uint64_t measured_steps, RankRecord& rec) {
     begin(measured_steps, rec);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/device_allocations.h"
 #include "runtime/ffn_backend.h"
 
 #define EPBENCH_CUDA_CHECK(call) ::epbench::cuda_check((call), #call, __FILE__, __LINE__)
@@ -34,13 +35,13 @@ void cublas_check(cublasStatus_t rc, const char* call, const char* file, int lin
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  ~DeviceBuffer() { cudaFree(p_); }
+  ~DeviceBuffer() { release(); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   void reserve(size_t bytes) {
     if (bytes <= bytes_) return;
-    cudaFree(p_);
-    p_ = nullptr, bytes_ = 0;
+    release();
+    note_device_allocation();
     EPBENCH_CUDA_CHECK(cudaMalloc(&p_, bytes));
     EPBENCH_CUDA_CHECK(cudaMemset(p_, 0, bytes));
     bytes_ = bytes;
@@ -49,6 +50,13 @@ class DeviceBuffer {
   size_t bytes() const { return bytes_; }
 
  private:
+  void release() {
+    if (p_) {
+      note_device_allocation();
+      cudaFree(p_);
+    }
+    p_ = nullptr, bytes_ = 0;
+  }
   void* p_ = nullptr;
   size_t bytes_ = 0;
 };
@@ -152,6 +160,11 @@ class CudaFfn final : public FfnBackend {
     EPBENCH_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
+  void reserve_rows(size_t n) override {
+    EPBENCH_CUDA_CHECK(cudaSetDevice(device_));
+    reserve(n);
+  }
+
   size_t device_bytes() const override {
     size_t total =
         x_.bytes() + g_.bytes() + u_.bytes() + h_.bytes() + y_.bytes() + staging_.bytes();
@@ -201,8 +214,10 @@ class CudaFfn final : public FfnBackend {
                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 
-  // Scratch for n rows: x in the compute type, gate/up outputs fp32, h in the compute type.
+  // Scratch for n rows: x in the compute type, gate/up outputs fp32, h in the compute type;
+  // bf16 rows are converted from an fp32 staging copy.
   void reserve(size_t n) {
+    if (bf16_) staging_.reserve(n * size_t(d_) * sizeof(float));
     x_.reserve(n * size_t(d_) * csize());
     g_.reserve(n * size_t(f_) * sizeof(float));
     u_.reserve(n * size_t(f_) * sizeof(float));

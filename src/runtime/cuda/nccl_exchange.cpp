@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/device_allocations.h"
 #include "runtime/exchange.h"
 #include "runtime/mpi_env.h"
 
@@ -33,13 +34,13 @@ void check_nccl(ncclResult_t rc, const char* call, const char* file, int line) {
 class DeviceBytes {
  public:
   DeviceBytes() = default;
-  ~DeviceBytes() { cudaFree(p_); }
+  ~DeviceBytes() { release(); }
   DeviceBytes(const DeviceBytes&) = delete;
   DeviceBytes& operator=(const DeviceBytes&) = delete;
   char* reserve(size_t bytes) {
     if (bytes > bytes_) {
-      cudaFree(p_);
-      p_ = nullptr, bytes_ = 0;
+      release();
+      note_device_allocation();
       EPBENCH_CUDA_CHECK(cudaMalloc(&p_, bytes));
       bytes_ = bytes;
     }
@@ -47,6 +48,13 @@ class DeviceBytes {
   }
 
  private:
+  void release() {
+    if (p_) {
+      note_device_allocation();
+      cudaFree(p_);
+    }
+    p_ = nullptr, bytes_ = 0;
+  }
   void* p_ = nullptr;
   size_t bytes_ = 0;
 };
@@ -90,6 +98,11 @@ class NcclExchange final : public Exchange {
     cudaStreamDestroy(stream_);
   }
   std::string name() const override { return "nccl"; }
+
+  void reserve_bytes(size_t send, size_t recv) override {
+    EPBENCH_CUDA_CHECK(cudaSetDevice(device_));
+    send_buf_.reserve(send), recv_buf_.reserve(recv);
+  }
 
   void alltoallv(const void* send, const std::vector<size_t>& send_bytes,
                  const std::vector<size_t>& send_off, void* recv,
