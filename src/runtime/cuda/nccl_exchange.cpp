@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "runtime/device_allocations.h"
 #include "runtime/exchange.h"
@@ -92,6 +93,7 @@ class NcclExchange final : public Exchange {
       cudaStreamDestroy(stream_);
       throw;
     }
+    connect_all_pairs();
   }
   ~NcclExchange() override {
     ncclCommDestroy(nccl_);
@@ -118,10 +120,32 @@ class NcclExchange final : public Exchange {
     if (recv_len > 0)
       EPBENCH_CUDA_CHECK(cudaMemcpyAsync(recv, drecv, recv_len, cudaMemcpyDeviceToHost, stream_));
     EPBENCH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    check_async();
   }
 
  private:
   // One group, so NCCL schedules all pairs together; peers with nothing to move are skipped.
+  // NCCL connects a pair on its first transfer: one byte each way between every pair now, so
+  // no connection is set up inside a measured step.
+  void connect_all_pairs() {
+    const auto P = static_cast<size_t>(size_);
+    std::vector<size_t> bytes(P, 1), off(P);
+    for (size_t q = 0; q < P; ++q) off[q] = q;
+    bytes[static_cast<size_t>(rank_)] = 0;
+    char* dsend = send_buf_.reserve(P);
+    char* drecv = recv_buf_.reserve(P);
+    exchange(dsend, bytes, off, drecv, bytes, off);
+    EPBENCH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    check_async();
+  }
+
+  // A peer's failure surfaces here rather than as a hang in the next call.
+  void check_async() {
+    ncclResult_t async = ncclSuccess;
+    EPBENCH_NCCL_CHECK(ncclCommGetAsyncError(nccl_, &async));
+    EPBENCH_NCCL_CHECK(async);
+  }
+
   void exchange(const char* dsend, const std::vector<size_t>& send_bytes,
                 const std::vector<size_t>& send_off, char* drecv,
                 const std::vector<size_t>& recv_bytes, const std::vector<size_t>& recv_off) {
