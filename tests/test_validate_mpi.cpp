@@ -94,5 +94,12 @@ TEST_F(ValidateMpi, AProfileOfAnotherJobSizeIsRefused) {
   EXPECT_FALSE(test::file_exists(path("r.json")));
 }
 
+TEST_F(ValidateMpi, AReportThatCannotBeWrittenIsRefusedBeforeAnythingRuns) {
+  const auto r = validate({"--report", path("no-such-dir/r.json")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no-such-dir/r.json: cannot write output"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("configurations run for real"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace epbench

@@ -175,10 +175,12 @@ void validate(ValidateCliOptions& o) {
   run_mpi_command([&](MpiSession& mpi) {
     RunOptions cfg;
     ClusterSpec cluster;
+    std::unique_ptr<AtomicOutput> report;  // opened first: a bad path fails before any run
     agree(MPI_COMM_WORLD, [&] {
       require_machine_cluster(o.run.cluster);
       cfg = make_run_config(o.run);
       cluster = load_cluster(cfg.cluster);
+      if (mpi.rank() == 0 && !o.report.empty()) report = std::make_unique<AtomicOutput>(o.report);
     });
     const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
     if (mpi.rank() != 0) return;
@@ -188,8 +190,10 @@ void validate(ValidateCliOptions& o) {
                        run_table_legend(cfg.cluster) + report_text(v);
     bars_met = check_bars(o, v, text);
     std::fwrite(text.data(), 1, text.size(), stdout);
-    if (!o.report.empty()) {
-      write_text_file(o.report, report_json(v, cfg, cluster, mpi.size()));
+    if (report) {
+      const std::string json = report_json(v, cfg, cluster, mpi.size());
+      report->write(json.data(), json.size());
+      report->commit();
       std::printf("report: %s\n", o.report.c_str());
     }
   });
