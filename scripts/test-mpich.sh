@@ -13,7 +13,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DEPBENCH_WITH_CUDA=OFF -DEPBENCH_WITH_NCCL=OFF -DEPBENCH_BUILD_BENCHMARKS=OFF \
   ${EPBENCH_WERROR:+-DEPBENCH_WERROR=$EPBENCH_WERROR} | grep -E "epbench:|MPI" || true
 cmake --build "$build" -j "$jobs" --target epbench test_run_mpi test_run_faults test_topology \
-  test_topology_cli test_sim_core_only
+  test_topology_cli test_sim_core_only test_validate_mpi test_device_allocations
 ldd "$build/src/epbench" | grep -E "libmpi|mpich"
 if ldd "$build/src/epbench" | grep -q "openmpi\|libmpi_cxx\|open-pal"; then
   echo "FAIL: the MPICH build links OpenMPI" >&2
@@ -22,7 +22,7 @@ fi
 # MPICH busy-polls: more ranks than cores (4, 8 on CI's 2) make the full-size RunMpi cases
 # crawl, so those two run under OpenMPI only; topology runs at 2, 3, 4 and 8 ranks here too.
 ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600 \
-  -R '^(topology|RunMpi|Ranks/RunMpi\.|RunFaults\.|run_killed\.|core_only\.)' \
+  -R '^(topology|RunMpi|Ranks/RunMpi\.|RunFaults\.|run_killed\.|core_only\.|ValidateMpi\.|device_allocations)' \
   -E 'RunMpi\..*/np[48] '
 
 echo "== mpiexec.mpich -n 3 epbench run --check"
