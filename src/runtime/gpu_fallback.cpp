@@ -4,6 +4,7 @@
 #include "runtime/exchange.h"
 #include "runtime/ffn_backend.h"
 #include "runtime/gpu_locality.h"
+#include "runtime/pack_plan.h"
 
 namespace epbench {
 
@@ -18,6 +19,14 @@ RankGpu rank_gpu(int) {
 
 DeviceMemory device_memory(int) {
   return {};
+}
+
+void gpu_gather_rows(const float*, size_t, const uint32_t*, size_t, size_t, float*) {
+  throw std::runtime_error("no GPU: epbench was built without CUDA (EPBENCH_WITH_CUDA=OFF)");
+}
+
+void gpu_scatter_add_rows(const float*, const uint32_t*, size_t, size_t, float*, size_t) {
+  throw std::runtime_error("no GPU: epbench was built without CUDA (EPBENCH_WITH_CUDA=OFF)");
 }
 #endif
 

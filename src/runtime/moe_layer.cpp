@@ -1,7 +1,6 @@
 #include "runtime/moe_layer.h"
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +27,7 @@ MoeLayerRunner::MoeLayerRunner(MPI_Comm comm, Exchange& exchange, FfnBackend& ba
 }
 
 void MoeLayerRunner::set_sizes(const DispatchPlan& plan) {
+  make_pack_plan(plan, pack_);
   for (size_t p = 0; p < node_of_.size(); ++p) {
     send_bytes_[p] = plan.sent_to(static_cast<int>(p)) * row_bytes_;
     send_off_[p] = plan.send_off[p] * row_bytes_;
@@ -56,10 +56,8 @@ void MoeLayerRunner::exchange_counts(const DispatchPlan& plan) {
 }
 
 void MoeLayerRunner::dispatch(const DispatchPlan& plan, const float* x, LayerMeasure& m) {
-  for (size_t i = 0; i < plan.send_tokens.size(); ++i) {
-    const auto row = sz(plan.home_row[plan.send_tokens[i]]);
-    encode_rows(dtype_, x + row * d_, d_, send_buf_.data() + i * row_bytes_);
-  }
+  for (size_t i = 0; i < pack_.send_src.size(); ++i)
+    encode_rows(dtype_, x + pack_.send_src[i] * d_, d_, send_buf_.data() + i * row_bytes_);
   // Timed apart: a dispatcher that knows the counts (a fixed capacity, or counts sent with the
   // data) does not pay this collective, so the overhead is reported with and without it.
   const double t = MPI_Wtime();
@@ -70,11 +68,8 @@ void MoeLayerRunner::dispatch(const DispatchPlan& plan, const float* x, LayerMea
       wire_is_fp32() ? reinterpret_cast<unsigned char*>(work_.data()) : recv_buf_.data();
   exchange_.alltoallv(send_buf_.data(), send_bytes_, send_off_, into, recv_bytes_, recv_off_);
   if (!wire_is_fp32()) decode_rows(dtype_, recv_buf_.data(), plan.received() * d_, work_.data());
-  float* local = work_.data() + plan.received() * d_;
-  for (size_t i = 0; i < plan.local_tokens.size(); ++i) {
-    const auto row = sz(plan.home_row[plan.local_tokens[i]]);
-    std::memcpy(local + i * d_, x + row * d_, d_ * sizeof(float));
-  }
+  gather_rows(x, pack_.local_src.data(), pack_.local_src.size(), d_,
+              work_.data() + plan.received() * d_);
 }
 
 void MoeLayerRunner::compute(const DispatchPlan& plan, size_t shard0, LayerMeasure& m) {
@@ -95,16 +90,12 @@ void MoeLayerRunner::combine(const DispatchPlan& plan, float* y) {
   }
   exchange_.alltoallv(from, recv_bytes_, recv_off_, send_buf_.data(), send_bytes_, send_off_);
   std::fill(y, y + plan.home_tokens.size() * d_, 0.f);
-  const float* local = out_.data() + plan.received() * d_;
-  for (size_t i = 0; i < plan.local_tokens.size(); ++i) {
-    float* yi = y + sz(plan.home_row[plan.local_tokens[i]]) * d_;
-    for (size_t c = 0; c < d_; ++c) yi[c] += local[i * d_ + c];
-  }
+  scatter_add_rows(out_.data() + plan.received() * d_, pack_.local_src.data(),
+                   pack_.local_src.size(), d_, y);
   // drop-partial leaves out home rank 0's first partial sum from another rank.
   const size_t first = fault_ == PlantedFault::kDropPartial && rank_ == 0 ? 1 : 0;
-  for (size_t i = first; i < plan.send_tokens.size(); ++i)
-    accumulate_rows(dtype_, send_buf_.data() + i * row_bytes_, d_,
-                    y + sz(plan.home_row[plan.send_tokens[i]]) * d_);
+  for (size_t i = first; i < pack_.send_src.size(); ++i)
+    accumulate_rows(dtype_, send_buf_.data() + i * row_bytes_, d_, y + pack_.send_src[i] * d_);
   if (fault_ == PlantedFault::kScale1pct)
     for (size_t i = 0; i < plan.home_tokens.size() * d_; ++i) y[i] *= 1.01f;
 }

@@ -14,6 +14,7 @@
 #include "runtime/exchange.h"
 #include "runtime/expert_compute.h"
 #include "runtime/ffn_backend.h"
+#include "runtime/pack_plan.h"
 #include "runtime/planted_fault.h"
 #include "runtime/seeded_values.h"
 
@@ -68,6 +69,7 @@ class MoeLayerRunner {
   std::vector<unsigned char> send_buf_, recv_buf_;
   std::vector<float> work_, out_;  // work rows in, their partial sums out
   ExpertScratch scratch_;
+  PackPlan pack_;                            // the layer's row permutations (set_sizes)
   std::vector<double> ours_, counts_, raw_;  // run_baseline's repetitions
 };
 
