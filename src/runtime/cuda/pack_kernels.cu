@@ -71,30 +71,32 @@ void require_gpu() {
   check(cudaSetDevice(0), "cudaSetDevice");
 }
 
-}  // namespace
-
-void gpu_gather_rows(const float* src, size_t src_rows, const uint32_t* idx, size_t rows, size_t d,
-                     float* dst) {
+// Uploads src (src_rows rows), idx and dst (dst_rows rows), runs `kernel` over `rows`
+// indexed rows, downloads dst.
+void run_permute(void (*kernel)(const float*, const uint32_t*, size_t, size_t, float*),
+                 const char* name, const float* src, size_t src_rows, const uint32_t* idx,
+                 size_t rows, size_t d, float* dst, size_t dst_rows) {
   require_gpu();
   Device dev;
   const float* s = dev.upload(src, src_rows * d);
   const uint32_t* i = dev.upload(idx, rows);
-  float* out = dev.upload(dst, rows * d);
-  gather_rows_kernel<<<blocks(rows), kThreads>>>(s, i, rows, d, out);
-  check(cudaGetLastError(), "gather_rows_kernel");
-  check(cudaMemcpy(dst, out, rows * d * sizeof(float), cudaMemcpyDeviceToHost), "download");
+  float* out = dev.upload(dst, dst_rows * d);
+  kernel<<<blocks(rows), kThreads>>>(s, i, rows, d, out);
+  check(cudaGetLastError(), name);
+  check(cudaMemcpy(dst, out, dst_rows * d * sizeof(float), cudaMemcpyDeviceToHost), "download");
+}
+
+}  // namespace
+
+void gpu_gather_rows(const float* src, size_t src_rows, const uint32_t* idx, size_t rows, size_t d,
+                     float* dst) {
+  run_permute(gather_rows_kernel, "gather_rows_kernel", src, src_rows, idx, rows, d, dst, rows);
 }
 
 void gpu_scatter_add_rows(const float* src, const uint32_t* idx, size_t rows, size_t d, float* dst,
                           size_t dst_rows) {
-  require_gpu();
-  Device dev;
-  const float* s = dev.upload(src, rows * d);
-  const uint32_t* i = dev.upload(idx, rows);
-  float* out = dev.upload(dst, dst_rows * d);
-  scatter_add_rows_kernel<<<blocks(rows), kThreads>>>(s, i, rows, d, out);
-  check(cudaGetLastError(), "scatter_add_rows_kernel");
-  check(cudaMemcpy(dst, out, dst_rows * d * sizeof(float), cudaMemcpyDeviceToHost), "download");
+  run_permute(scatter_add_rows_kernel, "scatter_add_rows_kernel", src, rows, idx, rows, d, dst,
+              dst_rows);
 }
 
 }  // namespace epbench
