@@ -7,6 +7,7 @@
 #include "cli/cli_common.h"
 #include "cli/mpi_command.h"
 #include "cli/run_cli.h"
+#include "model/cluster.h"
 #include "sim/schedule_metrics.h"
 
 namespace epbench::cli {
@@ -19,7 +20,7 @@ void run(RunCliOptions& o) {
     agree(MPI_COMM_WORLD, [&] { cfg = make_run_config(o); });
     const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
     if (mpi.rank() != 0) return;
-    std::string text = run_table_legend(cfg.cluster) + run_table(runs);
+    std::string text = run_table_legend(load_cluster(cfg.cluster), cfg.cluster) + run_table(runs);
     for (const MeasuredConfig& r : runs)
       if (!r.schedule.arrival.empty()) text += comparison_table(r.schedule);
     std::fwrite(text.data(), 1, text.size(), stdout);

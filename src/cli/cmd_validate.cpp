@@ -162,12 +162,11 @@ bool check_bars(const ValidateCliOptions& o, const Validation& v, std::string& o
 
 // A preset prices another machine: validating it against this one measures nothing useful.
 void require_machine_cluster(const std::string& cluster) {
-  for (const std::string& preset : cluster_preset_names())
-    if (cluster == preset)
-      throw OptionError("cluster",
-                        "a cluster JSON of this machine (naming a profile from `epbench "
-                        "profile`, or written by `epbench calibrate`), got the preset '" +
-                            preset + "'");
+  if (is_cluster_preset(cluster))
+    throw OptionError("cluster",
+                      "a cluster JSON of this machine (naming a profile from `epbench "
+                      "profile`, or written by `epbench calibrate`), got the preset '" +
+                          cluster + "'");
 }
 
 void validate(ValidateCliOptions& o) {
@@ -187,7 +186,7 @@ void validate(ValidateCliOptions& o) {
     const Validation v = validate_runs(runs);
     std::string text = strprintf("validate: %zu configurations run for real on %d ranks; ",
                                  v.points.size(), mpi.size()) +
-                       run_table_legend(cfg.cluster) + report_text(v);
+                       run_table_legend(cluster, cfg.cluster) + report_text(v);
     bars_met = check_bars(o, v, text);
     std::fwrite(text.data(), 1, text.size(), stdout);
     if (report) {

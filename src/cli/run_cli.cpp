@@ -1,7 +1,6 @@
 // The options `epbench run` and `epbench validate` share, and their table.
 #include "cli/run_cli.h"
 
-#include <algorithm>
 #include <tuple>
 
 #include "cli/cli_common.h"
@@ -47,14 +46,12 @@ RunOptions make_run_config(const RunCliOptions& o) {
 
 // What the predicted columns are and what the times cover, so no figure passes for more than it
 // is: the cluster the model was priced for (the default preset is not this machine).
-std::string run_table_legend(const std::string& cluster) {
-  const ClusterSpec c = load_cluster(cluster);
+std::string run_table_legend(const ClusterSpec& c, const std::string& given) {
   std::string out = strprintf(
       "ms per step: each phase's slowest rank, summed over layers; m = measured here, p = "
       "predicted by %s for cluster '%s' (%s)\n",
       cost_model_label(c).c_str(), c.name.c_str(), c.source.c_str());
-  const std::vector<std::string> presets = cluster_preset_names();
-  if (std::find(presets.begin(), presets.end(), cluster) != presets.end())
+  if (is_cluster_preset(given))
     out +=
         "  p is priced for a preset, not this machine: pass --cluster with the file that "
         "`epbench calibrate` writes to predict this machine\n";

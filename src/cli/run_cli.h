@@ -22,8 +22,9 @@ struct RunCliOptions {
 void add_run_options(CLI::App* cmd, RunCliOptions& o);
 RunOptions make_run_config(const RunCliOptions& o);
 
-// What the predicted columns are and what the times cover, then one row per configuration.
-std::string run_table_legend(const std::string& cluster);
+// What the predicted columns are and what the times cover (c: the cluster loaded from `given`,
+// the --cluster value), then one row per configuration.
+std::string run_table_legend(const ClusterSpec& c, const std::string& given);
 std::string run_table(const std::vector<MeasuredConfig>& runs);
 // Which model priced the predictions: the profile the cluster names, or the roofline.
 std::string cost_model_label(const ClusterSpec& c);

@@ -263,9 +263,8 @@ void fit_compute(Fitter& f, const Samples& s) {
 
 ClusterSpec pick_base(const std::string& base, const std::vector<std::string>& cluster_attrs) {
   if (!base.empty()) return load_cluster(base);
-  const auto presets = cluster_preset_names();
   for (const std::string& a : cluster_attrs)
-    if (std::find(presets.begin(), presets.end(), a) != presets.end()) return load_cluster(a);
+    if (is_cluster_preset(a)) return load_cluster(a);
   return load_cluster("h800");
 }
 

@@ -1,6 +1,7 @@
 // Cluster presets and JSON cluster files (docs/cluster.md gives the sources of every number).
 #include "model/cluster.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -194,6 +195,11 @@ std::vector<std::string> cluster_preset_names() {
   std::vector<std::string> names;
   for (const auto& c : presets()) names.push_back(c.name);
   return names;
+}
+
+bool is_cluster_preset(const std::string& name) {
+  const std::vector<std::string> names = cluster_preset_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 ClusterSpec load_cluster(const std::string& name_or_path) {

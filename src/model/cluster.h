@@ -42,6 +42,8 @@ struct ClusterSpec {
 };
 
 std::vector<std::string> cluster_preset_names();
+// Whether `name` is a preset rather than a JSON file.
+bool is_cluster_preset(const std::string& name);
 // A preset name or a path to a JSON file (docs/cluster.md); errors name the file and field.
 ClusterSpec load_cluster(const std::string& name_or_path);
 // Overrides the shape (nodes, GPUs per node, slots) where the value is > 0, then checks that

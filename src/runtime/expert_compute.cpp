@@ -1,7 +1,8 @@
 #include "runtime/expert_compute.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "runtime/pack_plan.h"
 
 namespace epbench {
 
@@ -14,9 +15,7 @@ ExpertCounts run_experts(FfnBackend& backend, const DispatchPlan& plan, size_t s
     if (rows == 0) continue;
     counts.pairs += static_cast<uint32_t>(rows), ++counts.active;
     scratch.xe.resize(rows * d), scratch.ye.resize(rows * d);
-    for (size_t i = 0; i < rows; ++i)
-      std::memcpy(scratch.xe.data() + i * d, work + plan.slot_rows[first + i] * d,
-                  d * sizeof(float));
+    gather_rows(work, plan.slot_rows.data() + first, rows, d, scratch.xe.data());
     backend.forward(shard0 + s, scratch.xe.data(), rows, scratch.ye.data());
     for (size_t i = 0; i < rows; ++i) {
       float* o = out + plan.slot_rows[first + i] * d;
