@@ -7,7 +7,8 @@
 # figure.
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
 # EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20) and EPBENCH_ROUTING
-# (first,optimal) change what is validated; EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs.
+# (first,optimal) change what is validated; EPBENCH_ROUNDS (3) how many times each runs (the
+# median is kept); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/validate}
@@ -16,6 +17,7 @@ trace=${EPBENCH_TRACE:-traces/brown-moe-8e-top2.h5}
 batch_sizes=${EPBENCH_BATCH_SIZES:-1,16,64}
 steps=${EPBENCH_STEPS:-20}
 routing=${EPBENCH_ROUTING:-first,optimal}
+rounds=${EPBENCH_ROUNDS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$out"
 
@@ -49,7 +51,7 @@ JSON
   echo "== $name: validate on the held-out half"
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --range 50%:100% --layouts "$layouts" \
     --ranks-per-node "$rpn" --cluster "$out/$name.cluster.json" --routing "$routing" \
-    --batch-sizes "$batch_sizes" --steps "$steps" --warmup 2 --no-baseline \
+    --batch-sizes "$batch_sizes" --steps "$steps" --warmup 2 --no-baseline --rounds "$rounds" \
     --report "$out/$name.json"
   echo "== $name: a served schedule (serve --schedule-out, round-robin) run for real"
   "$epbench" serve --trace "$trace" --range 50%:100% --layouts "$out/$name.round-robin.json" \
@@ -58,7 +60,8 @@ JSON
     -o "$out/$name.serve.h5" >/dev/null
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --layouts "$out/$name.round-robin.json" \
     --schedule "$out/$name.schedule.h5" --ranks-per-node "$rpn" \
-    --cluster "$out/$name.cluster.json" --report "$out/$name.schedule.json" | grep -E "^(TTFT|TPOT)"
+    --cluster "$out/$name.cluster.json" --rounds "$rounds" --report "$out/$name.schedule.json" |
+    grep -E "^(TTFT|TPOT)"
 }
 
 jobs=${EPBENCH_VALIDATE_JOBS:-bound2 oversub4}

@@ -21,6 +21,7 @@ namespace {
 
 using test::a2a_truth;
 using test::ffn_truth;
+using test::profiled_cluster;
 
 TEST(Profile, FileRoundTripKeepsEveryField) {
   test::ScratchDir dir;
@@ -67,13 +68,6 @@ TEST(Profile, LinkTimeRecoversAlphaBeta) {
     EXPECT_DOUBLE_EQ(t.link_time(ProfileTables::kSameNode, 2.0 * double(b)), a2a_truth(double(b)));
   for (double b : {100.0, 3000.0, 777777.0, 5e6})
     EXPECT_NEAR(t.link_time(ProfileTables::kSameNode, 2 * b), a2a_truth(b), 0.02 * a2a_truth(b));
-}
-
-ClusterSpec profiled_cluster(const Profile& p) {
-  ClusterSpec c = load_cluster("h800");
-  c.nodes = 1, c.gpus_per_node = 2, c.slots_per_gpu = 2;
-  c.profile = std::make_shared<const Profile>(p);
-  return c;
 }
 
 TEST(Profile, CostModelPricesExpertTimeFromTheTable) {
@@ -183,6 +177,13 @@ TEST_F(BadProfile, MissingDataset) {
     h5::File h = h5::open_file(f, true);
     H5Ldelete(h.id(), "a2a/time_s", H5P_DEFAULT);
   });
+}
+
+TEST_F(BadProfile, WarmTableOfAnotherLength) {
+  Profile p = test::synthetic_profile();
+  test::add_warm_table(p, 3);
+  p.ffn_warm_time_s.pop_back();
+  expect_refused(p, "ffn/warm_time_s");
 }
 
 TEST_F(BadProfile, NegativeTime) {

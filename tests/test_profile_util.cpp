@@ -1,6 +1,7 @@
 #include "test_profile_util.h"
 
 #include <fstream>
+#include <memory>
 
 namespace epbench::test {
 
@@ -30,6 +31,23 @@ Profile synthetic_profile(int d_model, int d_ff, int world) {
   }
   p.count_exchange_s = kCountExchangeS;
   return p;
+}
+
+double warm_truth(double n) {
+  return ffn_truth(n) / 2;
+}
+
+void add_warm_table(Profile& p, int experts_in_cache) {
+  p.ffn_warm_time_s.clear();
+  for (int64_t n : p.ffn_tokens) p.ffn_warm_time_s.push_back(warm_truth(double(n)));
+  p.cache_bytes_per_rank = experts_in_cache * int64_t(expert_weight_bytes(p));
+}
+
+ClusterSpec profiled_cluster(const Profile& p) {
+  ClusterSpec c = load_cluster("h800");
+  c.nodes = 1, c.gpus_per_node = 2, c.slots_per_gpu = 2;
+  c.profile = std::make_shared<const Profile>(p);
+  return c;
 }
 
 void write_profile_cluster(const std::string& json_path, const std::string& profile_rel) {

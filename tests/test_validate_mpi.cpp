@@ -68,6 +68,24 @@ TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {
   EXPECT_TRUE(j["requests"].empty());
 }
 
+TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {
+  auto r = validate({});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(report()["rounds"], 1);
+  for (const auto& c : report()["configurations"]) EXPECT_EQ(c["measured_spread"], 0.0);
+  r = validate({"--rounds", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 round(s)"), std::string::npos) << r.out;
+  const nlohmann::json j = report();
+  EXPECT_EQ(j["rounds"], 2);
+  ASSERT_EQ(j["configurations"].size(), 6u);
+  for (const auto& c : j["configurations"]) {
+    const double spread = c["measured_spread"];
+    EXPECT_TRUE(spread >= 0 && std::isfinite(spread)) << spread;
+  }
+  EXPECT_EQ(validate({"--rounds", "0"}).exit_code, 2);
+}
+
 TEST_F(ValidateMpi, AnUnmetBarExitsThreeAndStillWritesTheReport) {
   // A measured time never equals a prediction to the last bit: a 0 % bar cannot be met.
   const auto r = validate({"--max-median-error", "0"});

@@ -42,6 +42,7 @@ def load_report(path):
         raise ResultsError(f"{path}: version: expected 1, got {j.get('version')!r}")
     out = {"path": path, "world_size": _field(j, "world_size", path, int),
            "cost_model": _field(j, "cost_model", path, str), "cluster": _field(j, "cluster", path, str),
+           "rounds": int(j.get("rounds", 1)),  # reports before rounds existed ran once
            "configurations": [], "ranking": []}
     for c in _field(j, "configurations", path, list):
         out["configurations"].append({
@@ -72,7 +73,8 @@ def markdown(reports):
         s = r["step_time_error"]
         lines += [f"## {os.path.basename(r['path'])}: {r['world_size']} ranks, {r['cost_model']} cost model "
                   f"({r['cluster']})", "",
-                  f"Step time, |predicted - measured| / measured over {int(s['count'])} configurations: "
+                  f"Step time, |predicted - measured| / measured over {int(s['count'])} configurations "
+                  f"(measured: the median of {r['rounds']} round(s)): "
                   f"median {_pct(s['median'])}, p90 {_pct(s['p90'])}, max {_pct(s['max'])}.", ""]
         for name, label in (("ttft_error", "TTFT"), ("tpot_error", "TPOT")):
             t = r[name]

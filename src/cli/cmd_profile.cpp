@@ -55,11 +55,17 @@ std::string summary(const Profile& p) {
                 static_cast<long long>(p.world_size), static_cast<long long>(p.d_model),
                 static_cast<long long>(p.d_ff), p.dtype.c_str());
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
+  const bool warm = !p.ffn_warm_time_s.empty();
   out += "tokens/expert  us/expert (median, slowest rank, " + std::to_string(p.ffn_active.back()) +
-         " active)\n";
+         " active)" + (warm ? "  warm us/expert (weights in the cache)" : "") + "\n";
   for (size_t t = 0; t < T; ++t)
-    out += strprintf("%13lld  %9.2f\n", static_cast<long long>(p.ffn_tokens[t]),
-                     1e6 * p.ffn_time_s[(A - 1) * T + t] / double(p.ffn_active.back()));
+    out += strprintf("%13lld  %9.2f", static_cast<long long>(p.ffn_tokens[t]),
+                     1e6 * p.ffn_time_s[(A - 1) * T + t] / double(p.ffn_active.back())) +
+           (warm ? strprintf("  %9.2f\n", 1e6 * p.ffn_warm_time_s[t]) : "\n");
+  out += p.cache_bytes_per_rank > 0
+             ? strprintf("last-level cache per rank: %.1f MiB (hwloc; weight reuse modelled)\n",
+                         double(p.cache_bytes_per_rank) / (1 << 20))
+             : "last-level cache per rank: not used (weight reuse not modelled)\n";
   const size_t M = p.a2a_bytes.size();
   for (size_t i = 0; i < p.a2a_patterns.size(); ++i)
     out += strprintf("all-to-all %s (%lld destinations): %.2f us at %lld B, %.2f us at %lld B\n",

@@ -3,6 +3,7 @@
 // apart they are: relative error of the step time (median, p90, max), Spearman's rank
 // correlation of the layouts at each batch size and routing, and with --schedule the served
 // requests' TTFT and TPOT. Optional bars turn the report into a pass/fail (exit 3).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -24,6 +25,7 @@ namespace {
 struct ValidateCliOptions {
   RunCliOptions run;
   std::string report;
+  int rounds = 1;  // the whole set of configurations run this many times, medians kept
   double max_median = -1, max_p90 = -1, min_spearman = -2;  // bars; the defaults are off
 };
 
@@ -31,21 +33,49 @@ struct Validation {
   std::vector<ValidationPoint> points;
   std::vector<double> ttft_m, ttft_s, tpot_m, tpot_s;  // per served request (--schedule)
   std::vector<double> tokens_per_step;
+  std::vector<double> spread;  // per configuration: slowest round's mean / fastest's - 1
+  int rounds = 1;
   ValidationSummary summary;
   ErrorStats ttft, tpot;  // count 0 without --schedule
 };
 
-Validation validate_runs(const std::vector<MeasuredConfig>& runs) {
+// The median over rounds of one figure per configuration (or per served request).
+template <class F>
+double median_over(const std::vector<std::vector<MeasuredConfig>>& rounds, size_t c, F figure) {
+  std::vector<double> v;
+  for (const auto& round : rounds) v.push_back(figure(round[c]));
+  return median_of(v);
+}
+
+void append_requests(const std::vector<std::vector<MeasuredConfig>>& rounds, size_t c,
+                     Validation& v) {
+  const ScheduleComparison& s0 = rounds[0][c].schedule;
+  for (size_t i = 0; i < s0.ttft_measured.size(); ++i) {
+    v.ttft_m.push_back(median_over(
+        rounds, c, [&](const MeasuredConfig& r) { return r.schedule.ttft_measured[i]; }));
+    v.tpot_m.push_back(median_over(
+        rounds, c, [&](const MeasuredConfig& r) { return r.schedule.tpot_measured[i]; }));
+  }
+  v.ttft_s.insert(v.ttft_s.end(), s0.ttft_simulated.begin(), s0.ttft_simulated.end());
+  v.tpot_s.insert(v.tpot_s.end(), s0.tpot_simulated.begin(), s0.tpot_simulated.end());
+}
+
+// Every round ran the same configurations in the same order; the prediction is the same in
+// each (the model is deterministic), the measurement is each configuration's median round.
+Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& rounds) {
   Validation v;
-  const auto append = [](std::vector<double>& to, const std::vector<double>& from) {
-    to.insert(to.end(), from.begin(), from.end());
-  };
-  for (const MeasuredConfig& r : runs) {
-    v.points.push_back({r.layout, r.routing, r.batch_size, summarize(r.measured).step_time_mean,
+  v.rounds = static_cast<int>(rounds.size());
+  for (size_t c = 0; c < rounds[0].size(); ++c) {
+    const MeasuredConfig& r = rounds[0][c];
+    std::vector<double> means;
+    for (const auto& round : rounds) means.push_back(summarize(round[c].measured).step_time_mean);
+    v.points.push_back({r.layout, r.routing, r.batch_size, median_of(means),
                         summarize(r.predicted).step_time_mean});
+    v.spread.push_back(*std::max_element(means.begin(), means.end()) /
+                           *std::min_element(means.begin(), means.end()) -
+                       1);
     v.tokens_per_step.push_back(mean_step_tokens(r.measured));
-    append(v.ttft_m, r.schedule.ttft_measured), append(v.ttft_s, r.schedule.ttft_simulated);
-    append(v.tpot_m, r.schedule.tpot_measured), append(v.tpot_s, r.schedule.tpot_simulated);
+    append_requests(rounds, c, v);
   }
   v.summary = summarize_validation(v.points);
   v.ttft = relative_error_stats(v.ttft_m, v.ttft_s);
@@ -67,13 +97,14 @@ std::string stats_line(const char* what, const ErrorStats& s, const char* over) 
 }
 
 std::string report_text(const Validation& v) {
-  std::string out = strprintf("%-20s %-11s %4s %8s %9s %9s %7s\n", "layout", "routing", "B",
-                              "tok/step", "step m ms", "step p ms", "error");
+  std::string out = strprintf("%-20s %-11s %4s %8s %9s %9s %7s %7s\n", "layout", "routing", "B",
+                              "tok/step", "step m ms", "step p ms", "error", "spread");
   for (size_t i = 0; i < v.points.size(); ++i) {
     const ValidationPoint& p = v.points[i];
-    out += strprintf("%-20s %-11s %4d %8.1f %9.3f %9.3f %7s\n", p.layout.c_str(), p.routing.c_str(),
-                     p.batch_size, v.tokens_per_step[i], p.measured_s * 1e3, p.predicted_s * 1e3,
-                     percent(relative_error(p.measured_s, p.predicted_s)).c_str());
+    out += strprintf(
+        "%-20s %-11s %4d %8.1f %9.3f %9.3f %7s %7s\n", p.layout.c_str(), p.routing.c_str(),
+        p.batch_size, v.tokens_per_step[i], p.measured_s * 1e3, p.predicted_s * 1e3,
+        percent(relative_error(p.measured_s, p.predicted_s)).c_str(), percent(v.spread[i]).c_str());
   }
   out += stats_line("step time", v.summary.step_time, "configurations");
   out += "ranking of the layouts, Spearman of predicted against measured step times:\n";
@@ -110,6 +141,7 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
   j["cluster"] = cfg.cluster;
   j["cost_model"] = cluster.profile ? "profile" : "roofline";
   j["profile"] = cluster.profile_path;
+  j["rounds"] = v.rounds;
   nlohmann::ordered_json configs = nlohmann::ordered_json::array();
   for (size_t i = 0; i < v.points.size(); ++i) {
     const ValidationPoint& p = v.points[i];
@@ -119,7 +151,8 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
                        {"tokens_per_step", v.tokens_per_step[i]},
                        {"measured_step_s", p.measured_s},
                        {"predicted_step_s", p.predicted_s},
-                       {"relative_error", relative_error(p.measured_s, p.predicted_s)}});
+                       {"relative_error", relative_error(p.measured_s, p.predicted_s)},
+                       {"measured_spread", v.spread[i]}});
   }
   j["configurations"] = configs;
   j["step_time_error"] = stats_json(v.summary.step_time);
@@ -181,11 +214,14 @@ void validate(ValidateCliOptions& o) {
       cluster = load_cluster(cfg.cluster);
       if (mpi.rank() == 0 && !o.report.empty()) report = std::make_unique<AtomicOutput>(o.report);
     });
-    const std::vector<MeasuredConfig> runs = run_job(cfg, MPI_COMM_WORLD);
+    std::vector<std::vector<MeasuredConfig>> rounds;
+    for (int i = 0; i < o.rounds; ++i) rounds.push_back(run_job(cfg, MPI_COMM_WORLD));
     if (mpi.rank() != 0) return;
-    const Validation v = validate_runs(runs);
-    std::string text = strprintf("validate: %zu configurations run for real on %d ranks; ",
-                                 v.points.size(), mpi.size()) +
+    const Validation v = validate_rounds(rounds);
+    std::string text = strprintf(
+                           "validate: %zu configurations run for real on %d ranks, %d "
+                           "round(s) (m: the median round's mean); ",
+                           v.points.size(), mpi.size(), v.rounds) +
                        run_table_legend(cluster, cfg.cluster) + report_text(v);
     bars_met = check_bars(o, v, text);
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -209,6 +245,10 @@ void register_validate(CLI::App& app) {
       "(median, p90, max) and its ranking of the layouts (Spearman)");
   add_run_options(cmd, o->run);
   cmd->add_option("--report", o->report, "Report to write (JSON, docs/validate.md)");
+  cmd->add_option("--rounds", o->rounds,
+                  "Run every configuration this many times, in turn; keep each one's median")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--max-median-error", o->max_median,
                   "Bar: exit 3 if the median relative step-time error exceeds this (e.g. 0.1)");
   cmd->add_option("--max-p90-error", o->max_p90, "Bar: the same for the p90");

@@ -194,16 +194,16 @@ void CostModel::price_layer(const int32_t* home, const int32_t* slot, size_t n, 
 }
 
 void CostModel::price_layer_sparse(const int32_t* home, const int32_t* slot, size_t n, int k,
-                                   SparseLayerCost& out) const {
+                                   SparseLayerCost& out, const uint8_t* warm_slot) const {
   count(home, slot, n, k);
-  finish(out);
+  finish(out, warm_slot);
 }
 
 // Converts the token counters into bytes and times. The combine mirrors the dispatch (each
 // destination returns one partial sum per token along the same path), so it sends what the
 // dispatch received and costs the same; links are full duplex, so a GPU's all-to-all takes the
 // longer of its sending and its receiving side. Resets the counters it read.
-void CostModel::finish(SparseLayerCost& out) const {
+void CostModel::finish(SparseLayerCost& out, const uint8_t* warm_slot) const {
   const size_t G = sz(G_);
   for (auto* v : {&out.dispatch_s, &out.compute_s}) v->resize(G);
   for (auto* v : {&out.bytes_same_node, &out.bytes_other_node}) v->resize(G);
@@ -212,7 +212,7 @@ void CostModel::finish(SparseLayerCost& out) const {
   const size_t m = touched(out);
   out.size = m;
   out.dispatch_max = out.compute_max = 0;
-  for (size_t i = 0; i < m; ++i) finish_gpu(sz(out.gpu[i]), i, out);
+  for (size_t i = 0; i < m; ++i) finish_gpu(sz(out.gpu[i]), i, out, warm_slot);
   for (size_t i = 0; i < m; ++i) {
     const size_t g = sz(out.gpu[i]);
     send_[2 * g] = send_[2 * g + 1] = recv_[2 * g] = recv_[2 * g + 1] = 0;
@@ -236,7 +236,8 @@ double CostModel::side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) 
          (other ? c_.other_node.latency_s + dbl(nic_tokens) * tb * nic_s_per_byte_ : 0);
 }
 
-void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out) const {
+void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out,
+                           const uint8_t* warm_slot) const {
   // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
   uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
   const size_t per_nic = sz(c_.gpus_per_nic);
@@ -253,7 +254,8 @@ void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out) const {
   double compute = 0;
   uint32_t pairs = 0, active = 0;
   for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
-    compute += expert_time(slot_tokens_[s]);
+    compute += warm_slot && tables_ && warm_slot[s] ? tables_->warm_expert_time(slot_tokens_[s])
+                                                    : expert_time(slot_tokens_[s]);
     pairs += slot_tokens_[s];
     active += slot_tokens_[s] > 0;
   }

@@ -64,8 +64,10 @@ class CostModel {
   // slots; pairs on the home GPU cost no transfer. `out` is resized once and reused.
   void price_layer(const int32_t* home, const int32_t* slot, size_t n, int k, LayerCost& out) const;
   // The same, touched GPUs only: costs O(pairs + G / 8) instead of O(G * slots).
+  // warm_slot [G*S] (only with models_weight_reuse()): 1 where the slot's expert weights are
+  // predicted to be in the GPU's cache (sim/weight_reuse.h), priced with the warm table.
   void price_layer_sparse(const int32_t* home, const int32_t* slot, size_t n, int k,
-                          SparseLayerCost& out) const;
+                          SparseLayerCost& out, const uint8_t* warm_slot = nullptr) const;
 
   // Compute time of one GPU-resident expert that serves `tokens` tokens (0 when idle): the
   // cluster's profile interpolated where it has one (docs/profile.md), else the roofline.
@@ -73,7 +75,12 @@ class CostModel {
     if (tables_) return tables_->expert_time(tokens);
     return tokens == 0 ? 0 : std::max(token_time_ * tokens, weight_time_);
   }
+  // The least an expert can cost: warm where the profile models weight reuse (lower bounds).
+  double fastest_expert_time(uint32_t tokens) const {
+    return models_weight_reuse() ? tables_->warm_expert_time(tokens) : expert_time(tokens);
+  }
   const ProfileTables* profile() const { return tables_.get(); }
+  bool models_weight_reuse() const { return tables_ && tables_->models_weight_reuse(); }
   // alpha + bytes/beta of one link class, 0 when nothing is sent.
   static double link_time(const LinkSpec& link, double bytes, double bandwidth);
   uint64_t token_bytes() const { return token_bytes_; }  // one hidden state
@@ -84,8 +91,8 @@ class CostModel {
   size_t touched(SparseLayerCost& out) const;
   void count_hierarchical(const int32_t* home, const int32_t* slot, size_t n, int k) const;
   void count(const int32_t* home, const int32_t* slot, size_t n, int k) const;
-  void finish(SparseLayerCost& out) const;
-  void finish_gpu(size_t g, size_t i, SparseLayerCost& out) const;
+  void finish(SparseLayerCost& out, const uint8_t* warm_slot) const;
+  void finish_gpu(size_t g, size_t i, SparseLayerCost& out, const uint8_t* warm_slot) const;
   double side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) const;
 
   ClusterSpec c_;

@@ -23,6 +23,11 @@ struct Profile {
   std::vector<int64_t> ffn_tokens;  // [T] ascending, >= 1
   std::vector<int64_t> ffn_active;  // [A] ascending, >= 1
   std::vector<double> ffn_time_s;   // [A, T]
+  // Weight reuse (version 2; empty or 0 in version 1 files: not modelled): one expert of
+  // `tokens` tokens whose weights were read moments before and are still in the last-level
+  // cache, and the share of that cache one rank has (hwloc's caches / ranks on the host).
+  std::vector<double> ffn_warm_time_s;  // [T]
+  int64_t cache_bytes_per_rank = 0;
   // All-to-all: the slowest rank's time when every rank sends `bytes` to each destination of
   // the pattern (a2a_destinations of them) and nothing elsewhere.
   std::vector<std::string> a2a_patterns;  // [P] kPatternSameNode, kPatternOtherNode
@@ -31,6 +36,10 @@ struct Profile {
   std::vector<double> a2a_time_s;         // [P, M]
   double count_exchange_s = 0;            // the dispatch's count all-to-all (one word per rank)
 };
+
+// One expert's weights as the profiled backend holds them: the CPU keeps fp32 whatever the
+// dtype, a GPU its dtype.
+uint64_t expert_weight_bytes(const Profile& p);
 
 // Writes atomically (complete or not at all); throws InputError on failure.
 void write_profile(const std::string& path, const Profile& p);

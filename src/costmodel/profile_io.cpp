@@ -12,7 +12,7 @@ namespace epbench {
 namespace {
 
 constexpr const char* kFormat = "epbench-profile";
-constexpr int64_t kVersion = 1;
+constexpr int64_t kVersion = 2;  // 2 added ffn/warm_time_s, cache_bytes_per_rank
 
 template <class T>
 void write_vec(hid_t f, const std::string& name, const std::vector<T>& v,
@@ -32,6 +32,7 @@ void write_root(hid_t f, const Profile& p) {
   h5::write_attr(f, "ranks_per_node", p.ranks_per_node);
   h5::write_attr(f, "repetitions", p.repetitions);
   h5::write_attr(f, "weight_sets", p.weight_sets);
+  h5::write_attr(f, "cache_bytes_per_rank", p.cache_bytes_per_rank);
   h5::write_attr(f, "hosts", p.hosts);
   h5::write_attr(f, "created_at", p.created_at);
   h5::write_attr(f, "command_line", p.command_line);
@@ -117,7 +118,8 @@ void check_times(const ProfileReader& r, const std::vector<double>& t, const std
 
 void read_root(const ProfileReader& r, Profile& p) {
   if (r.text("format") != kFormat) r.bad("format", "\"epbench-profile\"");
-  if (r.integer("version", 1) > kVersion) r.bad("version", "1 (this epbench)");
+  const int64_t version = r.integer("version", 1);
+  if (version > kVersion) r.bad("version", "1 or 2 (this epbench)");
   p.backend = r.text("backend");
   p.dtype = r.text("dtype");
   p.d_model = r.integer("d_model", 1);
@@ -126,6 +128,7 @@ void read_root(const ProfileReader& r, Profile& p) {
   p.ranks_per_node = r.integer("ranks_per_node", 1);
   p.repetitions = r.integer("repetitions", 1);
   p.weight_sets = r.integer("weight_sets", 1);
+  if (version >= 2) p.cache_bytes_per_rank = r.integer("cache_bytes_per_rank", 0);
   p.hosts = r.strings(r.id(), "hosts", "hosts");
   p.created_at = r.text("created_at");
   p.command_line = r.text("command_line");
@@ -138,6 +141,11 @@ void read_ffn(const ProfileReader& r, Profile& p) {
   check_grid(r, p.ffn_active, "ffn/active_experts");
   p.ffn_time_s = r.dataset<double>("ffn/time_s", p.ffn_active.size(), p.ffn_tokens.size());
   check_times(r, p.ffn_time_s, "ffn/time_s");
+  if (!h5::exists(r.id(), "ffn/warm_time_s") && p.cache_bytes_per_rank == 0) return;  // version 1
+  p.ffn_warm_time_s = r.dataset<double>("ffn/warm_time_s", 0, 0);
+  if (p.ffn_warm_time_s.size() != p.ffn_tokens.size())
+    r.bad("ffn/warm_time_s", "one time per ffn/tokens entry");
+  check_times(r, p.ffn_warm_time_s, "ffn/warm_time_s");
 }
 
 void read_a2a(const ProfileReader& r, Profile& p) {
@@ -165,6 +173,11 @@ void read_a2a(const ProfileReader& r, Profile& p) {
 
 }  // namespace
 
+uint64_t expert_weight_bytes(const Profile& p) {
+  const uint64_t value_bytes = p.backend == "cpu" || p.dtype == "fp32" ? 4 : 2;
+  return 3 * static_cast<uint64_t>(p.d_model) * static_cast<uint64_t>(p.d_ff) * value_bytes;
+}
+
 void write_profile(const std::string& path, const Profile& p) {
   AtomicOutput out(path);
   {
@@ -174,6 +187,7 @@ void write_profile(const std::string& path, const Profile& p) {
     write_vec(f.id(), "ffn/tokens", p.ffn_tokens);
     write_vec(f.id(), "ffn/active_experts", p.ffn_active);
     write_vec(f.id(), "ffn/time_s", p.ffn_time_s, {p.ffn_active.size(), p.ffn_tokens.size()});
+    if (!p.ffn_warm_time_s.empty()) write_vec(f.id(), "ffn/warm_time_s", p.ffn_warm_time_s);
     h5::Group a2a = h5::create_group(f.id(), "a2a");
     write_vec(f.id(), "a2a/bytes", p.a2a_bytes);
     write_vec(f.id(), "a2a/destinations", p.a2a_destinations);

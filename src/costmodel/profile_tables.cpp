@@ -31,6 +31,16 @@ std::vector<double> as_double(const std::vector<int64_t>& v) {
 
 }  // namespace
 
+void ProfileTables::set_warm_table(const Profile& p) {
+  expert_bytes_ = expert_weight_bytes(p);
+  cache_bytes_ = static_cast<uint64_t>(std::max<int64_t>(0, p.cache_bytes_per_rank));
+  if (p.ffn_warm_time_s.empty()) return;
+  warm_ = PiecewiseLinear(as_double(p.ffn_tokens), p.ffn_warm_time_s);
+  warm_dense_.assign(dense_.size(), 0);
+  for (size_t n = 1; n < warm_dense_.size(); ++n)
+    warm_dense_[n] = std::min(warm_(static_cast<double>(n)), dense_[n]);
+}
+
 ProfileTables::ProfileTables(const Profile& p) : count_s_(p.count_exchange_s) {
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
   const double active = static_cast<double>(p.ffn_active.back());
@@ -41,6 +51,7 @@ ProfileTables::ProfileTables(const Profile& p) : count_s_(p.count_exchange_s) {
   constexpr int64_t kDenseMax = 1 << 14;
   dense_.assign(static_cast<size_t>(std::min(p.ffn_tokens.back(), kDenseMax)) + 1, 0);
   for (size_t n = 1; n < dense_.size(); ++n) dense_[n] = ffn_(static_cast<double>(n));
+  set_warm_table(p);
   const size_t M = p.a2a_bytes.size();
   for (size_t i = 0; i < p.a2a_patterns.size(); ++i) {
     const int k = p.a2a_patterns[i] == kPatternSameNode ? kSameNode : kOtherNode;

@@ -4,9 +4,13 @@
 //   first value; beyond the last, the last segment's line (its slope carried on);
 // - an expert serving n tokens costs ffn_time_s[A-1][n] / A, the row with the most active
 //   experts (weights cycled through caches as a run cycles them), per expert;
+// - weight reuse (version 2 profiles): an expert whose weights are still in the last-level
+//   cache costs ffn/warm_time_s(n), never more than the cold time; the caller decides which
+//   experts are warm (sim/weight_reuse.h) from cache_bytes() and expert_bytes();
 // - a GPU sending B bytes over a pattern costs a2a_time_s[p](B / destinations): the measured
 //   all-to-all that moves the same bytes spread evenly over the pattern's destinations.
 // Precomputed at construction; pricing allocates nothing.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -37,6 +41,16 @@ class ProfileTables {
     if (tokens < dense_.size()) return dense_[tokens];
     return ffn_(static_cast<double>(tokens));
   }
+  // The same with its weights read from the cache (expert_time without a warm table).
+  double warm_expert_time(uint32_t tokens) const {
+    if (warm_dense_.empty()) return expert_time(tokens);
+    if (tokens < warm_dense_.size()) return warm_dense_[tokens];
+    return std::min(warm_(static_cast<double>(tokens)), expert_time(tokens));
+  }
+  // Whether the profile measured weight reuse: a warm table and a known cache share.
+  bool models_weight_reuse() const { return !warm_dense_.empty() && cache_bytes_ > 0; }
+  uint64_t cache_bytes() const { return cache_bytes_; }    // one rank's share of the LLC
+  uint64_t expert_bytes() const { return expert_bytes_; }  // one expert's weights as stored
   bool has(Pattern p) const { return !a2a_[p].empty(); }
   // The all-to-all time of a GPU sending `bytes` in all over pattern p (0 when nothing).
   double link_time(Pattern p, double bytes) const {
@@ -45,8 +59,12 @@ class ProfileTables {
   double count_exchange_s() const { return count_s_; }
 
  private:
+  void set_warm_table(const Profile& p);
   PiecewiseLinear ffn_;
   std::vector<double> dense_;  // expert_time for 0..last grid point, by index
+  PiecewiseLinear warm_;
+  std::vector<double> warm_dense_;  // warm_expert_time likewise; empty: no warm table
+  uint64_t cache_bytes_ = 0, expert_bytes_ = 0;
   std::array<PiecewiseLinear, 2> a2a_;
   std::array<double, 2> per_destination_{};  // 1 / destinations
   double count_s_ = 0;

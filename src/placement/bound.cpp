@@ -21,14 +21,14 @@ double compute_bound(const CostModel& model, const uint32_t* tokens, int num_exp
   uint32_t most = 0;
   int active = 0;
   for (int e = 0; e < num_experts; ++e) {
-    work += model.expert_time(tokens[e]);
+    work += model.fastest_expert_time(tokens[e]);  // an expert may find its weights cached
     most = std::max(most, tokens[e]);
     active += tokens[e] > 0;
   }
   // expert_time and the share are monotone in the count: the hottest expert gives the maximum.
   const uint32_t share = (most + static_cast<uint32_t>(max_replicas) - 1) / max_replicas;
   const double reads = ((active + G - 1) / G) * model.weight_time();
-  return std::max({work / G, model.expert_time(share), reads});
+  return std::max({work / G, model.fastest_expert_time(share), reads});
 }
 
 // Whether some home GPU's tokens choose more distinct experts than a GPU has slots: then one

@@ -60,6 +60,12 @@ double relative_error(double measured, double predicted) {
   return std::fabs(predicted - measured) / measured;
 }
 
+double median_of(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double x) { return std::isnan(x); }),
+               values.end());
+  return values.empty() ? kNaN : percentile(values, 0.5);
+}
+
 ErrorStats relative_error_stats(const std::vector<double>& measured,
                                 const std::vector<double>& predicted) {
   std::vector<double> errors;

@@ -36,6 +36,9 @@ struct ValidationSummary {
 };
 
 double relative_error(double measured, double predicted);
+// The nearest-rank median (the lower middle of an even count) of the values that are not NaN;
+// NaN if none.
+double median_of(std::vector<double> values);
 // Skips pairs where either value is NaN (a request with one output token has no TPOT).
 ErrorStats relative_error_stats(const std::vector<double>& measured,
                                 const std::vector<double>& predicted);

@@ -1,7 +1,9 @@
 #pragma once
 // The expert phase of one MoE layer on one rank, as `run` times it and `profile` measures it:
-// each busy local slot gathers its work rows, runs the backend's SwiGLU FFN on them, and adds
-// the gated result into those rows' partial sums.
+// the busy local slots' work rows are gathered into one packed buffer, the backend runs every
+// busy expert's SwiGLU FFN in one grouped call, and each gated result is added into its row's
+// partial sum (slot by slot, rows in order: the same sums, in the same order, as one call per
+// expert).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -11,8 +13,10 @@
 
 namespace epbench {
 
+// Reused from call to call, so nothing allocates once it has grown to the largest step.
 struct ExpertScratch {
-  std::vector<float> xe, ye;  // one expert's gathered rows and its output
+  std::vector<float> xe, ye;  // the packed rows of all busy experts and their outputs
+  ExpertGroup group;
 };
 
 struct ExpertCounts {

@@ -111,10 +111,12 @@ void MoeLayerRunner::count_bytes(const DispatchPlan& plan, LayerMeasure& m) cons
 }
 
 void MoeLayerRunner::reserve(size_t tokens, int top_k) {
-  // An expert computes each token at most once; a rank receives each token at most once and
-  // sends each of its tokens to at most top_k ranks (the combine reverses both).
-  const size_t most = tokens * sz(std::max(1, top_k)) * row_bytes_;
-  backend_.reserve_rows(tokens);
+  // An expert computes each token at most once, so a rank's experts at most top_k times (its
+  // grouped call's rows); a rank receives each token at most once and sends each of its tokens
+  // to at most top_k ranks (the combine reverses both).
+  const size_t k = sz(std::max(1, top_k));
+  const size_t most = tokens * k * row_bytes_;
+  backend_.reserve_rows(tokens * k);
   exchange_.reserve_bytes(most, most);
 }
 

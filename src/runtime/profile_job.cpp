@@ -69,6 +69,10 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   p.ranks_per_node = topo.ranks_per_node > 0 ? topo.ranks_per_node : p.world_size;
   p.repetitions = o.repetitions;
   p.weight_sets = weight_sets(o);
+  // The CPU caches matter to a CPU backend only; a GPU's weights stream from its own memory.
+  const int on_host = topo.ranks.front().local_size;
+  if (o.backend == "cpu")
+    p.cache_bytes_per_rank = static_cast<int64_t>(last_level_cache_bytes() / sz(on_host));
   for (const RankPlacement& r : topo.ranks)
     if (std::find(p.hosts.begin(), p.hosts.end(), r.host) == p.hosts.end())
       p.hosts.push_back(r.host);

@@ -44,6 +44,31 @@ DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
 
 }  // namespace
 
+namespace {
+
+// One expert per call, rotating through as many experts as fill half the rank's cache share:
+// each call finds its weights in the last-level cache (not in L2, unless one expert fits
+// there), as a small batch finds the experts of the step before. Not measured when the cache
+// is unknown.
+void measure_warm_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
+                      const float* work, float* out, ExpertScratch& scratch, Profile& p) {
+  p.ffn_warm_time_s.clear();
+  if (p.cache_bytes_per_rank <= 0) return;
+  const uint64_t fit = static_cast<uint64_t>(p.cache_bytes_per_rank) / 2 / expert_weight_bytes(p);
+  const size_t experts = std::clamp<size_t>(fit, 1, sz(weight_sets(o)) * sz(o.max_active));
+  size_t call = 0;
+  for (int64_t n : p.ffn_tokens) {
+    const DispatchPlan plan = synthetic_expert_plan(1, static_cast<size_t>(n));
+    // Every expert of the rotation read once before timing: the cold table evicted them.
+    const int warmup = std::max(o.warmup, static_cast<int>(experts));
+    p.ffn_warm_time_s.push_back(time_collective(comm, warmup, o.repetitions, [&] {
+      run_experts(backend, plan, call++ % experts, work, sz(o.d_model), out, scratch);
+    }));
+  }
+}
+
+}  // namespace
+
 // The run's own expert phase (runtime/expert_compute.h): gather, SwiGLU FFN, gated sum.
 // Consecutive calls go to the next weight set, as each layer of a run has its own experts.
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
@@ -52,7 +77,7 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Pr
   std::vector<float> work(most * d), out(work.size());
   for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
   ExpertScratch scratch;
-  backend.reserve_rows(sz(o.max_tokens));  // nothing allocates while timed
+  backend.reserve_rows(sz(o.max_tokens) * sz(o.max_active));  // no allocation while timed
   p.ffn_time_s.clear();
   const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
   size_t call = 0;
@@ -64,6 +89,7 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Pr
         run_experts(backend, plan, (call++ % sets) * per_set, work.data(), d, out.data(), scratch);
       }));
     }
+  measure_warm_ffn(o, backend, comm, work.data(), out.data(), scratch, p);
 }
 
 namespace {

@@ -253,3 +253,20 @@ JobTopology discover_topology(MPI_Comm comm, int ranks_per_node) {
 }
 
 }  // namespace epbench
+
+namespace epbench {
+
+uint64_t last_level_cache_bytes() {
+  const Hwloc topo(false);
+  // The last level present: L3 where there is one, else L2 (summed over its instances).
+  for (hwloc_obj_type_t type : {HWLOC_OBJ_L3CACHE, HWLOC_OBJ_L2CACHE}) {
+    uint64_t total = 0;
+    const int n = hwloc_get_nbobjs_by_type(topo.get(), type);
+    for (int i = 0; i < n; ++i)
+      total += hwloc_get_obj_by_type(topo.get(), type, static_cast<unsigned>(i))->attr->cache.size;
+    if (total > 0) return total;
+  }
+  return 0;
+}
+
+}  // namespace epbench

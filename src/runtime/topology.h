@@ -5,6 +5,7 @@
 // (--ranks-per-node K) group ranks K by K so one host exercises the intra/inter-node paths.
 #include <mpi.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ JobTopology discover_topology(MPI_Comm comm, int ranks_per_node);
 // The node step of discover_topology, from each rank's host_index (exposed for tests): sets
 // node, nodes, ranks_per_node and virtual_nodes; InputError when hosts are not consecutive.
 void assign_nodes(JobTopology& t, int ranks_per_node);
+
+// Bytes of this host's last-level CPU caches (hwloc: all L3 instances, else L2), 0 unknown.
+uint64_t last_level_cache_bytes();
 
 // The rank/host/node/NUMA/GPU map, one line per rank, for `epbench topo` and run logs.
 std::string format_topology(const JobTopology& t);

@@ -5,6 +5,7 @@
 
 #include "common/numeric.h"
 #include "placement/bound.h"
+#include "sim/weight_reuse.h"
 
 namespace epbench {
 
@@ -78,12 +79,22 @@ LayerPrice price_step_layer(const TokenBlock& tokens, StepTokens step, int layer
   for (size_t e = 0; e < sz(E); ++e) per_expert[e] += scratch.counts[e];
   std::fill(scratch.counts.begin(), scratch.counts.end(), 0u);
   router.route(replicas, scratch.ids.data(), step.home, n, k, scratch.slots.data(), &cost);
-  cost.price_layer_sparse(step.home, scratch.slots.data(), n, k, scratch.sparse);
+  const size_t slots = replicas.slot_gpu.size();
+  const uint8_t* warm = scratch.warm.empty() ? nullptr : scratch.warm.data() + sz(layer) * slots;
+  cost.price_layer_sparse(step.home, scratch.slots.data(), n, k, scratch.sparse, warm);
   p.time = scratch.sparse.total();
   p.dispatch = scratch.sparse.dispatch_max;
   p.compute = scratch.sparse.compute_max;
   p.combine = scratch.sparse.combine_max;
   return p;
+}
+
+void mark_step_warm(const TokenBlock& tokens, StepTokens step,
+                    const std::vector<LayerReplicas>& replicas, const CostModel& cost,
+                    PriceScratch& scratch) {
+  mark_warm_slots(tokens,
+                  {step.token, step.n, step.history, step.history_offset, step.history_steps},
+                  replicas, cost, scratch.warm);
 }
 
 StepPrice price_step(const TokenBlock& tokens, StepTokens step,
@@ -92,6 +103,7 @@ StepPrice price_step(const TokenBlock& tokens, StepTokens step,
   const int L = tokens.num_layers, G = cost.num_gpus();
   const int E = replicas.empty() ? 0 : replicas[0].num_experts();
   StepPrice price;
+  mark_step_warm(tokens, step, replicas, cost, scratch);
   for (int l = 0; l < L; ++l) {
     uint64_t* per_expert = out.tokens_per_expert.data() + sz(l) * sz(E);
     const LayerPrice p =

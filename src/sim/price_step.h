@@ -19,6 +19,11 @@ struct StepTokens {
   const uint64_t* token = nullptr;
   const int32_t* home = nullptr;
   size_t n = 0;
+  // The steps before it, oldest first: step j is history[history_offset[j] ..
+  // history_offset[j + 1]), for weight reuse (sim/weight_reuse.h).
+  const uint64_t* history = nullptr;
+  const uint64_t* history_offset = nullptr;
+  size_t history_steps = 0;
 };
 
 struct StepPrice {
@@ -37,7 +42,14 @@ struct PriceScratch {
   LayerCost layer;
   std::vector<uint32_t> counts;  // [E] pairs per expert in the layer, kept zero between layers
   SparseLayerCost sparse;        // the last layer priced by price_step_layer
+  std::vector<uint8_t> warm;     // [L, G*S] warm slots of the step (mark_step_warm), or empty
 };
+
+// Marks the step's warm slots in scratch.warm (sim/weight_reuse.h); price_step does it, a
+// caller pricing layer by layer does it once per step first.
+void mark_step_warm(const TokenBlock& tokens, StepTokens step,
+                    const std::vector<LayerReplicas>& replicas, const CostModel& cost,
+                    PriceScratch& scratch);
 
 // What one layer of one step adds to its StepPrice.
 struct LayerPrice {

@@ -41,6 +41,9 @@ class StepPricer {
   double overhead_;
   PriceScratch scratch_;
   ConfigResult acc_;  // tokens_per_expert only: the cubes stay empty
+  void remember(StepTokens step);
+  // The steps priced, recent ones (weight reuse only): tokens, and each step's offset.
+  std::vector<uint64_t> history_, history_offset_{0};
 };
 
 }  // namespace epbench

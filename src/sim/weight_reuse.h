@@ -1,0 +1,42 @@
+#pragma once
+// Weight reuse across steps (docs/profile.md): at small batches a CPU (or a GPU with a large
+// cache) finds the experts it used a few steps before still in its last-level cache, and reads
+// them far faster than from memory. A profile that measured warm experts (version 2) lets the
+// cost model price them so; this decides which slots are warm in a step.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "costmodel/cost_model.h"
+#include "routing/routing.h"
+#include "trace/trace.h"
+
+namespace epbench {
+
+// How far back a step looks (steps): beyond it, caches hold nothing of the history anyway
+// except at toy sizes.
+inline constexpr size_t kReuseHistorySteps = 64;
+
+// A step's tokens and the steps before it (token indices into the TokenBlock): history step j,
+// oldest first, is history[history_offset[j] .. history_offset[j + 1]).
+struct ReuseSteps {
+  const uint64_t* token = nullptr;
+  size_t n = 0;
+  const uint64_t* history = nullptr;
+  const uint64_t* history_offset = nullptr;  // [history_steps + 1]
+  size_t history_steps = 0;
+};
+
+// warm [L, G*S]: 1 where a slot's expert is still in its GPU's cache when the step reaches
+// its layer, per an LRU cache of the profile's cache_bytes_per_rank on each GPU. A step reads
+// its layers in order, each layer's experts for all its tokens at once; walking back through
+// those reads (the step's own layers below, then the earlier steps, the last
+// kReuseHistorySteps of them, layers from the top), an expert is cached if it is met before
+// its GPU's distinct experts met outgrow the cache. Which replica really served is not known
+// here, so each counts (more bytes: it errs towards cold). Cleared (empty) when the cost
+// model does not model reuse or there is no history.
+void mark_warm_slots(const TokenBlock& tokens, ReuseSteps steps,
+                     const std::vector<LayerReplicas>& replicas, const CostModel& cost,
+                     std::vector<uint8_t>& warm);
+
+}  // namespace epbench

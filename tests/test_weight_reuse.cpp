@@ -1,0 +1,153 @@
+// Weight reuse across steps (docs/profile.md): the version-2 profile fields, the warm table,
+// which slots a step finds warm, and the cost model pricing them.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include "costmodel/cost_model.h"
+#include "costmodel/profile.h"
+#include "costmodel/profile_tables.h"
+#include "io/h5.h"
+#include "sim/price_step.h"
+#include "sim/weight_reuse.h"
+#include "test_profile_util.h"
+#include "test_util.h"
+
+namespace epbench {
+namespace {
+
+using test::ffn_truth;
+using test::warm_truth;
+
+Profile warm_profile(int experts_in_cache) {
+  Profile p = test::synthetic_profile();
+  test::add_warm_table(p, experts_in_cache);
+  return p;
+}
+
+TEST(WeightReuse, FileRoundTripKeepsTheWarmTableAndCacheShare) {
+  test::ScratchDir dir;
+  write_profile(dir.path("p.h5"), warm_profile(3));
+  const Profile q = read_profile(dir.path("p.h5"));
+  EXPECT_EQ(q.ffn_warm_time_s, warm_profile(3).ffn_warm_time_s);
+  EXPECT_EQ(q.cache_bytes_per_rank, 3 * 3 * 256 * 512 * 4);  // three fp32 experts
+}
+
+TEST(WeightReuse, VersionOneFileReadsWithoutReuse) {
+  test::ScratchDir dir;
+  write_profile(dir.path("p.h5"), test::synthetic_profile());
+  {  // what epbench wrote before version 2: no cache share, version 1
+    h5::File h = h5::open_file(dir.path("p.h5"), true);
+    H5Adelete(h.id(), "cache_bytes_per_rank");
+    H5Adelete(h.id(), "version");
+    h5::write_attr(h.id(), "version", int64_t{1});
+  }
+  const Profile q = read_profile(dir.path("p.h5"));
+  EXPECT_TRUE(q.ffn_warm_time_s.empty());
+  EXPECT_FALSE(ProfileTables(q).models_weight_reuse());
+}
+
+TEST(WeightReuse, WarmTableIsExactAtGridPointsAndNeverAboveCold) {
+  Profile p = warm_profile(3);
+  p.ffn_warm_time_s.back() = 10 * ffn_truth(double(p.ffn_tokens.back()));  // a noisy point
+  const ProfileTables t(p);
+  ASSERT_TRUE(t.models_weight_reuse());
+  EXPECT_EQ(t.warm_expert_time(0), 0);
+  for (size_t i = 0; i + 1 < p.ffn_tokens.size(); ++i) {
+    const auto n = uint32_t(p.ffn_tokens[i]);
+    EXPECT_DOUBLE_EQ(t.warm_expert_time(n), warm_truth(n)) << n;
+  }
+  const auto last = uint32_t(p.ffn_tokens.back());
+  EXPECT_DOUBLE_EQ(t.warm_expert_time(last), t.expert_time(last));  // capped at the cold time
+  EXPECT_EQ(t.expert_bytes(), uint64_t(3 * 256 * 512 * 4));
+}
+
+// One layer, top-1, 4 experts on 2 GPUs of 2 slots: GPU 0 holds experts 0 and 1, GPU 1
+// holds 2 and 3 (slots 0..3 in that order).
+struct OneLayer {
+  TokenBlock tokens;
+  std::vector<LayerReplicas> replicas;
+  // experts: [tokens, layers] top-1 choices
+  explicit OneLayer(std::vector<uint16_t> experts, int layers = 1) {
+    tokens.num_layers = layers, tokens.top_k = 1;
+    tokens.resize(experts.size() / size_t(layers), false);
+    tokens.expert_ids = experts;
+    LayerPlacement layer;
+    layer.gpu_experts = {{0, 1}, {2, 3}};
+    for (int l = 0; l < layers; ++l) replicas.push_back(make_replicas(layer, 4, 2, 2));
+  }
+};
+
+TEST(WeightReuse, SlotsOfRecentExpertsAreWarm) {
+  const OneLayer l({0, 2, 1});  // tokens 0 and 1 came before
+  const CostModel cost(test::profiled_cluster(warm_profile(3)), 256, 512);
+  const uint64_t previous[] = {0, 1}, one_step[] = {0, 2};
+  std::vector<uint8_t> warm;
+  mark_warm_slots(l.tokens, {previous + 2, 0, previous, one_step, 1}, l.replicas, cost, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
+  mark_warm_slots(l.tokens, {previous, 0, previous, one_step, 0}, l.replicas, cost, warm);
+  EXPECT_TRUE(warm.empty());
+}
+
+TEST(WeightReuse, OnlyTheMostRecentExpertsThatFitTheCacheAreWarm) {
+  const OneLayer l({0, 1, 1, 2});
+  const CostModel cost(test::profiled_cluster(warm_profile(1)), 256, 512);  // one expert fits
+  // Four steps of one token: GPU 0 read expert 0, then 1 (twice); GPU 1 read 2.
+  const uint64_t history[] = {0, 1, 2, 3}, offsets[] = {0, 1, 2, 3, 4};
+  std::vector<uint8_t> warm;
+  mark_warm_slots(l.tokens, {history + 4, 0, history, offsets, 4}, l.replicas, cost, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{0, 1, 1, 0}));  // expert 0 was evicted by expert 1
+  mark_warm_slots(l.tokens, {history + 1, 0, history, offsets, 1}, l.replicas, cost, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));  // only expert 0 before
+  // The same four tokens as one step: its experts were read at once, all of GPU 0's overflow.
+  const uint64_t together[] = {0, 4};
+  mark_warm_slots(l.tokens, {history + 4, 0, history, together, 1}, l.replicas, cost, warm);
+  EXPECT_EQ(warm[2], 1);
+  EXPECT_EQ(warm[0] + warm[1], 1);
+}
+
+TEST(WeightReuse, TheStepsOwnLowerLayersCountAgainstTheCache) {
+  const OneLayer l({0, 0, 0, 0}, 2);  // two tokens, each using expert 0 in both layers
+  const uint64_t token[] = {0, 1}, offsets[] = {0, 1};
+  std::vector<uint8_t> warm;
+  // Two experts fit: both layers find expert 0 cached.
+  mark_warm_slots(l.tokens, {token + 1, 1, token, offsets, 1}, l.replicas,
+                  CostModel(test::profiled_cluster(warm_profile(2)), 256, 512), warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0, 1, 0, 0, 0}));
+  // One fits: layer 0's expert was evicted by the earlier token's layer 1, and layer 1's by
+  // this step's layer 0.
+  mark_warm_slots(l.tokens, {token + 1, 1, token, offsets, 1}, l.replicas,
+                  CostModel(test::profiled_cluster(warm_profile(1)), 256, 512), warm);
+  EXPECT_EQ(warm, std::vector<uint8_t>(8, 0));
+}
+
+TEST(WeightReuse, NoReuseWithoutAWarmTable) {
+  const OneLayer l({0, 0});
+  const CostModel cost(test::profiled_cluster(test::synthetic_profile()), 256, 512);
+  const uint64_t previous[] = {0}, offsets[] = {0, 1};
+  std::vector<uint8_t> warm;
+  mark_warm_slots(l.tokens, {previous + 1, 0, previous, offsets, 1}, l.replicas, cost, warm);
+  EXPECT_TRUE(warm.empty());
+}
+
+TEST(WeightReuse, StepPricesAWarmExpertWithTheWarmTable) {
+  const OneLayer l({0, 0});  // the same expert in two consecutive steps, token on GPU 0
+  const CostModel cost(test::profiled_cluster(warm_profile(3)), 256, 512);
+  Router router(RoutingPolicy::kFirst);
+  ConfigResult out;
+  out.tokens_per_expert.assign(4, 0);
+  PriceScratch scratch;
+  scratch.store_cells = false;
+  const uint64_t token[] = {0, 1};
+  const int32_t home[] = {0};
+  const StepPrice first =
+      price_step(l.tokens, {token, home, 1}, l.replicas, cost, router, out, 0, scratch);
+  const uint64_t offsets[] = {0, 1};
+  const StepPrice second = price_step(l.tokens, {token + 1, home, 1, token, offsets, 1}, l.replicas,
+                                      cost, router, out, 0, scratch);
+  EXPECT_DOUBLE_EQ(first.compute, ffn_truth(1));
+  EXPECT_DOUBLE_EQ(second.compute, warm_truth(1));
+  EXPECT_DOUBLE_EQ(second.dispatch, first.dispatch);  // reuse changes the experts only
+}
+
+}  // namespace
+}  // namespace epbench
