@@ -6,6 +6,7 @@
 #include "common/numeric.h"
 #include "runtime/expert_compute.h"
 #include "runtime/mpi_env.h"
+#include "runtime/topology.h"
 
 namespace epbench {
 
@@ -46,16 +47,21 @@ DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
 
 namespace {
 
-// One expert per call, rotating through as many experts as fill half the rank's cache share:
-// each call finds its weights in the last-level cache (not in L2, unless one expert fits
-// there), as a small batch finds the experts of the step before. Not measured when the cache
-// is unknown.
+// One expert per call, rotating through the fewest experts whose weights overflow twice a
+// core's L2 (at most half the rank's cache share): each call misses the L2 and finds its
+// weights in the last-level cache, as a small batch finds the experts of the steps before.
+// A larger rotation was less repeatable here (from run to run the same rotation of 5 experts
+// measured 30 or 60 us at one token, the L3 being shared with the VM's neighbours). Not
+// measured when the cache is unknown.
 void measure_warm_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
                       const float* work, float* out, ExpertScratch& scratch, Profile& p) {
   p.ffn_warm_time_s.clear();
   if (p.cache_bytes_per_rank <= 0) return;
-  const uint64_t fit = static_cast<uint64_t>(p.cache_bytes_per_rank) / 2 / expert_weight_bytes(p);
-  const size_t experts = std::clamp<size_t>(fit, 1, sz(weight_sets(o)) * sz(o.max_active));
+  const uint64_t expert = expert_weight_bytes(p);
+  const uint64_t fit = static_cast<uint64_t>(p.cache_bytes_per_rank) / 2 / expert;
+  const uint64_t past_l2 = (2 * core_l2_cache_bytes() + expert - 1) / expert;
+  const size_t experts = std::clamp<size_t>(std::min(fit, std::max<uint64_t>(past_l2, 1)), 1,
+                                            sz(weight_sets(o)) * sz(o.max_active));
   size_t call = 0;
   for (int64_t n : p.ffn_tokens) {
     const DispatchPlan plan = synthetic_expert_plan(1, static_cast<size_t>(n));

@@ -269,4 +269,10 @@ uint64_t last_level_cache_bytes() {
   return 0;
 }
 
+uint64_t core_l2_cache_bytes() {
+  const Hwloc topo(false);
+  const hwloc_obj_t l2 = hwloc_get_obj_by_type(topo.get(), HWLOC_OBJ_L2CACHE, 0);
+  return l2 ? l2->attr->cache.size : 0;
+}
+
 }  // namespace epbench

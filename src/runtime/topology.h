@@ -45,6 +45,8 @@ void assign_nodes(JobTopology& t, int ranks_per_node);
 
 // Bytes of this host's last-level CPU caches (hwloc: all L3 instances, else L2), 0 unknown.
 uint64_t last_level_cache_bytes();
+// Bytes of one core's L2 cache (hwloc's first L2), 0 unknown.
+uint64_t core_l2_cache_bytes();
 
 // The rank/host/node/NUMA/GPU map, one line per rank, for `epbench topo` and run logs.
 std::string format_topology(const JobTopology& t);
