@@ -90,6 +90,39 @@ TEST(Profile, CostModelPricesLinksAndCountsFromTheTable) {
   EXPECT_DOUBLE_EQ(c.compute_max, ffn_truth(1));
 }
 
+// Ranks taking turns at one host's cores (ffn/turns_ratio): with one of the two ranks busy the
+// phase goes at half the all-busy pace the tables price.
+TEST(Profile, TurnsPriceAHostsPhaseAsRanksSharingItsCores) {
+  Profile p = test::synthetic_profile();
+  p.ffn_turns_ratio = {0.5, 1.0};
+  const CostModel m(profiled_cluster(p), 256, 512);
+  const double f = ffn_truth(1);
+  LayerCost c;
+  const int32_t home[] = {0, 0, 0};
+  const int32_t alone[] = {0, 1};  // GPU 0 alone computes two experts of one token
+  m.price_layer(home, alone, 1, 2, c);
+  EXPECT_DOUBLE_EQ(c.compute_max, 0.5 * 2 * f);
+  const int32_t even[] = {0, 2};  // one expert of one token on each GPU: both busy throughout
+  m.price_layer(home, even, 2, 1, c);
+  EXPECT_DOUBLE_EQ(c.compute_max, f);
+  const int32_t uneven[] = {0, 1, 2};  // GPU 0: 2f, GPU 1: f; f with both busy, f alone
+  m.price_layer(home, uneven, 3, 1, c);
+  EXPECT_DOUBLE_EQ(c.compute_max, f * 1.0 + f * 0.5);
+  EXPECT_DOUBLE_EQ(c.compute_s[0], 2 * f);  // each GPU's own time stays the tables'
+  // Lower bounds stay below: an expert can cost as little as a lone busy rank's share.
+  EXPECT_DOUBLE_EQ(m.fastest_expert_time(1), 0.5 * f);
+}
+
+TEST(Profile, TurnsRoundTripThroughTheFile) {
+  test::ScratchDir dir;
+  Profile p = test::synthetic_profile();
+  p.ffn_turns_ratio = {0.45, 1.0};
+  write_profile(dir.path("p.h5"), p);
+  EXPECT_EQ(read_profile(dir.path("p.h5")).ffn_turns_ratio, p.ffn_turns_ratio);
+  write_profile(dir.path("q.h5"), test::synthetic_profile());
+  EXPECT_TRUE(read_profile(dir.path("q.h5")).ffn_turns_ratio.empty());  // none measured
+}
+
 TEST(Profile, CostModelRefusesAnotherShape) {
   const ClusterSpec c = profiled_cluster(test::synthetic_profile());
   EXPECT_THROW(
@@ -184,6 +217,12 @@ TEST_F(BadProfile, WarmTableOfAnotherLength) {
   test::add_warm_table(p, 3);
   p.ffn_warm_time_s.pop_back();
   expect_refused(p, "ffn/warm_time_s");
+}
+
+TEST_F(BadProfile, TurnsForAnotherNumberOfRanksPerHost) {
+  Profile p = test::synthetic_profile();
+  p.ffn_turns_ratio = {0.3, 0.6, 1.0};  // 2 ranks on one host
+  expect_refused(p, "ffn/turns_ratio");
 }
 
 TEST_F(BadProfile, NegativeTime) {

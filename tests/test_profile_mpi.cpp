@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "costmodel/profile.h"
+#include "runtime/topology.h"
 #include "test_profile_util.h"
 #include "test_run_util.h"
 #include "test_util.h"
@@ -57,6 +58,7 @@ TEST_F(ProfileMpi, TwoRanksWriteAValidProfile) {
   EXPECT_EQ(p.backend, "cpu");
   EXPECT_EQ(p.ffn_tokens, (std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256}));
   EXPECT_EQ(p.ffn_active, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(p.sweeps, 3);  // the default: each point its median of 3 sweeps of the grid
   EXPECT_EQ(p.a2a_patterns, std::vector<std::string>{kPatternSameNode});
   EXPECT_EQ(p.a2a_bytes.front(), 8);
   EXPECT_EQ(p.a2a_bytes.back(), 1 << 22);
@@ -72,6 +74,28 @@ TEST_F(ProfileMpi, FourRanksInTwoVirtualNodesMeasureBothPatterns) {
   EXPECT_EQ(p.a2a_patterns, (std::vector<std::string>{kPatternSameNode, kPatternOtherNode}));
   EXPECT_EQ(p.a2a_destinations, (std::vector<int64_t>{1, 2}));
   expect_grows(p);
+  // Four ranks take turns where the host has fewer hardware threads (2 here, in CI maybe more).
+  if (host_hardware_threads() >= 4) {
+    EXPECT_TRUE(p.ffn_turns_ratio.empty());
+  } else {
+    ASSERT_EQ(p.ffn_turns_ratio.size(), 4u);
+    EXPECT_EQ(p.ffn_turns_ratio.back(), 1.0);  // all busy, over itself
+    for (double ratio : p.ffn_turns_ratio) EXPECT_GT(ratio, 0);
+  }
+}
+
+TEST_F(ProfileMpi, RanksWithCoresOfTheirOwnTakeNoTurns) {
+  if (host_hardware_threads() < 2) GTEST_SKIP() << "one hardware thread: 2 ranks take turns";
+  const auto r = profile(2, {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_profile(path("p.h5")).ffn_turns_ratio.empty());
+}
+
+TEST_F(ProfileMpi, NoSweepIsRefused) {
+  const auto r = profile(2, {"--sweeps", "0"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("sweeps"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::file_exists(path("p.h5")));
 }
 
 TEST_F(ProfileMpi, OneRankIsRefused) {

@@ -112,6 +112,9 @@ void add_options(CLI::App* cmd, ProfileCliOptions& o) {
       ->capture_default_str();
   cmd->add_option("--repetitions", c.repetitions, "Timed calls per grid point (median)")
       ->capture_default_str();
+  cmd->add_option("--sweeps", c.sweeps,
+                  "Times the whole grid is measured; each point keeps its median sweep")
+      ->capture_default_str();
   cmd->add_option("--warmup", c.warmup, "Untimed calls first, per grid point")
       ->capture_default_str();
   cmd->add_option("--ranks-per-node", c.ranks_per_node,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <functional>
 #include <string>
 
 #include "common/error.h"
@@ -36,6 +37,7 @@ CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOpti
   if (cluster.profile) {  // measured for these sizes and this many GPUs, or refused
     check_profile_shape(*cluster.profile, d_model, d_ff, G_);
     tables_ = std::make_shared<const ProfileTables>(*cluster.profile);
+    host_compute_.reserve(tables_->turns_ratio().size());  // no allocation while pricing
   }
   send_.assign(2 * sz(G_), 0);
   recv_.assign(2 * sz(G_), 0);
@@ -218,9 +220,35 @@ void CostModel::finish(SparseLayerCost& out, const uint8_t* warm_slot) const {
     send_[2 * g] = send_[2 * g + 1] = recv_[2 * g] = recv_[2 * g + 1] = 0;
     std::fill_n(slot_tokens_.begin() + static_cast<std::ptrdiff_t>(g * sz(S_)), S_, 0u);
   }
+  if (tables_ && !tables_->turns_ratio().empty()) out.compute_max = compute_with_turns(out);
   out.combine_max = out.dispatch_max;
   // A profiled dispatch first exchanges its counts (measured on its own); the combine does not.
   if (tables_ && m > 0) out.dispatch_max += tables_->count_exchange_s();
+}
+
+// Where a host's R ranks take turns at its cores (docs/profile.md, ffn/turns_ratio), its expert
+// phase is not its slowest rank's time: while k ranks still compute, each goes at the pace
+// ratio[k-1] of the all-busy one the tables price. With the host's compute times sorted
+// u_1 >= ... >= u_R (u_{R+1} = 0), the phase lasts sum_k (u_k - u_{k+1}) ratio[k-1]. Hosts are
+// consecutive GPUs, R each, as the launcher fills them.
+double CostModel::compute_with_turns(const SparseLayerCost& out) const {
+  const std::vector<double>& ratio = tables_->turns_ratio();
+  const size_t R = ratio.size();
+  double longest = 0;
+  for (size_t i = 0; i < out.size;) {
+    const size_t host = sz(out.gpu[i]) / R;
+    host_compute_.clear();
+    for (; i < out.size && sz(out.gpu[i]) / R == host; ++i)
+      host_compute_.push_back(out.compute_s[i]);
+    std::sort(host_compute_.begin(), host_compute_.end(), std::greater<>());
+    double phase = 0;
+    for (size_t k = 0; k < host_compute_.size(); ++k) {
+      const double next = k + 1 < host_compute_.size() ? host_compute_[k + 1] : 0;
+      phase += (host_compute_[k] - next) * ratio[k];
+    }
+    longest = std::max(longest, phase);
+  }
+  return longest;
 }
 
 // One side (send or receive) of a GPU's all-to-all: `same` and `other` tokens over each link

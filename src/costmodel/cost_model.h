@@ -76,8 +76,11 @@ class CostModel {
     return tokens == 0 ? 0 : std::max(token_time_ * tokens, weight_time_);
   }
   // The least an expert can cost: warm where the profile models weight reuse (lower bounds).
+  // Where ranks take turns at a host's cores, a lone busy rank goes faster than the tables.
   double fastest_expert_time(uint32_t tokens) const {
-    return models_weight_reuse() ? tables_->warm_expert_time(tokens) : expert_time(tokens);
+    const double t =
+        models_weight_reuse() ? tables_->warm_expert_time(tokens) : expert_time(tokens);
+    return tables_ ? t * std::min(1.0, tables_->least_turns_ratio()) : t;
   }
   const ProfileTables* profile() const { return tables_.get(); }
   bool models_weight_reuse() const { return tables_ && tables_->models_weight_reuse(); }
@@ -94,6 +97,7 @@ class CostModel {
   void finish(SparseLayerCost& out, const uint8_t* warm_slot) const;
   void finish_gpu(size_t g, size_t i, SparseLayerCost& out, const uint8_t* warm_slot) const;
   double side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) const;
+  double compute_with_turns(const SparseLayerCost& out) const;
 
   ClusterSpec c_;
   int G_ = 0, S_ = 0, gpn_ = 1;
@@ -110,6 +114,7 @@ class CostModel {
   // Tokens sent and received per GPU and link class: [2g] other node, [2g + 1] same node.
   mutable std::vector<uint64_t> send_, recv_;
   mutable std::vector<uint32_t> slot_tokens_;  // [G*S]
+  mutable std::vector<double> host_compute_;   // one host's compute times (turns), capacity R
   // Lookup tables: integer division by a run-time divisor costs more than the rest of a pair.
   std::vector<int32_t> slot_gpu_;             // [G*S]
   std::vector<int32_t> gpu_node_;             // [G]

@@ -18,6 +18,7 @@ struct Profile {
   std::string backend, dtype, created_at, command_line;
   int64_t d_model = 0, d_ff = 0, world_size = 0, ranks_per_node = 0, repetitions = 0;
   int64_t weight_sets = 1;  // sets of experts' weights the FFN calls rotated through
+  int64_t sweeps = 1;       // times the grid was measured; each point is its median sweep
   std::vector<std::string> hosts;
   // Expert FFN: the slowest rank's time running `active` experts of `tokens` tokens each.
   std::vector<int64_t> ffn_tokens;  // [T] ascending, >= 1
@@ -28,6 +29,10 @@ struct Profile {
   // cache, and the share of that cache one rank has (hwloc's caches / ranks on the host).
   std::vector<double> ffn_warm_time_s;  // [T]
   int64_t cache_bytes_per_rank = 0;
+  // Turns (optional; only where a host's ranks outnumber its hardware threads): [k-1] is the
+  // time of an expert phase in which k of a host's R ranks compute, over the time when all R
+  // do (the table's), k = 1..R. Empty: ranks have cores of their own.
+  std::vector<double> ffn_turns_ratio;  // [R]
   // All-to-all: the slowest rank's time when every rank sends `bytes` to each destination of
   // the pattern (a2a_destinations of them) and nothing elsewhere.
   std::vector<std::string> a2a_patterns;  // [P] kPatternSameNode, kPatternOtherNode
@@ -40,6 +45,8 @@ struct Profile {
 // One expert's weights as the profiled backend holds them: the CPU keeps fp32 whatever the
 // dtype, a GPU its dtype.
 uint64_t expert_weight_bytes(const Profile& p);
+// Ranks on each host (world_size over hosts; the launcher fills hosts evenly).
+int64_t ranks_per_host(const Profile& p);
 
 // Writes atomically (complete or not at all); throws InputError on failure.
 void write_profile(const std::string& path, const Profile& p);

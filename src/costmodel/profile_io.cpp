@@ -1,4 +1,5 @@
 // Reads and writes profile files (docs/profile.md): HDF5, versioned, every field validated.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -32,6 +33,7 @@ void write_root(hid_t f, const Profile& p) {
   h5::write_attr(f, "ranks_per_node", p.ranks_per_node);
   h5::write_attr(f, "repetitions", p.repetitions);
   h5::write_attr(f, "weight_sets", p.weight_sets);
+  h5::write_attr(f, "sweeps", p.sweeps);
   h5::write_attr(f, "cache_bytes_per_rank", p.cache_bytes_per_rank);
   h5::write_attr(f, "hosts", p.hosts);
   h5::write_attr(f, "created_at", p.created_at);
@@ -128,10 +130,21 @@ void read_root(const ProfileReader& r, Profile& p) {
   p.ranks_per_node = r.integer("ranks_per_node", 1);
   p.repetitions = r.integer("repetitions", 1);
   p.weight_sets = r.integer("weight_sets", 1);
+  if (h5::has_attr(r.id(), "sweeps")) p.sweeps = r.integer("sweeps", 1);  // added later: 1
   if (version >= 2) p.cache_bytes_per_rank = r.integer("cache_bytes_per_rank", 0);
   p.hosts = r.strings(r.id(), "hosts", "hosts");
   p.created_at = r.text("created_at");
   p.command_line = r.text("command_line");
+}
+
+void read_turns(const ProfileReader& r, Profile& p) {
+  if (!h5::exists(r.id(), "ffn/turns_ratio")) return;
+  p.ffn_turns_ratio = r.dataset<double>("ffn/turns_ratio", 0, 0);
+  if (static_cast<int64_t>(p.ffn_turns_ratio.size()) != ranks_per_host(p))
+    r.bad("ffn/turns_ratio",
+          "one ratio per rank of a host (" + std::to_string(ranks_per_host(p)) + ")");
+  for (double v : p.ffn_turns_ratio)
+    if (!(v > 0) || !std::isfinite(v)) r.bad("ffn/turns_ratio", "positive finite ratios");
 }
 
 void read_ffn(const ProfileReader& r, Profile& p) {
@@ -141,6 +154,7 @@ void read_ffn(const ProfileReader& r, Profile& p) {
   check_grid(r, p.ffn_active, "ffn/active_experts");
   p.ffn_time_s = r.dataset<double>("ffn/time_s", p.ffn_active.size(), p.ffn_tokens.size());
   check_times(r, p.ffn_time_s, "ffn/time_s");
+  read_turns(r, p);
   if (!h5::exists(r.id(), "ffn/warm_time_s") && p.cache_bytes_per_rank == 0) return;  // version 1
   p.ffn_warm_time_s = r.dataset<double>("ffn/warm_time_s", 0, 0);
   if (p.ffn_warm_time_s.size() != p.ffn_tokens.size())
@@ -178,6 +192,10 @@ uint64_t expert_weight_bytes(const Profile& p) {
   return 3 * static_cast<uint64_t>(p.d_model) * static_cast<uint64_t>(p.d_ff) * value_bytes;
 }
 
+int64_t ranks_per_host(const Profile& p) {
+  return p.world_size / std::max<int64_t>(1, static_cast<int64_t>(p.hosts.size()));
+}
+
 void write_profile(const std::string& path, const Profile& p) {
   AtomicOutput out(path);
   {
@@ -188,6 +206,7 @@ void write_profile(const std::string& path, const Profile& p) {
     write_vec(f.id(), "ffn/active_experts", p.ffn_active);
     write_vec(f.id(), "ffn/time_s", p.ffn_time_s, {p.ffn_active.size(), p.ffn_tokens.size()});
     if (!p.ffn_warm_time_s.empty()) write_vec(f.id(), "ffn/warm_time_s", p.ffn_warm_time_s);
+    if (!p.ffn_turns_ratio.empty()) write_vec(f.id(), "ffn/turns_ratio", p.ffn_turns_ratio);
     h5::Group a2a = h5::create_group(f.id(), "a2a");
     write_vec(f.id(), "a2a/bytes", p.a2a_bytes);
     write_vec(f.id(), "a2a/destinations", p.a2a_destinations);

@@ -41,7 +41,8 @@ void ProfileTables::set_warm_table(const Profile& p) {
     warm_dense_[n] = std::min(warm_(static_cast<double>(n)), dense_[n]);
 }
 
-ProfileTables::ProfileTables(const Profile& p) : count_s_(p.count_exchange_s) {
+ProfileTables::ProfileTables(const Profile& p)
+    : turns_(p.ffn_turns_ratio), count_s_(p.count_exchange_s) {
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
   const double active = static_cast<double>(p.ffn_active.back());
   std::vector<double> per_expert(T);

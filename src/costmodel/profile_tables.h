@@ -8,7 +8,9 @@
 //   cache costs ffn/warm_time_s(n), never more than the cold time; the caller decides which
 //   experts are warm (sim/weight_reuse.h) from cache_bytes() and expert_bytes();
 // - a GPU sending B bytes over a pattern costs a2a_time_s[p](B / destinations): the measured
-//   all-to-all that moves the same bytes spread evenly over the pattern's destinations.
+//   all-to-all that moves the same bytes spread evenly over the pattern's destinations;
+// - turns (ffn/turns_ratio): where a host's ranks outnumber its hardware threads, the cost
+//   model prices a host's expert phase as ranks sharing cores (CostModel::finish).
 // Precomputed at construction; pricing allocates nothing.
 #include <algorithm>
 #include <array>
@@ -49,6 +51,12 @@ class ProfileTables {
   }
   // Whether the profile measured weight reuse: a warm table and a known cache share.
   bool models_weight_reuse() const { return !warm_dense_.empty() && cache_bytes_ > 0; }
+  // Where a host's ranks take turns at its cores: [k-1] the expert phase's time with k of the
+  // host's R ranks busy over its time with all R (the tables' times); empty otherwise.
+  const std::vector<double>& turns_ratio() const { return turns_; }
+  double least_turns_ratio() const {  // 1 without turns: what one busy rank saves at most
+    return turns_.empty() ? 1.0 : *std::min_element(turns_.begin(), turns_.end());
+  }
   uint64_t cache_bytes() const { return cache_bytes_; }    // one rank's share of the LLC
   uint64_t expert_bytes() const { return expert_bytes_; }  // one expert's weights as stored
   bool has(Pattern p) const { return !a2a_[p].empty(); }
@@ -65,6 +73,7 @@ class ProfileTables {
   PiecewiseLinear warm_;
   std::vector<double> warm_dense_;  // warm_expert_time likewise; empty: no warm table
   uint64_t cache_bytes_ = 0, expert_bytes_ = 0;
+  std::vector<double> turns_;
   std::array<PiecewiseLinear, 2> a2a_;
   std::array<double, 2> per_destination_{};  // 1 / destinations
   double count_s_ = 0;

@@ -1,10 +1,12 @@
 #include "runtime/profile_job.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "common/error.h"
 #include "common/numeric.h"
 #include "results/results_writer.h"
+#include "results/validation.h"
 #include "runtime/mpi_env.h"
 #include "runtime/profile_measure.h"
 #include "runtime/topology.h"
@@ -34,6 +36,7 @@ void check_options(const ProfileOptions& o, int world) {
   if (o.max_active < 1) throw OptionError("max_active", "expected an integer >= 1");
   if (o.max_bytes < 8) throw OptionError("max_bytes", "expected an integer >= 8");
   if (o.repetitions < 1) throw OptionError("repetitions", "expected an integer >= 1");
+  if (o.sweeps < 1) throw OptionError("sweeps", "expected an integer >= 1");
   if (o.output.empty()) throw OptionError("output", "expected a file to write");
 }
 
@@ -68,6 +71,7 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   p.world_size = static_cast<int64_t>(topo.ranks.size());
   p.ranks_per_node = topo.ranks_per_node > 0 ? topo.ranks_per_node : p.world_size;
   p.repetitions = o.repetitions;
+  p.sweeps = o.sweeps;
   p.weight_sets = weight_sets(o);
   // The CPU caches matter to a CPU backend only; a GPU's weights stream from its own memory.
   const int on_host = topo.ranks.front().local_size;
@@ -82,6 +86,28 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   for (int a = 1; a <= o.max_active; ++a) p.ffn_active.push_back(a);
   p.a2a_bytes = doubling_grid(8, o.max_bytes);
   return p;
+}
+
+// Each point's median over the sweeps (each sweep measured the whole grid once): a transient
+// of the machine slows one sweep's stretch of the grid, not the table.
+void keep_median_sweeps(const std::vector<Profile>& sweeps, Profile& p) {
+  const auto over_sweeps = [&](auto figure) {
+    std::vector<double> v;
+    for (const Profile& s : sweeps) v.push_back(figure(s));
+    return median_of(v);
+  };
+  for (auto table : {&Profile::ffn_time_s, &Profile::ffn_warm_time_s, &Profile::ffn_turns_ratio,
+                     &Profile::a2a_time_s})
+    for (size_t i = 0; i < (p.*table).size(); ++i)
+      (p.*table)[i] = over_sweeps([&](const Profile& s) { return (s.*table)[i]; });
+  p.count_exchange_s = over_sweeps([](const Profile& s) { return s.count_exchange_s; });
+}
+
+// Whether any host's ranks outnumber its hardware threads: then they take turns at its cores.
+HostShare host_share(MPI_Comm comm, const RankPlacement& me) {
+  int crowded = me.local_size > host_hardware_threads(), any = 0;
+  EPBENCH_MPI_CHECK(MPI_Allreduce(&crowded, &any, 1, MPI_INT, MPI_MAX, comm));
+  return {me.local_rank, me.local_size, any != 0};
 }
 
 }  // namespace
@@ -104,10 +130,16 @@ Profile run_profile(const ProfileOptions& o, MPI_Comm comm) {
     exchange = make_comm(o, comm, gpu);
   });
   Profile p = header(o, topo);
-  measure_ffn(o, *ffn, comm, p);
+  const HostShare host = host_share(comm, topo.ranks[sz(rank)]);
   std::vector<int> node;
   for (const RankPlacement& r : topo.ranks) node.push_back(r.node);
-  measure_a2a(o, *exchange, node, comm, p);
+  std::vector<Profile> sweeps(sz(o.sweeps), p);
+  for (Profile& s : sweeps) {
+    measure_ffn(o, *ffn, comm, host, s);
+    measure_a2a(o, *exchange, node, comm, s);
+  }
+  p = sweeps.front();  // the patterns and destinations, the same in every sweep
+  keep_median_sweeps(sweeps, p);
   // Rank 0 writes; the others wait so that the job ends with the file in place or an error.
   agree(comm, [&] {
     if (rank == 0) write_profile(o.output, p);

@@ -24,6 +24,7 @@ struct ProfileOptions {
   int weight_sets = 0;
   int64_t max_bytes = 1 << 22;  // bytes per destination: 8, 16, ... up to this
   int repetitions = 20;         // timed, per grid point (median); warm-up calls before
+  int sweeps = 3;               // the whole grid this many times; each point's median kept
   int warmup = 3;
   int ranks_per_node = 0;  // > 0: virtual nodes of this many ranks
   int threads = 1;         // BLAS threads per rank

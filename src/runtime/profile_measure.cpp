@@ -4,24 +4,45 @@
 #include <cstdint>
 
 #include "common/numeric.h"
+#include "results/validation.h"
 #include "runtime/expert_compute.h"
 #include "runtime/mpi_env.h"
 #include "runtime/topology.h"
 
 namespace epbench {
 
+namespace {
+
+// One timed call, both ways, as the slowest rank saw it: its own call, and the span from the
+// opening barrier to the closing one. Where ranks outnumber cores, a rank that waits for a
+// core leaves the opening barrier late, so its own clock misses the wait; the span does not,
+// as a layer's next collective does not.
+struct CallTimes {
+  double own = 0, span = 0;
+};
+
+CallTimes time_call(MPI_Comm comm, const std::function<void()>& fn) {
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm));
+  const double start = MPI_Wtime();
+  if (fn) fn();
+  const double done = MPI_Wtime();
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm));
+  double mine[2] = {done - start, MPI_Wtime() - start}, slowest[2] = {0, 0};
+  EPBENCH_MPI_CHECK(MPI_Allreduce(mine, slowest, 2, MPI_DOUBLE, MPI_MAX, comm));
+  return {slowest[0], slowest[1]};
+}
+
+}  // namespace
+
 double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn) {
   for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> t(sz(reps));
-  for (double& slowest : t) {
-    EPBENCH_MPI_CHECK(MPI_Barrier(comm));
-    const double start = MPI_Wtime();
-    fn();
-    double mine = MPI_Wtime() - start;
-    EPBENCH_MPI_CHECK(MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, comm));
+  std::vector<double> own(sz(reps)), span(sz(reps)), barrier(sz(reps));
+  for (int i = 0; i < reps; ++i) {
+    const CallTimes t = time_call(comm, fn);
+    own[sz(i)] = t.own, span[sz(i)] = t.span;
+    barrier[sz(i)] = time_call(comm, nullptr).span;  // the span of nothing: the barrier's cost
   }
-  std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
-  return t[sz(reps / 2)];
+  return std::max(median_of(own), median_of(span) - median_of(barrier));
 }
 
 namespace {
@@ -42,10 +63,6 @@ DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
   }
   return plan;
 }
-
-}  // namespace
-
-namespace {
 
 // One expert per call, rotating through the fewest experts whose weights overflow twice a
 // core's L2 (at most half the rank's cache share): each call misses the L2 and finds its
@@ -73,11 +90,34 @@ void measure_warm_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm com
   }
 }
 
+// Where a host's ranks outnumber its hardware threads they take turns at its cores, and a phase
+// in which only some of them compute is shorter than one in which all do: ffn/turns_ratio[k-1]
+// is the phase with the first k ranks of each host busy over the phase with all of them, at
+// one shape of the table (its most active experts, 16 tokens each, clamped to the grid).
+void measure_turns(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
+                   const HostShare& host, const float* work, float* out, ExpertScratch& scratch,
+                   Profile& p) {
+  p.ffn_turns_ratio.clear();
+  if (!host.take_turns) return;
+  const DispatchPlan plan = synthetic_expert_plan(sz(o.max_active), sz(std::min(16, o.max_tokens)));
+  const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
+  size_t call = 0;
+  for (int busy = 1; busy <= host.local_size; ++busy)
+    p.ffn_turns_ratio.push_back(time_collective(comm, o.warmup, o.repetitions, [&] {
+      if (host.local_rank < busy)
+        run_experts(backend, plan, (call++ % sets) * per_set, work, sz(o.d_model), out, scratch);
+    }));
+  const double all_busy = p.ffn_turns_ratio.back();
+  for (double& t : p.ffn_turns_ratio) t /= all_busy;
+}
+
 }  // namespace
 
 // The run's own expert phase (runtime/expert_compute.h): gather, SwiGLU FFN, gated sum.
 // Consecutive calls go to the next weight set, as each layer of a run has its own experts.
-void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
+
+void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
+                 Profile& p) {
   const size_t d = sz(o.d_model);
   const size_t most = sz(o.max_tokens) * sz(o.max_active);
   std::vector<float> work(most * d), out(work.size());
@@ -96,6 +136,7 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Pr
       }));
     }
   measure_warm_ffn(o, backend, comm, work.data(), out.data(), scratch, p);
+  measure_turns(o, backend, comm, host, work.data(), out.data(), scratch, p);
 }
 
 namespace {

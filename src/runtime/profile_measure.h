@@ -13,12 +13,24 @@
 
 namespace epbench {
 
-// OSU-style: `warmup` untimed calls, then `reps` calls each started together (barrier), each
-// timed as the slowest rank's; returns their median (warm caches, like a run's steady state).
+// OSU-style: `warmup` untimed calls, then `reps` calls each started together (barrier) and
+// timed as the slowest rank's (warm caches, like a run's steady state). Returns the larger of
+// the median call and the median span from the opening barrier to a closing one, less the
+// barrier's own cost: where ranks outnumber cores they take turns, and a rank that waits for a
+// core starts its clock late (docs/profile.md).
 double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn);
 
-// ffn_time_s over ffn_active x ffn_tokens: `a` experts of n tokens each, back to back.
-void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p);
+// The calling rank on its host; take_turns (the same on every rank): some host's ranks
+// outnumber its hardware threads.
+struct HostShare {
+  int local_rank = 0, local_size = 1;
+  bool take_turns = false;
+};
+
+// ffn_time_s over ffn_active x ffn_tokens: `a` experts of n tokens each, back to back; the warm
+// table; with host.take_turns, ffn_turns_ratio.
+void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
+                 Profile& p);
 
 // a2a_time_s per pattern (node: each rank's node) over a2a_bytes, and the count exchange.
 void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<int>& node,

@@ -275,4 +275,9 @@ uint64_t core_l2_cache_bytes() {
   return l2 ? l2->attr->cache.size : 0;
 }
 
+int host_hardware_threads() {
+  const Hwloc topo(false);
+  return std::max(1, hwloc_get_nbobjs_by_type(topo.get(), HWLOC_OBJ_PU));
+}
+
 }  // namespace epbench

@@ -47,6 +47,9 @@ void assign_nodes(JobTopology& t, int ranks_per_node);
 uint64_t last_level_cache_bytes();
 // Bytes of one core's L2 cache (hwloc's first L2), 0 unknown.
 uint64_t core_l2_cache_bytes();
+// Hardware threads this process may run on the host (hwloc PUs of the allowed cpuset): where a
+// host's ranks outnumber them, the ranks take turns (docs/profile.md).
+int host_hardware_threads();
 
 // The rank/host/node/NUMA/GPU map, one line per rank, for `epbench topo` and run logs.
 std::string format_topology(const JobTopology& t);
