@@ -92,8 +92,10 @@ void measure_warm_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm com
 
 // Where a host's ranks outnumber its hardware threads they take turns at its cores, and a phase
 // in which only some of them compute is shorter than one in which all do: ffn/turns_ratio[k-1]
-// is the phase with the first k ranks of each host busy over the phase with all of them, at
-// one shape of the table (its most active experts, 16 tokens each, clamped to the grid).
+// is the phase with k ranks of each host busy over the phase with all of them, at one shape of
+// the table (its most active experts, 16 tokens each, clamped to the grid). Which k ranks
+// matters where the OS places unbound ranks (two on one core or on two), so it is the mean
+// over the R windows of k consecutive local ranks, wrapping round.
 void measure_turns(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
                    const HostShare& host, const float* work, float* out, ExpertScratch& scratch,
                    Profile& p) {
@@ -101,12 +103,17 @@ void measure_turns(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
   if (!host.take_turns) return;
   const DispatchPlan plan = synthetic_expert_plan(sz(o.max_active), sz(std::min(16, o.max_tokens)));
   const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
+  const int R = host.local_size;
   size_t call = 0;
-  for (int busy = 1; busy <= host.local_size; ++busy)
-    p.ffn_turns_ratio.push_back(time_collective(comm, o.warmup, o.repetitions, [&] {
-      if (host.local_rank < busy)
-        run_experts(backend, plan, (call++ % sets) * per_set, work, sz(o.d_model), out, scratch);
-    }));
+  for (int busy = 1; busy <= R; ++busy) {
+    double sum = 0;
+    for (int first = 0; first < R; ++first)
+      sum += time_collective(comm, o.warmup, o.repetitions, [&] {
+        if ((host.local_rank - first + R) % R < busy)
+          run_experts(backend, plan, (call++ % sets) * per_set, work, sz(o.d_model), out, scratch);
+      });
+    p.ffn_turns_ratio.push_back(sum / R);
+  }
   const double all_busy = p.ffn_turns_ratio.back();
   for (double& t : p.ffn_turns_ratio) t /= all_busy;
 }
