@@ -37,7 +37,7 @@ CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOpti
   if (cluster.profile) {  // measured for these sizes and this many GPUs, or refused
     check_profile_shape(*cluster.profile, d_model, d_ff, G_);
     tables_ = std::make_shared<const ProfileTables>(*cluster.profile);
-    host_compute_.reserve(tables_->turns_ratio().size());  // no allocation while pricing
+    host_compute_.assign(tables_->turns_ratio().size(), 0);  // sized, so copies keep it
   }
   send_.assign(2 * sz(G_), 0);
   recv_.assign(2 * sz(G_), 0);
@@ -237,15 +237,13 @@ double CostModel::compute_with_turns(const SparseLayerCost& out) const {
   double longest = 0;
   for (size_t i = 0; i < out.size;) {
     const size_t host = sz(out.gpu[i]) / R;
-    host_compute_.clear();
+    size_t busy = 0;  // the host's touched GPUs, at most R
     for (; i < out.size && sz(out.gpu[i]) / R == host; ++i)
-      host_compute_.push_back(out.compute_s[i]);
-    std::sort(host_compute_.begin(), host_compute_.end(), std::greater<>());
+      host_compute_[busy++] = out.compute_s[i];
+    const auto u = host_compute_.begin();
+    std::sort(u, u + static_cast<std::ptrdiff_t>(busy), std::greater<>());
     double phase = 0;
-    for (size_t k = 0; k < host_compute_.size(); ++k) {
-      const double next = k + 1 < host_compute_.size() ? host_compute_[k + 1] : 0;
-      phase += (host_compute_[k] - next) * ratio[k];
-    }
+    for (size_t k = 0; k < busy; ++k) phase += (u[k] - (k + 1 < busy ? u[k + 1] : 0)) * ratio[k];
     longest = std::max(longest, phase);
   }
   return longest;

@@ -114,7 +114,7 @@ class CostModel {
   // Tokens sent and received per GPU and link class: [2g] other node, [2g + 1] same node.
   mutable std::vector<uint64_t> send_, recv_;
   mutable std::vector<uint32_t> slot_tokens_;  // [G*S]
-  mutable std::vector<double> host_compute_;   // one host's compute times (turns), capacity R
+  mutable std::vector<double> host_compute_;   // [R] one host's compute times (turns)
   // Lookup tables: integer division by a run-time divisor costs more than the rest of a pair.
   std::vector<int32_t> slot_gpu_;             // [G*S]
   std::vector<int32_t> gpu_node_;             // [G]
