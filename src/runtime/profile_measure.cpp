@@ -122,7 +122,6 @@ void measure_turns(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
 
 // The run's own expert phase (runtime/expert_compute.h): gather, SwiGLU FFN, gated sum.
 // Consecutive calls go to the next weight set, as each layer of a run has its own experts.
-
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
                  Profile& p) {
   const size_t d = sz(o.d_model);
