@@ -72,6 +72,9 @@ for job in $jobs; do
     # More ranks than cores: waiting ranks yield the core instead of spinning.
     oversub4) validate_job oversub4 3 2 -np 4 --oversubscribe --bind-to none \
                 --mca mpi_yield_when_idle 1 ;;
+    # The same 4 ranks bound two to a core (0 and 2 on one, 1 and 3 on the other).
+    bound4) validate_job bound4 3 2 -np 4 --oversubscribe --map-by core \
+              --bind-to core:overload-allowed --mca mpi_yield_when_idle 1 ;;
     *) echo "scripts/validate.sh: unknown job '$job' (bound2, oversub4)" >&2; exit 2 ;;
   esac
   reports+=("$out/$job.json" "$out/$job.schedule.json")

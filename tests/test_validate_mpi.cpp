@@ -34,6 +34,29 @@ class ValidateMpi : public RunFixture {
   std::string layouts;
 };
 
+// The profile's cold expert table at its most active experts and 1 and 16 tokens (its grid
+// has no 128) measured again before and after the runs, next to the profiled time.
+TEST_F(ValidateMpi, ReportsHowFarTheMachineMovedFromItsProfile) {
+  const auto r = validate({"--batch-sizes", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("machine against its profile: the expert phase at (experts x tokens) 2x1 "
+                       "2x16 measured again"),
+            std::string::npos)
+      << r.out;
+  const nlohmann::json drift = report()["machine_drift"];
+  ASSERT_EQ(drift.size(), 2u);
+  const double profiled[] = {2 * test::ffn_truth(1), 2 * test::ffn_truth(16)};
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(drift[i]["active_experts"], 2);
+    EXPECT_EQ(drift[i]["tokens"], i == 0 ? 1 : 16);
+    EXPECT_DOUBLE_EQ(drift[i]["profiled_s"].get<double>(), profiled[i]);
+    for (const char* when : {"before_s", "after_s"}) {
+      const double t = drift[i][when];
+      EXPECT_TRUE(t > 0 && std::isfinite(t)) << when << " " << t;
+    }
+  }
+}
+
 TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {
   const auto r = validate({});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -74,6 +97,7 @@ TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {
   const nlohmann::json once = report();  // iterated below: must outlive the loop
   EXPECT_EQ(once["rounds"], 1);
   for (const auto& c : once["configurations"]) EXPECT_EQ(c["measured_spread"], 0.0);
+  for (const auto& g : once["ranking"]) EXPECT_TRUE(g["rounds_spearman"].is_null());
   r = validate({"--rounds", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2 round(s)"), std::string::npos) << r.out;
@@ -83,6 +107,11 @@ TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {
   for (const auto& c : j["configurations"]) {
     const double spread = c["measured_spread"];
     EXPECT_TRUE(spread >= 0 && std::isfinite(spread)) << spread;
+  }
+  for (const auto& g : j["ranking"]) {  // null only where a round's times were all ties
+    if (!g["rounds_spearman"].is_null()) {
+      EXPECT_LE(std::fabs(g["rounds_spearman"].get<double>()), 1);
+    }
   }
   EXPECT_EQ(validate({"--rounds", "0"}).exit_code, 2);
 }

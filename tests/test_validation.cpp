@@ -35,6 +35,32 @@ TEST(Validation, ErrorStatsAreRelativeNearestRankAndSkipNaN) {
   EXPECT_EQ(relative_error_stats({}, {}).count, 0u);
 }
 
+TEST(Validation, MeasuredStepTimeIsTheMeanOfEachStepsMedianRound) {
+  // A hiccup in a different step of two rounds: every round's mean is off, no step's median.
+  const std::vector<std::vector<double>> rounds = {{10, 1}, {1, 10}, {1, 1}};
+  EXPECT_DOUBLE_EQ(mean_of_step_medians(rounds), 1.0);
+  EXPECT_DOUBLE_EQ(mean_of_step_medians({{1, 3}, {2, 4}, {3, 5}}), 3.0);
+  EXPECT_DOUBLE_EQ(mean_of_step_medians({{2, 4}}), 3.0);  // one round: its mean
+  EXPECT_EQ(mean_of_step_medians({}), 0.0);
+}
+
+TEST(Validation, RoundAgreementIsTheMedianSpearmanOverPairsOfRounds) {
+  // Three layouts at one batch size; round 2 swaps the last two: pairs 1, 0.5, 0.5.
+  const auto round = [](double a, double b, double c) {
+    return std::vector<ValidationPoint>{
+        {"a", "first", 1, a, 0}, {"b", "first", 1, b, 0}, {"c", "first", 1, c, 0}};
+  };
+  const std::vector<std::vector<ValidationPoint>> rounds = {round(1, 2, 3), round(1, 2, 3),
+                                                            round(1, 3, 2)};
+  ValidationSummary s = summarize_validation(rounds[0]);
+  ASSERT_EQ(s.ranking.size(), 1u);
+  EXPECT_TRUE(std::isnan(s.ranking[0].rounds_spearman));  // not asked: undefined
+  add_round_agreement(rounds, s);
+  EXPECT_DOUBLE_EQ(s.ranking[0].rounds_spearman, 0.5);
+  add_round_agreement({rounds[0]}, s);  // one round: nothing to compare
+  EXPECT_TRUE(std::isnan(s.ranking[0].rounds_spearman));
+}
+
 TEST(Validation, RanksEachBatchSizeAndRoutingApart) {
   // B=1: the model orders the three layouts as measured; B=16: exactly backwards.
   const std::vector<ValidationPoint> points = {

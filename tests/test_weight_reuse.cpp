@@ -61,30 +61,38 @@ TEST(WeightReuse, WarmTableIsExactAtGridPointsAndNeverAboveCold) {
   EXPECT_EQ(t.expert_bytes(), uint64_t(3 * 256 * 512 * 4));
 }
 
-// One layer, top-1, 4 experts on 2 GPUs of 2 slots: GPU 0 holds experts 0 and 1, GPU 1
-// holds 2 and 3 (slots 0..3 in that order).
+// Top-1 tokens on 2 GPUs of 2 slots. By default 4 experts, one replica each: GPU 0 holds
+// experts 0 and 1, GPU 1 holds 2 and 3 (slots 0..3 in that order).
 struct OneLayer {
   TokenBlock tokens;
   std::vector<LayerReplicas> replicas;
   // experts: [tokens, layers] top-1 choices
-  explicit OneLayer(std::vector<uint16_t> experts, int layers = 1) {
+  explicit OneLayer(std::vector<uint16_t> experts, int layers = 1,
+                    std::vector<std::vector<uint16_t>> gpu_experts = {{0, 1}, {2, 3}}, int E = 4) {
     tokens.num_layers = layers, tokens.top_k = 1;
     tokens.resize(experts.size() / size_t(layers), false);
     tokens.expert_ids = experts;
     LayerPlacement layer;
-    layer.gpu_experts = {{0, 1}, {2, 3}};
-    for (int l = 0; l < layers; ++l) replicas.push_back(make_replicas(layer, 4, 2, 2));
+    layer.gpu_experts = std::move(gpu_experts);
+    for (int l = 0; l < layers; ++l) replicas.push_back(make_replicas(layer, E, 2, 2));
   }
 };
+
+// mark_warm_slots with the routing most tests need: every replica first.
+void mark_warm(const OneLayer& l, ReuseSteps steps, const CostModel& cost,
+               std::vector<uint8_t>& warm) {
+  Router first(RoutingPolicy::kFirst);
+  mark_warm_slots(l.tokens, steps, l.replicas, cost, first, warm);
+}
 
 TEST(WeightReuse, SlotsOfRecentExpertsAreWarm) {
   const OneLayer l({0, 2, 1});  // tokens 0 and 1 came before
   const CostModel cost(test::profiled_cluster(warm_profile(3)), 256, 512);
   const uint64_t previous[] = {0, 1}, one_step[] = {0, 2};
   std::vector<uint8_t> warm;
-  mark_warm_slots(l.tokens, {previous + 2, 0, previous, one_step, 1}, l.replicas, cost, warm);
+  mark_warm(l, {previous + 2, 0, previous, one_step, 1}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
-  mark_warm_slots(l.tokens, {previous, 0, previous, one_step, 0}, l.replicas, cost, warm);
+  mark_warm(l, {previous, 0, previous, one_step, 0}, cost, warm);
   EXPECT_TRUE(warm.empty());
 }
 
@@ -94,13 +102,13 @@ TEST(WeightReuse, OnlyTheMostRecentExpertsThatFitTheCacheAreWarm) {
   // Four steps of one token: GPU 0 read expert 0, then 1 (twice); GPU 1 read 2.
   const uint64_t history[] = {0, 1, 2, 3}, offsets[] = {0, 1, 2, 3, 4};
   std::vector<uint8_t> warm;
-  mark_warm_slots(l.tokens, {history + 4, 0, history, offsets, 4}, l.replicas, cost, warm);
+  mark_warm(l, {history + 4, 0, history, offsets, 4}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{0, 1, 1, 0}));  // expert 0 was evicted by expert 1
-  mark_warm_slots(l.tokens, {history + 1, 0, history, offsets, 1}, l.replicas, cost, warm);
+  mark_warm(l, {history + 1, 0, history, offsets, 1}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));  // only expert 0 before
   // The same four tokens as one step: its experts were read at once, all of GPU 0's overflow.
   const uint64_t together[] = {0, 4};
-  mark_warm_slots(l.tokens, {history + 4, 0, history, together, 1}, l.replicas, cost, warm);
+  mark_warm(l, {history + 4, 0, history, together, 1}, cost, warm);
   EXPECT_EQ(warm[2], 1);
   EXPECT_EQ(warm[0] + warm[1], 1);
 }
@@ -110,14 +118,33 @@ TEST(WeightReuse, TheStepsOwnLowerLayersCountAgainstTheCache) {
   const uint64_t token[] = {0, 1}, offsets[] = {0, 1};
   std::vector<uint8_t> warm;
   // Two experts fit: both layers find expert 0 cached.
-  mark_warm_slots(l.tokens, {token + 1, 1, token, offsets, 1}, l.replicas,
-                  CostModel(test::profiled_cluster(warm_profile(2)), 256, 512), warm);
+  mark_warm(l, {token + 1, 1, token, offsets, 1},
+            CostModel(test::profiled_cluster(warm_profile(2)), 256, 512), warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0, 1, 0, 0, 0}));
   // One fits: layer 0's expert was evicted by the earlier token's layer 1, and layer 1's by
   // this step's layer 0.
-  mark_warm_slots(l.tokens, {token + 1, 1, token, offsets, 1}, l.replicas,
-                  CostModel(test::profiled_cluster(warm_profile(1)), 256, 512), warm);
+  mark_warm(l, {token + 1, 1, token, offsets, 1},
+            CostModel(test::profiled_cluster(warm_profile(1)), 256, 512), warm);
   EXPECT_EQ(warm, std::vector<uint8_t>(8, 0));
+}
+
+// Expert 0 has a replica on each GPU (slots 0 and 2); expert 2 is slot 3 on GPU 1.
+TEST(WeightReuse, OnlyTheReplicasTheRouterChoseAreRead) {
+  const OneLayer l({2, 0, 0, 0, 1}, 1, {{0, 1}, {0, 2}}, 3);
+  const CostModel cost(test::profiled_cluster(warm_profile(1)), 256, 512);  // one expert fits
+  // Expert 2, then a step of expert 0 (one token), now expert 1.
+  const uint64_t one[] = {0, 1, 4}, one_offsets[] = {0, 1, 2};
+  std::vector<uint8_t> warm;
+  mark_warm(l, {one + 2, 1, one, one_offsets, 2}, cost, warm);
+  // `first` read expert 0 on GPU 0 only: GPU 1 still holds expert 2.
+  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 1}));
+  // Two tokens of expert 0 in one step: round-robin reads both replicas, first one.
+  const uint64_t two[] = {1, 2, 4}, two_offsets[] = {0, 2};
+  Router round_robin(RoutingPolicy::kRoundRobin);
+  mark_warm_slots(l.tokens, {two + 2, 1, two, two_offsets, 1}, l.replicas, cost, round_robin, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
+  mark_warm(l, {two + 2, 1, two, two_offsets, 1}, cost, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));
 }
 
 TEST(WeightReuse, NoReuseWithoutAWarmTable) {
@@ -125,7 +152,7 @@ TEST(WeightReuse, NoReuseWithoutAWarmTable) {
   const CostModel cost(test::profiled_cluster(test::synthetic_profile()), 256, 512);
   const uint64_t previous[] = {0}, offsets[] = {0, 1};
   std::vector<uint8_t> warm;
-  mark_warm_slots(l.tokens, {previous + 1, 0, previous, offsets, 1}, l.replicas, cost, warm);
+  mark_warm(l, {previous + 1, 0, previous, offsets, 1}, cost, warm);
   EXPECT_TRUE(warm.empty());
 }
 

@@ -51,8 +51,17 @@ def load_report(path):
             "measured": _field(c, "measured_step_s", path, float),
             "predicted": _field(c, "predicted_step_s", path, float)})
     for g in _field(j, "ranking", path, list):
-        out["ranking"].append({k: _field(g, k, path, t) for k, t in
-                               (("batch_size", int), ("routing", str), ("layouts", int), ("spearman", float))})
+        row = {k: _field(g, k, path, t) for k, t in
+               (("batch_size", int), ("routing", str), ("layouts", int), ("spearman", float))}
+        # the rounds against each other: reports before it existed have none
+        row["rounds_spearman"] = _field(g, "rounds_spearman", path, float) if isinstance(g, dict) and \
+            "rounds_spearman" in g else math.nan
+        out["ranking"].append(row)
+    out["machine_drift"] = []
+    for d in j.get("machine_drift", []):
+        out["machine_drift"].append({k: _field(d, k, path, t) for k, t in
+                                     (("active_experts", int), ("tokens", int), ("profiled_s", float),
+                                      ("before_s", float), ("after_s", float))})
     out["requests"] = []
     for q in j.get("requests", []):
         out["requests"].append({k: _field(q, k, path, float) for k in
@@ -65,6 +74,14 @@ def load_report(path):
 
 def _pct(x):
     return "n/a" if x != x else f"{100 * x:.1f} %"
+
+
+def _signed_pct(x):
+    return f"{100 * x:+.1f} %"
+
+
+def _rho(x):
+    return "n/a" if x != x else f"{x:.2f}"
 
 
 def markdown(reports):
@@ -81,10 +98,17 @@ def markdown(reports):
             if t["count"] > 0:
                 lines += [f"{label} over {int(t['count'])} requests: median {_pct(t['median'])}, "
                           f"p90 {_pct(t['p90'])}, max {_pct(t['max'])}.", ""]
-        lines += ["| B | routing | layouts | Spearman |", "| --- | --- | --- | --- |"]
+        if r["machine_drift"]:
+            lines += ["The machine against its profile (the expert phase measured again, over the "
+                      "profiled time - 1): " + ", ".join(
+                          f"{d['active_experts']}x{d['tokens']}: before {_signed_pct(d['before_s'] / d['profiled_s'] - 1)}"
+                          f", after {_signed_pct(d['after_s'] / d['profiled_s'] - 1)}"
+                          for d in r["machine_drift"]) + ".", ""]
+        lines += ["| B | routing | layouts | Spearman | rounds against each other |",
+                  "| --- | --- | --- | --- | --- |"]
         for g in r["ranking"]:
-            rho = "n/a" if g["spearman"] != g["spearman"] else f"{g['spearman']:.2f}"
-            lines.append(f"| {g['batch_size']} | {g['routing']} | {g['layouts']} | {rho} |")
+            lines.append(f"| {g['batch_size']} | {g['routing']} | {g['layouts']} | {_rho(g['spearman'])} | "
+                         f"{_rho(g['rounds_spearman'])} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -14,9 +14,12 @@
 #include "cli/run_cli.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/numeric.h"
 #include "common/strprintf.h"
 #include "results/summary.h"
 #include "results/validation.h"
+#include "runtime/profile_job.h"
+#include "runtime/topology.h"
 
 namespace epbench::cli {
 
@@ -35,6 +38,9 @@ struct Validation {
   std::vector<double> tokens_per_step;
   std::vector<double> spread;  // per configuration: slowest round's mean / fastest's - 1
   int rounds = 1;
+  // The profile's cold expert table measured again before the first round and after the last
+  // (empty without a profile): how far the machine itself moved.
+  std::vector<DriftPoint> drift_before, drift_after;
   ValidationSummary summary;
   ErrorStats ttft, tpot;  // count 0 without --schedule
 };
@@ -61,15 +67,21 @@ void append_requests(const std::vector<std::vector<MeasuredConfig>>& rounds, siz
 }
 
 // Every round ran the same configurations in the same order; the prediction is the same in
-// each (the model is deterministic), the measurement is each configuration's median round.
+// each (the model is deterministic), the measurement is each step's median round.
 Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& rounds) {
   Validation v;
   v.rounds = static_cast<int>(rounds.size());
+  std::vector<std::vector<ValidationPoint>> by_round(rounds.size());  // each round's means
   for (size_t c = 0; c < rounds[0].size(); ++c) {
     const MeasuredConfig& r = rounds[0][c];
     std::vector<double> means;
-    for (const auto& round : rounds) means.push_back(summarize(round[c].measured).step_time_mean);
-    v.points.push_back({r.layout, r.routing, r.batch_size, median_of(means),
+    std::vector<std::vector<double>> steps;
+    for (size_t i = 0; i < rounds.size(); ++i) {
+      means.push_back(summarize(rounds[i][c].measured).step_time_mean);
+      steps.push_back(rounds[i][c].measured.step_time);
+      by_round[i].push_back({r.layout, r.routing, r.batch_size, means.back(), 0});
+    }
+    v.points.push_back({r.layout, r.routing, r.batch_size, mean_of_step_medians(steps),
                         summarize(r.predicted).step_time_mean});
     v.spread.push_back(*std::max_element(means.begin(), means.end()) /
                            *std::min_element(means.begin(), means.end()) -
@@ -78,6 +90,7 @@ Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& round
     append_requests(rounds, c, v);
   }
   v.summary = summarize_validation(v.points);
+  add_round_agreement(by_round, v.summary);
   v.ttft = relative_error_stats(v.ttft_m, v.ttft_s);
   v.tpot = relative_error_stats(v.tpot_m, v.tpot_s);
   return v;
@@ -96,6 +109,25 @@ std::string stats_line(const char* what, const ErrorStats& s, const char* over) 
                    percent(s.median).c_str(), percent(s.p90).c_str(), percent(s.max).c_str());
 }
 
+// measured / profiled - 1 of the probe's points, e.g. "+3.1 % +0.4 %".
+std::string drift_text(const std::vector<DriftPoint>& points) {
+  std::string out;
+  for (const DriftPoint& d : points)
+    out += strprintf(" %+.1f %%", 100 * (d.measured_s / d.profiled_s - 1));
+  return out;
+}
+
+std::string drift_lines(const Validation& v) {
+  if (v.drift_before.empty()) return "";
+  std::string shapes;
+  for (const DriftPoint& d : v.drift_before)
+    shapes +=
+        strprintf(" %lldx%lld", static_cast<long long>(d.active), static_cast<long long>(d.tokens));
+  return "machine against its profile: the expert phase at (experts x tokens)" + shapes +
+         " measured again, over the profile's time - 1: before the runs" +
+         drift_text(v.drift_before) + ", after" + drift_text(v.drift_after) + "\n";
+}
+
 std::string report_text(const Validation& v) {
   std::string out = strprintf("%-20s %-11s %4s %8s %9s %9s %7s %7s\n", "layout", "routing", "B",
                               "tok/step", "step m ms", "step p ms", "error", "spread");
@@ -107,13 +139,17 @@ std::string report_text(const Validation& v) {
         percent(relative_error(p.measured_s, p.predicted_s)).c_str(), percent(v.spread[i]).c_str());
   }
   out += stats_line("step time", v.summary.step_time, "configurations");
-  out += "ranking of the layouts, Spearman of predicted against measured step times:\n";
+  out +=
+      "ranking of the layouts, Spearman of predicted against measured step times (and of "
+      "the rounds' measured times against each other, the median over pairs of rounds: how "
+      "well the measurement repeats):\n";
   for (const RankAgreement& g : v.summary.ranking)
-    out += strprintf("  B=%-4d %-11s %2zu layouts  %s\n", g.batch_size, g.routing.c_str(),
-                     g.layouts, rho_text(g.spearman).c_str());
+    out +=
+        strprintf("  B=%-4d %-11s %2zu layouts  %s  (rounds %s)\n", g.batch_size, g.routing.c_str(),
+                  g.layouts, rho_text(g.spearman).c_str(), rho_text(g.rounds_spearman).c_str());
   if (v.ttft.count > 0) out += stats_line("TTFT", v.ttft, "requests");
   if (v.tpot.count > 0) out += stats_line("TPOT", v.tpot, "requests");
-  return out;
+  return out + drift_lines(v);
 }
 
 // JSON has no NaN: an undefined figure (TPOT of a one-token request, a Spearman of ties) is null.
@@ -161,7 +197,8 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
     ranking.push_back({{"batch_size", g.batch_size},
                        {"routing", g.routing},
                        {"layouts", g.layouts},
-                       {"spearman", number_or_null(g.spearman)}});
+                       {"spearman", number_or_null(g.spearman)},
+                       {"rounds_spearman", number_or_null(g.rounds_spearman)}});
   j["ranking"] = ranking;
   nlohmann::ordered_json requests = nlohmann::ordered_json::array();
   for (size_t i = 0; i < v.ttft_m.size(); ++i)
@@ -172,6 +209,14 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
   j["requests"] = requests;
   j["ttft_error"] = stats_json(v.ttft);
   j["tpot_error"] = stats_json(v.tpot);
+  nlohmann::ordered_json drift = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < v.drift_before.size(); ++i)
+    drift.push_back({{"active_experts", v.drift_before[i].active},
+                     {"tokens", v.drift_before[i].tokens},
+                     {"profiled_s", v.drift_before[i].profiled_s},
+                     {"before_s", v.drift_before[i].measured_s},
+                     {"after_s", v.drift_after[i].measured_s}});
+  j["machine_drift"] = drift;
   return j.dump(2) + "\n";
 }
 
@@ -214,10 +259,23 @@ void validate(ValidateCliOptions& o) {
       cluster = load_cluster(cfg.cluster);
       if (mpi.rank() == 0 && !o.report.empty()) report = std::make_unique<AtomicOutput>(o.report);
     });
+    const auto probe = [&] {
+      // A profile of another machine or job is refused by the runs, with its field named.
+      const Profile* p = cluster.profile.get();
+      if (!p || p->backend != cfg.backend || p->dtype != dtype_name(cfg.dtype) ||
+          p->world_size != mpi.size())
+        return std::vector<DriftPoint>{};
+      const int gpu =
+          discover_topology(MPI_COMM_WORLD, cfg.ranks_per_node).ranks[sz(mpi.rank())].gpu;
+      return probe_profile(*cluster.profile, MPI_COMM_WORLD, gpu, cfg.threads);
+    };
+    const std::vector<DriftPoint> before = probe();
     std::vector<std::vector<MeasuredConfig>> rounds;
     for (int i = 0; i < o.rounds; ++i) rounds.push_back(run_job(cfg, MPI_COMM_WORLD));
+    const std::vector<DriftPoint> after = probe();
     if (mpi.rank() != 0) return;
-    const Validation v = validate_rounds(rounds);
+    Validation v = validate_rounds(rounds);
+    v.drift_before = before, v.drift_after = after;
     std::string text = strprintf(
                            "validate: %zu configurations run for real on %d ranks, %d "
                            "round(s) (m: the median round's mean); ",

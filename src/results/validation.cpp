@@ -66,6 +66,17 @@ double median_of(std::vector<double> values) {
   return values.empty() ? kNaN : percentile(values, 0.5);
 }
 
+double mean_of_step_medians(const std::vector<std::vector<double>>& rounds) {
+  const size_t steps = rounds.empty() ? 0 : rounds[0].size();
+  double sum = 0;
+  std::vector<double> step(rounds.size());
+  for (size_t s = 0; s < steps; ++s) {
+    for (size_t r = 0; r < rounds.size(); ++r) step[r] = rounds[r].at(s);
+    sum += median_of(step);
+  }
+  return steps == 0 ? 0 : sum / static_cast<double>(steps);
+}
+
 ErrorStats relative_error_stats(const std::vector<double>& measured,
                                 const std::vector<double>& predicted) {
   std::vector<double> errors;
@@ -104,6 +115,21 @@ ValidationSummary summarize_validation(const std::vector<ValidationPoint>& point
       s.min_spearman = rho;
   }
   return s;
+}
+
+void add_round_agreement(const std::vector<std::vector<ValidationPoint>>& rounds,
+                         ValidationSummary& s) {
+  std::vector<std::vector<double>> per_group(s.ranking.size());
+  for (size_t i = 0; i < rounds.size(); ++i)
+    for (size_t j = i + 1; j < rounds.size(); ++j) {
+      std::vector<ValidationPoint> pair = rounds[i];  // round i measured, round j "predicted"
+      for (size_t c = 0; c < pair.size(); ++c) pair[c].predicted_s = rounds[j][c].measured_s;
+      const ValidationSummary between = summarize_validation(pair);
+      for (size_t g = 0; g < per_group.size() && g < between.ranking.size(); ++g)
+        per_group[g].push_back(between.ranking[g].spearman);
+    }
+  for (size_t g = 0; g < per_group.size(); ++g)
+    s.ranking[g].rounds_spearman = median_of(per_group[g]);
 }
 
 }  // namespace epbench

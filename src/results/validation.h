@@ -3,6 +3,7 @@
 // from what the same configurations measured, and whether it ranks the placements as the
 // measurements do.
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct RankAgreement {
   std::string routing;
   size_t layouts = 0;
   double spearman = 0;  // NaN with fewer than 2 layouts or when one side is all ties
+  // The measurement against itself: the median over pairs of rounds of the Spearman between
+  // two rounds' measured times (NaN with one round). No model ranks better than the
+  // measurement repeats.
+  double rounds_spearman = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct ValidationSummary {
@@ -39,11 +44,19 @@ double relative_error(double measured, double predicted);
 // The nearest-rank median (the lower middle of an even count) of the values that are not NaN;
 // NaN if none.
 double median_of(std::vector<double> values);
+// rounds[r][s]: step s's time in round r, the same steps in every round. Each step's median over
+// the rounds, averaged over the steps: a hiccup of the machine during one round's step is
+// dropped rather than averaged in. 0 without steps.
+double mean_of_step_medians(const std::vector<std::vector<double>>& rounds);
 // Skips pairs where either value is NaN (a request with one output token has no TPOT).
 ErrorStats relative_error_stats(const std::vector<double>& measured,
                                 const std::vector<double>& predicted);
 // Pearson correlation of the average ranks (ties share their mean rank).
 double spearman(const std::vector<double>& a, const std::vector<double>& b);
 ValidationSummary summarize_validation(const std::vector<ValidationPoint>& points);
+// Sets s.ranking's rounds_spearman from rounds[r]: round r's points (measured_s its own),
+// the same configurations in the same order in every round.
+void add_round_agreement(const std::vector<std::vector<ValidationPoint>>& rounds,
+                         ValidationSummary& s);
 
 }  // namespace epbench

@@ -1,6 +1,8 @@
 #include "runtime/profile_job.h"
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -145,6 +147,49 @@ Profile run_profile(const ProfileOptions& o, MPI_Comm comm) {
     if (rank == 0) write_profile(o.output, p);
   });
   return p;
+}
+
+namespace {
+
+std::vector<std::pair<int64_t, int64_t>> probe_points(const Profile& p) {
+  std::vector<std::pair<int64_t, int64_t>> points;
+  for (int64_t n : {1, 16, 128})
+    if (std::find(p.ffn_tokens.begin(), p.ffn_tokens.end(), n) != p.ffn_tokens.end())
+      points.emplace_back(p.ffn_active.back(), n);
+  if (points.empty()) points.emplace_back(p.ffn_active.back(), p.ffn_tokens.front());
+  return points;
+}
+
+double profiled_time(const Profile& p, int64_t active, int64_t tokens) {
+  const auto index = [](const std::vector<int64_t>& grid, int64_t v) {
+    return static_cast<size_t>(std::find(grid.begin(), grid.end(), v) - grid.begin());
+  };
+  return p
+      .ffn_time_s[index(p.ffn_active, active) * p.ffn_tokens.size() + index(p.ffn_tokens, tokens)];
+}
+
+}  // namespace
+
+std::vector<DriftPoint> probe_profile(const Profile& profile, MPI_Comm comm, int gpu, int threads) {
+  ProfileOptions o;
+  o.backend = profile.backend, o.dtype = parse_dtype(profile.dtype);
+  o.d_model = static_cast<int>(profile.d_model), o.d_ff = static_cast<int>(profile.d_ff);
+  o.max_active = static_cast<int>(profile.ffn_active.back());
+  o.max_tokens = static_cast<int>(profile.ffn_tokens.back());
+  o.weight_sets = static_cast<int>(profile.weight_sets);
+  o.repetitions = static_cast<int>(std::max<int64_t>(1, profile.repetitions));
+  o.threads = threads;
+  const std::vector<std::pair<int64_t, int64_t>> points = probe_points(profile);
+  std::vector<double> measured;
+  agree(comm, [&] {
+    const std::unique_ptr<FfnBackend> ffn = make_ffn(o, gpu);
+    measured = measure_ffn_points(o, *ffn, comm, points);
+  });
+  std::vector<DriftPoint> out;
+  for (size_t i = 0; i < points.size(); ++i)
+    out.push_back({points[i].first, points[i].second,
+                   profiled_time(profile, points[i].first, points[i].second), measured[i]});
+  return out;
 }
 
 }  // namespace epbench

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "costmodel/profile.h"
 #include "runtime/seeded_values.h"
@@ -42,5 +43,17 @@ std::vector<int64_t> doubling_grid(int64_t first, int64_t last);
 
 // Measures on every rank and returns the profile (complete on rank 0), written if output.
 Profile run_profile(const ProfileOptions& o, MPI_Comm comm);
+
+// One point of a profile's cold expert table, measured again.
+struct DriftPoint {
+  int64_t active = 0, tokens = 0;
+  double profiled_s = 0, measured_s = 0;
+};
+
+// How far this machine's speed moved since `profile` was measured: its cold expert table at
+// the most active experts and 1, 16 and 128 tokens each (those of its grid), measured again
+// now with the profile's own settings and `threads` BLAS threads. Collective; the same on
+// every rank. `gpu`: this rank's device (cuda).
+std::vector<DriftPoint> probe_profile(const Profile& profile, MPI_Comm comm, int gpu, int threads);
 
 }  // namespace epbench

@@ -118,31 +118,57 @@ void measure_turns(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
   for (double& t : p.ffn_turns_ratio) t /= all_busy;
 }
 
+// What every FFN measurement works in: the received rows, the output, the scratch, and the
+// count of calls so far (each call goes to the next weight set, as each layer of a run has
+// its own experts).
+struct FfnBench {
+  const ProfileOptions& o;
+  FfnBackend& backend;
+  std::vector<float> work, out;
+  ExpertScratch scratch;
+  size_t call = 0;
+
+  FfnBench(const ProfileOptions& options, FfnBackend& b)
+      : o(options),
+        backend(b),
+        work(sz(o.max_tokens) * sz(o.max_active) * sz(o.d_model)),
+        out(work.size()) {
+    for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
+    backend.reserve_rows(sz(o.max_tokens) * sz(o.max_active));  // no allocation while timed
+  }
+
+  // One point of the cold table: `active` experts of `tokens` rows each, back to back.
+  double time_cold(MPI_Comm comm, size_t active, size_t tokens) {
+    const DispatchPlan plan = synthetic_expert_plan(active, tokens);
+    const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
+    return time_collective(comm, o.warmup, o.repetitions, [&] {
+      run_experts(backend, plan, (call++ % sets) * per_set, work.data(), sz(o.d_model), out.data(),
+                  scratch);
+    });
+  }
+};
+
 }  // namespace
 
 // The run's own expert phase (runtime/expert_compute.h): gather, SwiGLU FFN, gated sum.
-// Consecutive calls go to the next weight set, as each layer of a run has its own experts.
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
                  Profile& p) {
-  const size_t d = sz(o.d_model);
-  const size_t most = sz(o.max_tokens) * sz(o.max_active);
-  std::vector<float> work(most * d), out(work.size());
-  for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
-  ExpertScratch scratch;
-  backend.reserve_rows(sz(o.max_tokens) * sz(o.max_active));  // no allocation while timed
+  FfnBench bench(o, backend);
   p.ffn_time_s.clear();
-  const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
-  size_t call = 0;
   for (int64_t a : p.ffn_active)
-    for (int64_t n : p.ffn_tokens) {
-      const DispatchPlan plan =
-          synthetic_expert_plan(static_cast<size_t>(a), static_cast<size_t>(n));
-      p.ffn_time_s.push_back(time_collective(comm, o.warmup, o.repetitions, [&] {
-        run_experts(backend, plan, (call++ % sets) * per_set, work.data(), d, out.data(), scratch);
-      }));
-    }
-  measure_warm_ffn(o, backend, comm, work.data(), out.data(), scratch, p);
-  measure_turns(o, backend, comm, host, work.data(), out.data(), scratch, p);
+    for (int64_t n : p.ffn_tokens)
+      p.ffn_time_s.push_back(bench.time_cold(comm, static_cast<size_t>(a), static_cast<size_t>(n)));
+  measure_warm_ffn(o, backend, comm, bench.work.data(), bench.out.data(), bench.scratch, p);
+  measure_turns(o, backend, comm, host, bench.work.data(), bench.out.data(), bench.scratch, p);
+}
+
+std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
+                                       const std::vector<std::pair<int64_t, int64_t>>& points) {
+  FfnBench bench(o, backend);
+  std::vector<double> t;
+  for (const auto& [active, tokens] : points)
+    t.push_back(bench.time_cold(comm, static_cast<size_t>(active), static_cast<size_t>(tokens)));
+  return t;
 }
 
 namespace {

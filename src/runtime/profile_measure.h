@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "costmodel/profile.h"
@@ -31,6 +32,11 @@ struct HostShare {
 // table; with host.take_turns, ffn_turns_ratio.
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
                  Profile& p);
+
+// The cold table at `points` (active experts, tokens each), measured as measure_ffn measures
+// it; validate compares them with a profile's to see how far the machine moved since.
+std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
+                                       const std::vector<std::pair<int64_t, int64_t>>& points);
 
 // a2a_time_s per pattern (node: each rank's node) over a2a_bytes, and the count exchange.
 void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<int>& node,

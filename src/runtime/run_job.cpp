@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <optional>
 
 #include "common/error.h"
@@ -425,32 +427,55 @@ void write_results(const Job& job, const std::vector<MeasuredConfig>& configs) {
   write_run_results(job.cfg.output, info, configs);
 }
 
-void run_layout(Job& job, const PreparedLayout& p, Exchange& exchange,
-                std::vector<MeasuredConfig>& out) {
+std::unique_ptr<FfnBackend> loaded_backend(const Job& job, const PreparedLayout& p) {
   std::unique_ptr<FfnBackend> backend;
   agree(job.comm, [&] {
     backend = make_backend(job, p);
     load_shards(p.layout, job.rank, job.d_model, job.d_ff, job.cfg.dtype, job.cfg.seed, *backend);
   });
-  if (job.schedule) {
-    const RoutingPolicy rp = job.cfg.routings.front();
+  return backend;
+}
+
+// run --schedule: the schedule once per layout.
+void run_schedules(Job& job, Exchange& exchange, std::vector<MeasuredConfig>& out) {
+  const RoutingPolicy rp = job.cfg.routings.front();
+  for (const PreparedLayout& p : job.layouts) {
+    const std::unique_ptr<FfnBackend> backend = loaded_backend(job, p);
     out.push_back(run_schedule_config(job, p, rp, *backend, exchange));
     job.attrs.push_back(config_attrs(job, p, rp, 0));
-    return;
   }
-  for (int b : job.cfg.batch_sizes) {
-    StepPlan plan;
-    uint64_t steps = 0;
-    agree(job.comm, [&] {
-      const PlanOptions po{job.cfg.allocation, job.cfg.batching, b, job.cfg.prefill_chunk, 0};
-      plan = plan_layout_steps(p, job.block, job.spans, po);
-      steps = measured_steps(job, plan);
-    });
-    for (RoutingPolicy rp : job.cfg.routings) {
-      out.push_back(run_config(job, p, plan, rp, b, steps, *backend, exchange));
-      job.attrs.push_back(config_attrs(job, p, rp, b));
+}
+
+// Batch size after batch size, every layout in turn (its shards loaded again, a few ms), so
+// that the layouts compared at one batch size run seconds apart under the same conditions of
+// the machine, not minutes apart as its drift changes them. Results stay in layout order:
+// layout, then batch size, then routing.
+void run_batches(Job& job, Exchange& exchange, std::vector<MeasuredConfig>& out) {
+  const size_t B = job.cfg.batch_sizes.size(), R = job.cfg.routings.size();
+  std::vector<MeasuredConfig> ran(job.layouts.size() * B * R);
+  std::vector<ConfigAttrs> attrs(ran.size());
+  for (size_t bi = 0; bi < B; ++bi) {
+    const int b = job.cfg.batch_sizes[bi];
+    for (size_t li = 0; li < job.layouts.size(); ++li) {
+      const PreparedLayout& p = job.layouts[li];
+      const std::unique_ptr<FfnBackend> backend = loaded_backend(job, p);
+      StepPlan plan;
+      uint64_t steps = 0;
+      agree(job.comm, [&] {
+        const PlanOptions po{job.cfg.allocation, job.cfg.batching, b, job.cfg.prefill_chunk, 0};
+        plan = plan_layout_steps(p, job.block, job.spans, po);
+        steps = measured_steps(job, plan);
+      });
+      for (size_t ri = 0; ri < R; ++ri) {
+        const RoutingPolicy rp = job.cfg.routings[ri];
+        const size_t at = (li * B + bi) * R + ri;
+        ran[at] = run_config(job, p, plan, rp, b, steps, *backend, exchange);
+        attrs[at] = config_attrs(job, p, rp, b);
+      }
     }
   }
+  std::move(ran.begin(), ran.end(), std::back_inserter(out));
+  job.attrs.insert(job.attrs.end(), attrs.begin(), attrs.end());
 }
 
 // What the job is about to do, and where its ranks run.
@@ -493,7 +518,10 @@ std::vector<MeasuredConfig> run_job(const RunOptions& given, MPI_Comm comm) {
   std::unique_ptr<Exchange> exchange;
   agree(comm, [&] { exchange = make_exchange(job); });
   std::vector<MeasuredConfig> out;
-  for (const PreparedLayout& p : job.layouts) run_layout(job, p, *exchange, out);
+  if (job.schedule)
+    run_schedules(job, *exchange, out);
+  else
+    run_batches(job, *exchange, out);
   // Rank 0 writes; the others wait so that the job ends with the file in place or an error.
   agree(comm, [&] {
     if (job.rank == 0 && !cfg.output.empty()) write_results(job, out);

@@ -43,7 +43,8 @@ StepTokens step_tokens(const StepPlan& plan, size_t s) {
   const size_t first = plan.offset[s];
   // The plan's earlier steps precede this one in plan.token: they are its history.
   return {plan.token.data() + first, plan.home.data() + first, plan.offset[s + 1] - first,
-          plan.token.data(),         plan.offset.data(),       s};
+          plan.token.data(),         plan.offset.data(),       s,
+          plan.home.data()};
 }
 
 void store_step(const StepPrice& p, size_t s, size_t n, ConfigResult& out) {
@@ -172,7 +173,7 @@ void price_one_step(const ConfigJob& job, size_t s0, size_t s, Worker& w, Config
                     LayerSummary* layers) {
   const StepTokens step = step_tokens(job.plan, s0 + s);
   StepPrice price;
-  mark_step_warm(job.tokens, step, job.replicas, w.cost, w.scratch);
+  mark_step_warm(job.tokens, step, job.replicas, w.cost, w.router, w.scratch);
   for (size_t l = 0; l < job.L; ++l) {
     const LayerPrice p =
         price_step_layer(job.tokens, step, static_cast<int>(l), job.replicas[l], w.cost, w.router,

@@ -91,10 +91,11 @@ LayerPrice price_step_layer(const TokenBlock& tokens, StepTokens step, int layer
 
 void mark_step_warm(const TokenBlock& tokens, StepTokens step,
                     const std::vector<LayerReplicas>& replicas, const CostModel& cost,
-                    PriceScratch& scratch) {
+                    Router& router, PriceScratch& scratch) {
   mark_warm_slots(tokens,
-                  {step.token, step.n, step.history, step.history_offset, step.history_steps},
-                  replicas, cost, scratch.warm);
+                  {step.token, step.n, step.history, step.history_offset, step.history_steps,
+                   step.home, step.history_home},
+                  replicas, cost, router, scratch.warm);
 }
 
 StepPrice price_step(const TokenBlock& tokens, StepTokens step,
@@ -103,7 +104,7 @@ StepPrice price_step(const TokenBlock& tokens, StepTokens step,
   const int L = tokens.num_layers, G = cost.num_gpus();
   const int E = replicas.empty() ? 0 : replicas[0].num_experts();
   StepPrice price;
-  mark_step_warm(tokens, step, replicas, cost, scratch);
+  mark_step_warm(tokens, step, replicas, cost, router, scratch);
   for (int l = 0; l < L; ++l) {
     uint64_t* per_expert = out.tokens_per_expert.data() + sz(l) * sz(E);
     const LayerPrice p =

@@ -24,6 +24,7 @@ struct StepTokens {
   const uint64_t* history = nullptr;
   const uint64_t* history_offset = nullptr;
   size_t history_steps = 0;
+  const int32_t* history_home = nullptr;  // history's home GPUs (null: GPU 0)
 };
 
 struct StepPrice {
@@ -45,11 +46,12 @@ struct PriceScratch {
   std::vector<uint8_t> warm;     // [L, G*S] warm slots of the step (mark_step_warm), or empty
 };
 
-// Marks the step's warm slots in scratch.warm (sim/weight_reuse.h); price_step does it, a
-// caller pricing layer by layer does it once per step first.
+// Marks the step's warm slots in scratch.warm (sim/weight_reuse.h), the step and its history
+// routed by `router` as they are priced; price_step does it, a caller pricing layer by layer
+// does it once per step first.
 void mark_step_warm(const TokenBlock& tokens, StepTokens step,
                     const std::vector<LayerReplicas>& replicas, const CostModel& cost,
-                    PriceScratch& scratch);
+                    Router& router, PriceScratch& scratch);
 
 // What one layer of one step adds to its StepPrice.
 struct LayerPrice {

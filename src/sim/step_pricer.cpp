@@ -24,12 +24,15 @@ StepPricer::StepPricer(StepCostKind kind, const TokenBlock& tokens,
 void StepPricer::remember(StepTokens step) {
   if (!cost_.models_weight_reuse()) return;
   history_.insert(history_.end(), step.token, step.token + step.n);
+  history_home_.insert(history_home_.end(), step.home, step.home + step.n);
   history_offset_.push_back(history_.size());
   if (history_offset_.size() <= 2 * kReuseHistorySteps + 1) return;
   // Keep the recent kReuseHistorySteps steps (amortised O(1) per step).
   const size_t drop = history_offset_.size() - 1 - kReuseHistorySteps;
   const uint64_t first = history_offset_[drop];
   history_.erase(history_.begin(), history_.begin() + static_cast<std::ptrdiff_t>(first));
+  history_home_.erase(history_home_.begin(),
+                      history_home_.begin() + static_cast<std::ptrdiff_t>(first));
   history_offset_.erase(history_offset_.begin(),
                         history_offset_.begin() + static_cast<std::ptrdiff_t>(drop));
   for (uint64_t& o : history_offset_) o -= first;
@@ -44,6 +47,7 @@ StepParts StepPricer::price(StepTokens moe_tokens, const std::vector<GpuAttentio
   // Steps come in time order: the ones priced before are this one's history (weight reuse).
   moe_tokens.history = history_.data(), moe_tokens.history_offset = history_offset_.data();
   moe_tokens.history_steps = history_offset_.size() - 1;
+  moe_tokens.history_home = history_home_.data();
   const StepPrice m = price_step(tokens_, moe_tokens, replicas_, cost_, router_, acc_, 0, scratch_);
   remember(moe_tokens);
   p.moe = m.time;

@@ -42,8 +42,10 @@ class StepPricer {
   PriceScratch scratch_;
   ConfigResult acc_;  // tokens_per_expert only: the cubes stay empty
   void remember(StepTokens step);
-  // The steps priced, recent ones (weight reuse only): tokens, and each step's offset.
+  // The steps priced, recent ones (weight reuse only): tokens, their home GPUs, and each
+  // step's offset.
   std::vector<uint64_t> history_, history_offset_{0};
+  std::vector<int32_t> history_home_;
 };
 
 }  // namespace epbench

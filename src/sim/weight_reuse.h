@@ -18,13 +18,16 @@ namespace epbench {
 inline constexpr size_t kReuseHistorySteps = 64;
 
 // A step's tokens and the steps before it (token indices into the TokenBlock): history step j,
-// oldest first, is history[history_offset[j] .. history_offset[j + 1]).
+// oldest first, is history[history_offset[j] .. history_offset[j + 1]). home / history_home:
+// the GPU each token runs from, as routed (null: GPU 0, for routings that ignore it).
 struct ReuseSteps {
   const uint64_t* token = nullptr;
   size_t n = 0;
   const uint64_t* history = nullptr;
   const uint64_t* history_offset = nullptr;  // [history_steps + 1]
   size_t history_steps = 0;
+  const int32_t* home = nullptr;
+  const int32_t* history_home = nullptr;
 };
 
 // warm [L, G*S]: 1 where a slot's expert is still in its GPU's cache when the step reaches
@@ -32,11 +35,12 @@ struct ReuseSteps {
 // its layers in order, each layer's experts for all its tokens at once; walking back through
 // those reads (the step's own layers below, then the earlier steps, the last
 // kReuseHistorySteps of them, layers from the top), an expert is cached if it is met before
-// its GPU's distinct experts met outgrow the cache. Which replica really served is not known
-// here, so each counts (more bytes: it errs towards cold). Cleared (empty) when the cost
-// model does not model reuse or there is no history.
+// its GPU's distinct experts met outgrow the cache. The reads are the replicas `router` sends
+// the tokens to, each layer of each step routed as pricing routes it (a replica no token used
+// was not read). Cleared (empty) when the cost model does not model reuse or there is no
+// history.
 void mark_warm_slots(const TokenBlock& tokens, ReuseSteps steps,
                      const std::vector<LayerReplicas>& replicas, const CostModel& cost,
-                     std::vector<uint8_t>& warm);
+                     Router& router, std::vector<uint8_t>& warm);
 
 }  // namespace epbench
