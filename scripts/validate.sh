@@ -8,7 +8,8 @@
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
 # EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20) and EPBENCH_ROUTING
 # (first,optimal) change what is validated; EPBENCH_ROUNDS (3) how many times each runs (the
-# median is kept); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs.
+# median is kept); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs; bound4, 4 ranks bound
+# two to a core, is also there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/validate}
@@ -75,7 +76,7 @@ for job in $jobs; do
     # The same 4 ranks bound two to a core (0 and 2 on one, 1 and 3 on the other).
     bound4) validate_job bound4 3 2 -np 4 --oversubscribe --map-by core \
               --bind-to core:overload-allowed --mca mpi_yield_when_idle 1 ;;
-    *) echo "scripts/validate.sh: unknown job '$job' (bound2, oversub4)" >&2; exit 2 ;;
+    *) echo "scripts/validate.sh: unknown job '$job' (bound2, oversub4, bound4)" >&2; exit 2 ;;
   esac
   reports+=("$out/$job.json" "$out/$job.schedule.json")
 done

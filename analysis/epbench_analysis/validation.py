@@ -91,7 +91,7 @@ def markdown(reports):
         lines += [f"## {os.path.basename(r['path'])}: {r['world_size']} ranks, {r['cost_model']} cost model "
                   f"({r['cluster']})", "",
                   f"Step time, |predicted - measured| / measured over {int(s['count'])} configurations "
-                  f"(measured: the median of {r['rounds']} round(s)): "
+                  f"(measured: each step's median over {r['rounds']} round(s), averaged): "
                   f"median {_pct(s['median'])}, p90 {_pct(s['p90'])}, max {_pct(s['max'])}.", ""]
         for name, label in (("ttft_error", "TTFT"), ("tpot_error", "TPOT")):
             t = r[name]

@@ -278,7 +278,7 @@ void validate(ValidateCliOptions& o) {
     v.drift_before = before, v.drift_after = after;
     std::string text = strprintf(
                            "validate: %zu configurations run for real on %d ranks, %d "
-                           "round(s) (m: the median round's mean); ",
+                           "round(s) (m: each step's median round, averaged over the steps); ",
                            v.points.size(), mpi.size(), v.rounds) +
                        run_table_legend(cluster, cfg.cluster) + report_text(v);
     bars_met = check_bars(o, v, text);
