@@ -151,21 +151,16 @@ Profile run_profile(const ProfileOptions& o, MPI_Comm comm) {
 
 namespace {
 
-std::vector<std::pair<int64_t, int64_t>> probe_points(const Profile& p) {
-  std::vector<std::pair<int64_t, int64_t>> points;
-  for (int64_t n : {1, 16, 128})
-    if (std::find(p.ffn_tokens.begin(), p.ffn_tokens.end(), n) != p.ffn_tokens.end())
-      points.emplace_back(p.ffn_active.back(), n);
-  if (points.empty()) points.emplace_back(p.ffn_active.back(), p.ffn_tokens.front());
-  return points;
-}
-
-double profiled_time(const Profile& p, int64_t active, int64_t tokens) {
-  const auto index = [](const std::vector<int64_t>& grid, int64_t v) {
-    return static_cast<size_t>(std::find(grid.begin(), grid.end(), v) - grid.begin());
-  };
-  return p
-      .ffn_time_s[index(p.ffn_active, active) * p.ffn_tokens.size() + index(p.ffn_tokens, tokens)];
+// Where in the grid's token counts the probe measures: 1, 16 and 128 (those of the grid), or
+// the first.
+std::vector<size_t> probe_token_columns(const Profile& p) {
+  std::vector<size_t> columns;
+  for (int64_t n : {1, 16, 128}) {
+    const auto at = std::find(p.ffn_tokens.begin(), p.ffn_tokens.end(), n);
+    if (at != p.ffn_tokens.end()) columns.push_back(static_cast<size_t>(at - p.ffn_tokens.begin()));
+  }
+  if (columns.empty()) columns.push_back(0);
+  return columns;
 }
 
 }  // namespace
@@ -179,16 +174,20 @@ std::vector<DriftPoint> probe_profile(const Profile& profile, MPI_Comm comm, int
   o.weight_sets = static_cast<int>(profile.weight_sets);
   o.repetitions = static_cast<int>(std::max<int64_t>(1, profile.repetitions));
   o.threads = threads;
-  const std::vector<std::pair<int64_t, int64_t>> points = probe_points(profile);
+  // The most active experts: the table's last row.
+  const int64_t active = profile.ffn_active.back();
+  const size_t row = (profile.ffn_active.size() - 1) * profile.ffn_tokens.size();
+  const std::vector<size_t> columns = probe_token_columns(profile);
+  std::vector<std::pair<int64_t, int64_t>> points;
+  for (size_t t : columns) points.emplace_back(active, profile.ffn_tokens[t]);
   std::vector<double> measured;
   agree(comm, [&] {
     const std::unique_ptr<FfnBackend> ffn = make_ffn(o, gpu);
     measured = measure_ffn_points(o, *ffn, comm, points);
   });
   std::vector<DriftPoint> out;
-  for (size_t i = 0; i < points.size(); ++i)
-    out.push_back({points[i].first, points[i].second,
-                   profiled_time(profile, points[i].first, points[i].second), measured[i]});
+  for (size_t i = 0; i < columns.size(); ++i)
+    out.push_back({active, points[i].second, profile.ffn_time_s[row + columns[i]], measured[i]});
   return out;
 }
 

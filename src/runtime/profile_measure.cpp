@@ -64,29 +64,60 @@ DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
   return plan;
 }
 
+// What every FFN measurement works in: the received rows, the output, the scratch, and the
+// count of calls that went to the next weight set.
+struct FfnBench {
+  const ProfileOptions& o;
+  FfnBackend& backend;
+  std::vector<float> work, out;
+  ExpertScratch scratch;
+  size_t sets, call = 0;
+
+  FfnBench(const ProfileOptions& options, FfnBackend& b)
+      : o(options),
+        backend(b),
+        work(sz(o.max_tokens) * sz(o.max_active) * sz(o.d_model)),
+        out(work.size()),
+        sets(sz(weight_sets(o))) {
+    for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
+    backend.reserve_rows(sz(o.max_tokens) * sz(o.max_active));  // no allocation while timed
+  }
+
+  // The plan's experts from shard `first` on.
+  void run(const DispatchPlan& plan, size_t first) {
+    run_experts(backend, plan, first, work.data(), sz(o.d_model), out.data(), scratch);
+  }
+  // The plan on the next weight set, as each layer of a run has its own experts.
+  void run_next_set(const DispatchPlan& plan) { run(plan, (call++ % sets) * sz(o.max_active)); }
+
+  // One point of the cold table: `active` experts of `tokens` rows each, back to back.
+  double time_cold(MPI_Comm comm, size_t active, size_t tokens) {
+    const DispatchPlan plan = synthetic_expert_plan(active, tokens);
+    return time_collective(comm, o.warmup, o.repetitions, [&] { run_next_set(plan); });
+  }
+};
+
 // One expert per call, rotating through the fewest experts whose weights overflow twice a
 // core's L2 (at most half the rank's cache share): each call misses the L2 and finds its
 // weights in the last-level cache, as a small batch finds the experts of the steps before.
 // A larger rotation was less repeatable here (from run to run the same rotation of 5 experts
 // measured 30 or 60 us at one token, the L3 being shared with the VM's neighbours). Not
 // measured when the cache is unknown.
-void measure_warm_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
-                      const float* work, float* out, ExpertScratch& scratch, Profile& p) {
+void measure_warm_ffn(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, Profile& p) {
   p.ffn_warm_time_s.clear();
   if (p.cache_bytes_per_rank <= 0) return;
   const uint64_t expert = expert_weight_bytes(p);
   const uint64_t fit = static_cast<uint64_t>(p.cache_bytes_per_rank) / 2 / expert;
   const uint64_t past_l2 = (2 * core_l2_cache_bytes() + expert - 1) / expert;
   const size_t experts = std::clamp<size_t>(std::min(fit, std::max<uint64_t>(past_l2, 1)), 1,
-                                            sz(weight_sets(o)) * sz(o.max_active));
+                                            bench.sets * sz(o.max_active));
   size_t call = 0;
   for (int64_t n : p.ffn_tokens) {
     const DispatchPlan plan = synthetic_expert_plan(1, static_cast<size_t>(n));
     // Every expert of the rotation read once before timing: the cold table evicted them.
     const int warmup = std::max(o.warmup, static_cast<int>(experts));
-    p.ffn_warm_time_s.push_back(time_collective(comm, warmup, o.repetitions, [&] {
-      run_experts(backend, plan, call++ % experts, work, sz(o.d_model), out, scratch);
-    }));
+    p.ffn_warm_time_s.push_back(
+        time_collective(comm, warmup, o.repetitions, [&] { bench.run(plan, call++ % experts); }));
   }
 }
 
@@ -96,57 +127,23 @@ void measure_warm_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm com
 // the table (its most active experts, 16 tokens each, clamped to the grid). Which k ranks
 // matters where the OS places unbound ranks (two on one core or on two), so it is the mean
 // over the R windows of k consecutive local ranks, wrapping round.
-void measure_turns(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
-                   const HostShare& host, const float* work, float* out, ExpertScratch& scratch,
+void measure_turns(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, const HostShare& host,
                    Profile& p) {
   p.ffn_turns_ratio.clear();
   if (!host.take_turns) return;
   const DispatchPlan plan = synthetic_expert_plan(sz(o.max_active), sz(std::min(16, o.max_tokens)));
-  const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
   const int R = host.local_size;
-  size_t call = 0;
   for (int busy = 1; busy <= R; ++busy) {
     double sum = 0;
     for (int first = 0; first < R; ++first)
       sum += time_collective(comm, o.warmup, o.repetitions, [&] {
-        if ((host.local_rank - first + R) % R < busy)
-          run_experts(backend, plan, (call++ % sets) * per_set, work, sz(o.d_model), out, scratch);
+        if ((host.local_rank - first + R) % R < busy) bench.run_next_set(plan);
       });
     p.ffn_turns_ratio.push_back(sum / R);
   }
   const double all_busy = p.ffn_turns_ratio.back();
   for (double& t : p.ffn_turns_ratio) t /= all_busy;
 }
-
-// What every FFN measurement works in: the received rows, the output, the scratch, and the
-// count of calls so far (each call goes to the next weight set, as each layer of a run has
-// its own experts).
-struct FfnBench {
-  const ProfileOptions& o;
-  FfnBackend& backend;
-  std::vector<float> work, out;
-  ExpertScratch scratch;
-  size_t call = 0;
-
-  FfnBench(const ProfileOptions& options, FfnBackend& b)
-      : o(options),
-        backend(b),
-        work(sz(o.max_tokens) * sz(o.max_active) * sz(o.d_model)),
-        out(work.size()) {
-    for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
-    backend.reserve_rows(sz(o.max_tokens) * sz(o.max_active));  // no allocation while timed
-  }
-
-  // One point of the cold table: `active` experts of `tokens` rows each, back to back.
-  double time_cold(MPI_Comm comm, size_t active, size_t tokens) {
-    const DispatchPlan plan = synthetic_expert_plan(active, tokens);
-    const size_t sets = sz(weight_sets(o)), per_set = sz(o.max_active);
-    return time_collective(comm, o.warmup, o.repetitions, [&] {
-      run_experts(backend, plan, (call++ % sets) * per_set, work.data(), sz(o.d_model), out.data(),
-                  scratch);
-    });
-  }
-};
 
 }  // namespace
 
@@ -158,8 +155,8 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, co
   for (int64_t a : p.ffn_active)
     for (int64_t n : p.ffn_tokens)
       p.ffn_time_s.push_back(bench.time_cold(comm, static_cast<size_t>(a), static_cast<size_t>(n)));
-  measure_warm_ffn(o, backend, comm, bench.work.data(), bench.out.data(), bench.scratch, p);
-  measure_turns(o, backend, comm, host, bench.work.data(), bench.out.data(), bench.scratch, p);
+  measure_warm_ffn(o, bench, comm, p);
+  measure_turns(o, bench, comm, host, p);
 }
 
 std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
