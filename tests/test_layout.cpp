@@ -126,6 +126,25 @@ TEST(Layout, ReplicaMap) {
   EXPECT_EQ(m.replicas[3], (std::vector<int>{1}));
 }
 
+TEST(Layout, SamePlacementIgnoresSlotsButNotGpusOrReplicas) {
+  const Layout a = small_layout();
+  Layout b = a;
+  b.algorithm = "other";
+  std::reverse(b.layers[5].gpu_experts[0].begin(), b.layers[5].gpu_experts[0].end());
+  b.layers[5].gpu_experts[1].push_back(kEmptySlot);  // an empty slot holds nothing
+  EXPECT_TRUE(same_placement(a, b));
+  Layout moved = a;  // expert 7's replica on GPU 3 moved to GPU 1's spare slot
+  moved.layers[9].gpu_experts[1].push_back(7);
+  moved.layers[9].gpu_experts[3] = {6};
+  EXPECT_FALSE(same_placement(a, moved));
+  Layout swapped = a;  // GPU 0 and GPU 1 trade their whole sets: another placement
+  std::swap(swapped.layers[0].gpu_experts[0], swapped.layers[0].gpu_experts[1]);
+  EXPECT_FALSE(same_placement(a, swapped));
+  Layout fewer = a;
+  fewer.layers.pop_back();
+  EXPECT_FALSE(same_placement(a, fewer));
+}
+
 struct BadCase {
   const char* name;
   void (*mutate)(nlohmann::json& j);

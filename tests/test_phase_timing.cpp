@@ -1,13 +1,17 @@
 // How `epbench profile` times a phase (runtime/profile_measure.h), under mpirun with 3 ranks
 // (tests/CMakeLists.txt): where ranks take turns on a core, the time counts the turns, as the
-// next collective of a run's layer waits for them. Every rank runs every test; the exit status
+// next collective of a run's layer waits for them; and which weights its FFN calls read. Every rank runs every test; the exit status
 // is the worst over the ranks.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <sched.h>
 
 #include <ctime>
+#include <string>
+#include <vector>
 
+#include "runtime/ffn_backend.h"
+#include "runtime/profile_job.h"
 #include "runtime/profile_measure.h"
 
 namespace epbench {
@@ -79,6 +83,45 @@ TEST(PhaseTiming, TheSlowestRankSetsTheTime) {
   });
   EXPECT_GE(t, work);
   EXPECT_LT(t, 1.0);  // not a sum over repetitions, nor a unit slip
+}
+
+// Records the shard of every forward and does no work.
+class ShardLog final : public FfnBackend {
+ public:
+  std::string name() const override { return "log"; }
+  void load(size_t, const float*, const float*, const float*) override {}
+  void forward(size_t shard, const float*, size_t, float*) override { shards.push_back(shard); }
+  void raw_gemms(size_t, size_t) override {}
+  std::vector<size_t> shards;
+};
+
+// The cold table's calls read every set's weights in turn, however few experts a call has:
+// one expert per call rotating through only 4 (6 MiB here) had stayed in the cache.
+TEST(ProfileFfn, ColdCallsOfOneExpertCycleThroughTheWholePool) {
+  ProfileOptions o;
+  o.d_model = 4, o.d_ff = 8, o.max_tokens = 2, o.max_active = 5, o.weight_sets = 4;
+  o.warmup = 0, o.repetitions = 20;
+  ShardLog log;
+  measure_ffn_points(o, log, MPI_COMM_WORLD, {{1, 1}});
+  ASSERT_EQ(log.shards.size(), 20u);
+  for (size_t i = 0; i < 20; ++i) EXPECT_EQ(log.shards[i], i) << "call " << i;
+  log.shards.clear();  // 2 experts a call: 10 disjoint pairs, then round again
+  o.repetitions = 11;
+  measure_ffn_points(o, log, MPI_COMM_WORLD, {{2, 1}});
+  ASSERT_EQ(log.shards.size(), 22u);
+  EXPECT_EQ(log.shards[18], 18u);
+  EXPECT_EQ(log.shards[19], 19u);
+  EXPECT_EQ(log.shards[20], 0u);
+}
+
+TEST(ProfileFfn, WeightSetsOverflowTheCacheTheyAreGiven) {
+  ProfileOptions o;
+  o.d_model = 256, o.d_ff = 512, o.max_active = 5, o.weight_sets = 4;  // 1.5 MiB an expert
+  EXPECT_EQ(weight_sets(o), 4);
+  o.overflow_bytes = 32 << 20;  // 7.5 MiB a set: 5 sets hold 37.5 MiB
+  EXPECT_EQ(weight_sets(o), 5);
+  o.overflow_bytes = uint64_t{1} << 40;  // never more than 1 GiB of weights
+  EXPECT_EQ(weight_sets(o), static_cast<int>(kProfileWeightBytes / (5 * 1536 * 1024)));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,24 @@ TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {
   }
   EXPECT_EQ(j["ttft_error"]["count"], 0);  // no --schedule
   EXPECT_TRUE(j["requests"].empty());
+}
+
+// A layout file copied under another name places as the original: the ranking counts them once
+// and says so, while every configuration keeps its own line.
+TEST_F(ValidateMpi, LayoutsThatPlaceAlikeAreRankedOnce) {
+  const std::string rr = place("round-robin", 1, 2, 6), copy = path("copy.json");
+  std::filesystem::copy_file(rr, copy);
+  layouts = rr + "," + copy + "," + place("balanced", 1, 2, 6);
+  const auto r = validate({"--batch-sizes", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("placed alike: round-robin = copy"), std::string::npos) << r.out;
+  const nlohmann::json j = report();
+  EXPECT_EQ(j["configurations"].size(), 3u);
+  ASSERT_EQ(j["ranking"].size(), 1u);
+  EXPECT_EQ(j["ranking"][0]["layouts"], 3);
+  EXPECT_LE(j["ranking"][0]["placements"].get<int>(), 2);  // balanced may place as rr, too
+  EXPECT_EQ(j["ranking"][0]["placed_alike"][0].get<std::string>().rfind("round-robin = copy", 0),
+            0u);
 }
 
 TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {

@@ -48,7 +48,7 @@ TEST(Validation, RoundAgreementIsTheMedianSpearmanOverPairsOfRounds) {
   // Three layouts at one batch size; round 2 swaps the last two: pairs 1, 0.5, 0.5.
   const auto round = [](double a, double b, double c) {
     return std::vector<ValidationPoint>{
-        {"a", "first", 1, a, 0}, {"b", "first", 1, b, 0}, {"c", "first", 1, c, 0}};
+        {"a", "first", 1, a, 0, ""}, {"b", "first", 1, b, 0, ""}, {"c", "first", 1, c, 0, ""}};
   };
   const std::vector<std::vector<ValidationPoint>> rounds = {round(1, 2, 3), round(1, 2, 3),
                                                             round(1, 3, 2)};
@@ -64,10 +64,10 @@ TEST(Validation, RoundAgreementIsTheMedianSpearmanOverPairsOfRounds) {
 TEST(Validation, RanksEachBatchSizeAndRoutingApart) {
   // B=1: the model orders the three layouts as measured; B=16: exactly backwards.
   const std::vector<ValidationPoint> points = {
-      {"rr", "first", 1, 1.0, 1.1},    {"eplb", "first", 1, 2.0, 2.5},
-      {"topo", "first", 1, 3.0, 2.6},  {"rr", "first", 16, 1.0, 3.0},
-      {"eplb", "first", 16, 2.0, 2.0}, {"topo", "first", 16, 3.0, 1.0},
-      {"rr", "optimal", 1, 1.0, 1.0}};
+      {"rr", "first", 1, 1.0, 1.1, ""},    {"eplb", "first", 1, 2.0, 2.5, ""},
+      {"topo", "first", 1, 3.0, 2.6, ""},  {"rr", "first", 16, 1.0, 3.0, ""},
+      {"eplb", "first", 16, 2.0, 2.0, ""}, {"topo", "first", 16, 3.0, 1.0, ""},
+      {"rr", "optimal", 1, 1.0, 1.0, ""}};
   const ValidationSummary s = summarize_validation(points);
   ASSERT_EQ(s.ranking.size(), 3u);
   EXPECT_EQ(s.ranking[0].batch_size, 1);
@@ -81,6 +81,23 @@ TEST(Validation, RanksEachBatchSizeAndRoutingApart) {
   EXPECT_DOUBLE_EQ(s.min_spearman, -1.0);  // the undefined group does not count
   EXPECT_EQ(s.step_time.count, 7u);
   EXPECT_NEAR(s.step_time.max, 2.0, 1e-12);  // rr at B=16: 3.0 against 1.0
+}
+
+TEST(Validation, LayoutsThatPlaceAlikeAreOneEntryOfTheRanking) {
+  // eplb places as balanced does: measured 2 and 4 (noise), both predicted 3. Ranked as three
+  // layouts, the tie in the prediction costs the model; as two placements (rr 1 < 3), it
+  // ranks them as measured.
+  const std::vector<ValidationPoint> points = {{"rr", "first", 1, 1.0, 1.0, "rr"},
+                                               {"balanced", "first", 1, 4.0, 3.0, "balanced"},
+                                               {"eplb", "first", 1, 2.0, 3.0, "balanced"}};
+  const ValidationSummary s = summarize_validation(points);
+  ASSERT_EQ(s.ranking.size(), 1u);
+  EXPECT_EQ(s.ranking[0].layouts, 3u);
+  EXPECT_EQ(s.ranking[0].placements, 2u);
+  EXPECT_EQ(s.ranking[0].same, std::vector<std::string>{"balanced = eplb"});
+  EXPECT_DOUBLE_EQ(s.ranking[0].spearman, 1.0);
+  EXPECT_LT(spearman({1, 4, 2}, {1, 3, 3}), 0.9);  // what ranking the three layouts gives
+  EXPECT_EQ(s.step_time.count, 3u);                // the errors still count every configuration
 }
 
 }  // namespace

@@ -56,6 +56,10 @@ def load_report(path):
         # the rounds against each other: reports before it existed have none
         row["rounds_spearman"] = _field(g, "rounds_spearman", path, float) if isinstance(g, dict) and \
             "rounds_spearman" in g else math.nan
+        # layouts that place alike ranked once: reports before it ranked every layout
+        row["placements"] = _field(g, "placements", path, int) if "placements" in g else row["layouts"]
+        row["placed_alike"] = [str(x) for x in _field(g, "placed_alike", path, list)] \
+            if "placed_alike" in g else []
         out["ranking"].append(row)
     out["machine_drift"] = []
     for d in j.get("machine_drift", []):
@@ -104,11 +108,14 @@ def markdown(reports):
                           f"{d['active_experts']}x{d['tokens']}: before {_signed_pct(d['before_s'] / d['profiled_s'] - 1)}"
                           f", after {_signed_pct(d['after_s'] / d['profiled_s'] - 1)}"
                           for d in r["machine_drift"]) + ".", ""]
-        lines += ["| B | routing | layouts | Spearman | rounds against each other |",
-                  "| --- | --- | --- | --- | --- |"]
+        if r["ranking"] and r["ranking"][0]["placed_alike"]:
+            lines += ["Layouts that place alike, ranked once (their mean): " +
+                      "; ".join(r["ranking"][0]["placed_alike"]) + ".", ""]
+        lines += ["| B | routing | layouts | placements | Spearman | rounds against each other |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for g in r["ranking"]:
-            lines.append(f"| {g['batch_size']} | {g['routing']} | {g['layouts']} | {_rho(g['spearman'])} | "
-                         f"{_rho(g['rounds_spearman'])} |")
+            lines.append(f"| {g['batch_size']} | {g['routing']} | {g['layouts']} | {g['placements']} | "
+                         f"{_rho(g['spearman'])} | {_rho(g['rounds_spearman'])} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -106,8 +106,9 @@ void add_options(CLI::App* cmd, ProfileCliOptions& o) {
   cmd->add_option("--max-active", c.max_active, "Active experts per rank: 1 .. this")
       ->capture_default_str();
   cmd->add_option("--weight-sets", c.weight_sets,
-                  "Expert weight sets the FFN calls rotate through, as a run's layers (default: "
-                  "the trace's or model's layers, else 1)");
+                  "Sets of --max-active experts' weights the FFN calls rotate through, as a "
+                  "run's layers (default: the trace's or model's layers, else 1; on the CPU, "
+                  "at least enough to overflow twice the rank's cache share)");
   cmd->add_option("--max-bytes", c.max_bytes, "Bytes per destination: 8, 16, ... up to this")
       ->capture_default_str();
   cmd->add_option("--repetitions", c.repetitions, "Timed calls per grid point (median)")

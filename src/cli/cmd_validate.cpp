@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@
 #include "common/error.h"
 #include "common/numeric.h"
 #include "common/strprintf.h"
+#include "placement/layout.h"
 #include "results/summary.h"
 #include "results/validation.h"
 #include "runtime/profile_job.h"
@@ -66,10 +68,27 @@ void append_requests(const std::vector<std::vector<MeasuredConfig>>& rounds, siz
   v.tpot_s.insert(v.tpot_s.end(), s0.tpot_simulated.begin(), s0.tpot_simulated.end());
 }
 
+// For each layout file of the configurations, the display name of the first layout that
+// places as it does (placement/layout.h same_placement).
+std::map<std::string, std::string> placement_keys(const std::vector<MeasuredConfig>& configs) {
+  std::vector<std::pair<std::string, Layout>> seen;  // display name, layout
+  std::map<std::string, std::string> key;
+  for (const MeasuredConfig& c : configs) {
+    if (key.count(c.layout_path)) continue;
+    const Layout layout = read_layout(c.layout_path);
+    const auto same = std::find_if(seen.begin(), seen.end(),
+                                   [&](const auto& s) { return same_placement(s.second, layout); });
+    key[c.layout_path] = same == seen.end() ? c.layout : same->first;
+    if (same == seen.end()) seen.emplace_back(c.layout, layout);
+  }
+  return key;
+}
+
 // Every round ran the same configurations in the same order; the prediction is the same in
 // each (the model is deterministic), the measurement is each step's median round.
 Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& rounds) {
   Validation v;
+  const std::map<std::string, std::string> placement = placement_keys(rounds[0]);
   v.rounds = static_cast<int>(rounds.size());
   std::vector<std::vector<ValidationPoint>> by_round(rounds.size());  // each round's means
   for (size_t c = 0; c < rounds[0].size(); ++c) {
@@ -79,10 +98,11 @@ Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& round
     for (size_t i = 0; i < rounds.size(); ++i) {
       means.push_back(summarize(rounds[i][c].measured).step_time_mean);
       steps.push_back(rounds[i][c].measured.step_time);
-      by_round[i].push_back({r.layout, r.routing, r.batch_size, means.back(), 0});
+      by_round[i].push_back(
+          {r.layout, r.routing, r.batch_size, means.back(), 0, placement.at(r.layout_path)});
     }
     v.points.push_back({r.layout, r.routing, r.batch_size, mean_of_step_medians(steps),
-                        summarize(r.predicted).step_time_mean});
+                        summarize(r.predicted).step_time_mean, placement.at(r.layout_path)});
     v.spread.push_back(*std::max_element(means.begin(), means.end()) /
                            *std::min_element(means.begin(), means.end()) -
                        1);
@@ -140,13 +160,17 @@ std::string report_text(const Validation& v) {
   }
   out += stats_line("step time", v.summary.step_time, "configurations");
   out +=
-      "ranking of the layouts, Spearman of predicted against measured step times (and of "
-      "the rounds' measured times against each other, the median over pairs of rounds: how "
-      "well the measurement repeats):\n";
+      "ranking of the placements (layouts that place alike are one, their mean), Spearman of "
+      "predicted against measured step times (and of the rounds' measured times against each "
+      "other, the median over pairs of rounds: how well the measurement repeats):\n";
   for (const RankAgreement& g : v.summary.ranking)
-    out +=
-        strprintf("  B=%-4d %-11s %2zu layouts  %s  (rounds %s)\n", g.batch_size, g.routing.c_str(),
-                  g.layouts, rho_text(g.spearman).c_str(), rho_text(g.rounds_spearman).c_str());
+    out += strprintf("  B=%-4d %-11s %2zu placements  %s  (rounds %s)\n", g.batch_size,
+                     g.routing.c_str(), g.placements, rho_text(g.spearman).c_str(),
+                     rho_text(g.rounds_spearman).c_str());
+  // Placing alike is the layouts' own property: the same in every group.
+  if (!v.summary.ranking.empty())
+    for (const std::string& same : v.summary.ranking[0].same)
+      out += "  placed alike: " + same + "\n";
   if (v.ttft.count > 0) out += stats_line("TTFT", v.ttft, "requests");
   if (v.tpot.count > 0) out += stats_line("TPOT", v.tpot, "requests");
   return out + drift_lines(v);
@@ -197,6 +221,8 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
     ranking.push_back({{"batch_size", g.batch_size},
                        {"routing", g.routing},
                        {"layouts", g.layouts},
+                       {"placements", g.placements},
+                       {"placed_alike", g.same},
                        {"spearman", number_or_null(g.spearman)},
                        {"rounds_spearman", number_or_null(g.rounds_spearman)}});
   j["ranking"] = ranking;

@@ -195,6 +195,29 @@ void trim_empty_slots(Layout& layout) {
       while (!gpu.empty() && is_empty_slot(gpu.back())) gpu.pop_back();
 }
 
+namespace {
+
+// One GPU's experts, in a form that ignores which slot holds which.
+std::vector<uint16_t> held_experts(std::vector<uint16_t> slots) {
+  slots.erase(std::remove_if(slots.begin(), slots.end(), is_empty_slot), slots.end());
+  std::sort(slots.begin(), slots.end());
+  return slots;
+}
+
+}  // namespace
+
+bool same_placement(const Layout& a, const Layout& b) {
+  if (a.layers.size() != b.layers.size()) return false;
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const auto& ga = a.layers[l].gpu_experts;
+    const auto& gb = b.layers[l].gpu_experts;
+    if (ga.size() != gb.size()) return false;
+    for (size_t g = 0; g < ga.size(); ++g)
+      if (held_experts(ga[g]) != held_experts(gb[g])) return false;
+  }
+  return true;
+}
+
 size_t occupied_slots(const LayerPlacement& layer) {
   size_t n = 0;
   for (const auto& gpu : layer.gpu_experts)

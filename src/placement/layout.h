@@ -56,6 +56,10 @@ struct ReplicaMap {
 };
 ReplicaMap replica_map(const LayerPlacement& layer, int num_experts);
 
+// Every GPU holds the same experts (as many times each) in every layer, in whatever slots: the
+// two place alike, and a run of one measures the other.
+bool same_placement(const Layout& a, const Layout& b);
+
 // Every expert present at least once per layer, no GPU over its slots, ids in range (or empty
 // slots), one entry per GPU. Throws InputError naming `file` and the field.
 void validate_layout(const Layout& layout, const std::string& file);

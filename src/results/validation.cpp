@@ -43,15 +43,40 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   return sxy / std::sqrt(sxx * syy);
 }
 
+// One placement of a group: its layouts' names and summed times.
+struct PlacementEntry {
+  std::string key, names;
+  size_t layouts = 0;
+  double measured = 0, predicted = 0;
+};
+
 RankAgreement rank_group(const std::vector<ValidationPoint>& points, int batch_size,
                          const std::string& routing) {
+  std::vector<PlacementEntry> entries;
+  size_t layouts = 0;
+  for (const ValidationPoint& p : points) {
+    if (p.batch_size != batch_size || p.routing != routing) continue;
+    ++layouts;
+    const std::string key = p.placement.empty() ? p.layout : p.placement;
+    auto e =
+        std::find_if(entries.begin(), entries.end(), [&](const auto& x) { return x.key == key; });
+    if (e == entries.end())
+      e = entries.insert(e, PlacementEntry{key, p.layout});
+    else
+      e->names += " = " + p.layout;
+    ++e->layouts, e->measured += p.measured_s, e->predicted += p.predicted_s;
+  }
+  RankAgreement r;
+  r.batch_size = batch_size, r.routing = routing, r.layouts = layouts;
+  r.placements = entries.size();
   std::vector<double> measured, predicted;
-  for (const ValidationPoint& p : points)
-    if (p.batch_size == batch_size && p.routing == routing) {
-      measured.push_back(p.measured_s);
-      predicted.push_back(p.predicted_s);
-    }
-  return {batch_size, routing, measured.size(), spearman(measured, predicted)};
+  for (const PlacementEntry& e : entries) {
+    measured.push_back(e.measured / static_cast<double>(e.layouts));
+    predicted.push_back(e.predicted / static_cast<double>(e.layouts));
+    if (e.layouts > 1) r.same.push_back(e.names);
+  }
+  r.spearman = spearman(measured, predicted);
+  return r;
 }
 
 }  // namespace

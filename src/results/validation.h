@@ -14,6 +14,9 @@ struct ValidationPoint {
   std::string layout, routing;
   int batch_size = 0;
   double measured_s = 0, predicted_s = 0;
+  // The first layout that places every expert as this one does (its own name, or empty, when
+  // none before it does): layouts of one placement are one entry of a ranking.
+  std::string placement;
 };
 
 // |predicted - measured| / measured over a set of points (nearest-rank percentiles).
@@ -27,7 +30,11 @@ struct RankAgreement {
   int batch_size = 0;
   std::string routing;
   size_t layouts = 0;
-  double spearman = 0;  // NaN with fewer than 2 layouts or when one side is all ties
+  // What is ranked: the distinct placements, each the mean of its layouts' times (two
+  // algorithms that place alike differ only by the measurement's noise, which no model ranks).
+  size_t placements = 0;
+  std::vector<std::string> same;  // "eplb = balanced" for each placement of several layouts
+  double spearman = 0;            // NaN with fewer than 2 placements or when one side is all ties
   // The measurement against itself: the median over pairs of rounds of the Spearman between
   // two rounds' measured times (NaN with one round). No model ranks better than the
   // measurement repeats.

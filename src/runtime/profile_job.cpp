@@ -24,8 +24,11 @@ std::vector<int64_t> doubling_grid(int64_t first, int64_t last) {
 
 int weight_sets(const ProfileOptions& o) {
   const size_t expert = 3 * sz(o.d_model) * sz(o.d_ff) * sizeof(float);
-  const size_t most = std::max<size_t>(1, kProfileWeightBytes / (expert * sz(o.max_active)));
-  return static_cast<int>(std::min<size_t>(most, sz(std::max(1, o.weight_sets))));
+  const size_t set = expert * sz(o.max_active);
+  const size_t most = std::max<size_t>(1, kProfileWeightBytes / set);
+  const size_t overflow = static_cast<size_t>(o.overflow_bytes) / set + 1;
+  const size_t wanted = std::max(sz(std::max(1, o.weight_sets)), o.overflow_bytes ? overflow : 1);
+  return static_cast<int>(std::min(most, wanted));
 }
 
 namespace {
@@ -65,6 +68,13 @@ std::unique_ptr<Exchange> make_comm(const ProfileOptions& o, MPI_Comm comm, int 
   throw OptionError("comm", "expected mpi or nccl, got '" + o.comm + "'");
 }
 
+// One rank's share of its host's last-level cache; 0 for a GPU backend, whose weights stream
+// from its own memory.
+uint64_t cache_share(const ProfileOptions& o, const JobTopology& topo) {
+  if (o.backend != "cpu") return 0;
+  return last_level_cache_bytes() / sz(topo.ranks.front().local_size);
+}
+
 Profile header(const ProfileOptions& o, const JobTopology& topo) {
   Profile p;
   p.path = o.output;
@@ -76,9 +86,7 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   p.sweeps = o.sweeps;
   p.weight_sets = weight_sets(o);
   // The CPU caches matter to a CPU backend only; a GPU's weights stream from its own memory.
-  const int on_host = topo.ranks.front().local_size;
-  if (o.backend == "cpu")
-    p.cache_bytes_per_rank = static_cast<int64_t>(last_level_cache_bytes() / sz(on_host));
+  p.cache_bytes_per_rank = static_cast<int64_t>(cache_share(o, topo));
   for (const RankPlacement& r : topo.ranks)
     if (std::find(p.hosts.begin(), p.hosts.end(), r.host) == p.hosts.end())
       p.hosts.push_back(r.host);
@@ -114,7 +122,8 @@ HostShare host_share(MPI_Comm comm, const RankPlacement& me) {
 
 }  // namespace
 
-Profile run_profile(const ProfileOptions& o, MPI_Comm comm) {
+Profile run_profile(const ProfileOptions& options, MPI_Comm comm) {
+  ProfileOptions o = options;
   int rank = 0, world = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &world);
@@ -124,6 +133,7 @@ Profile run_profile(const ProfileOptions& o, MPI_Comm comm) {
   });
   JobTopology topo;
   agree(comm, [&] { topo = discover_topology(comm, o.ranks_per_node); });
+  o.overflow_bytes = 2 * cache_share(o, topo);
   const int gpu = topo.ranks[sz(rank)].gpu;
   std::unique_ptr<FfnBackend> ffn;
   std::unique_ptr<Exchange> exchange;

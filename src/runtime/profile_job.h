@@ -23,6 +23,9 @@ struct ProfileOptions {
   // layers do: the weights come from memory as often as in a run (0: 1). Capped so that the
   // weights stay within kProfileWeightBytes per rank.
   int weight_sets = 0;
+  // Where > 0, at least enough sets that their weights overflow this many bytes (twice the
+  // rank's share of the last-level cache): a cold call then finds its weights in memory.
+  uint64_t overflow_bytes = 0;
   int64_t max_bytes = 1 << 22;  // bytes per destination: 8, 16, ... up to this
   int repetitions = 20;         // timed, per grid point (median); warm-up calls before
   int sweeps = 3;               // the whole grid this many times; each point's median kept
@@ -35,7 +38,8 @@ struct ProfileOptions {
 
 inline constexpr size_t kProfileWeightBytes = size_t{1} << 30;
 
-// The weight sets the FFN measurement rotates through: o.weight_sets within the cap.
+// The weight sets the FFN measurement rotates through: o.weight_sets, or more to overflow
+// o.overflow_bytes, within the cap.
 int weight_sets(const ProfileOptions& o);
 
 // The grids: powers of two from `first` up to `last`, and `last` itself.

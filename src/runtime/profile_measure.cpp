@@ -1,6 +1,7 @@
 #include "runtime/profile_measure.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 
 #include "common/numeric.h"
@@ -13,36 +14,52 @@ namespace epbench {
 
 namespace {
 
-// One timed call, both ways, as the slowest rank saw it: its own call, and the span from the
-// opening barrier to the closing one. Where ranks outnumber cores, a rank that waits for a
-// core leaves the opening barrier late, so its own clock misses the wait; the span does not,
-// as a layer's next collective does not.
-struct CallTimes {
-  double own = 0, span = 0;
-};
-
-CallTimes time_call(MPI_Comm comm, const std::function<void()>& fn) {
-  EPBENCH_MPI_CHECK(MPI_Barrier(comm));
-  const double start = MPI_Wtime();
-  if (fn) fn();
-  const double done = MPI_Wtime();
-  EPBENCH_MPI_CHECK(MPI_Barrier(comm));
-  double mine[2] = {done - start, MPI_Wtime() - start}, slowest[2] = {0, 0};
-  EPBENCH_MPI_CHECK(MPI_Allreduce(mine, slowest, 2, MPI_DOUBLE, MPI_MAX, comm));
-  return {slowest[0], slowest[1]};
+// Ranks of one host read one clock: steady_clock is CLOCK_MONOTONIC, which is host-wide.
+double host_clock_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+// One timed call as the slowest host saw it: from the first of its ranks to start the call to
+// the last to finish it. Where ranks outnumber cores, a rank that waits for a core leaves the
+// opening barrier late, so its own clock misses the wait; the host's span does not, as a
+// layer's next collective does not. No barrier closes the span, so none is subtracted.
+double time_call(MPI_Comm comm, MPI_Comm host, const std::function<void()>& fn) {
+  EPBENCH_MPI_CHECK(MPI_Barrier(comm));
+  const double start = host_clock_seconds();
+  fn();
+  const double done = host_clock_seconds();
+  double mine[2] = {-start, done}, host_ends[2] = {0, 0};
+  EPBENCH_MPI_CHECK(MPI_Allreduce(mine, host_ends, 2, MPI_DOUBLE, MPI_MAX, host));
+  double span = host_ends[1] + host_ends[0], slowest = 0;
+  EPBENCH_MPI_CHECK(MPI_Allreduce(&span, &slowest, 1, MPI_DOUBLE, MPI_MAX, comm));
+  return slowest;
+}
+
+// The ranks of this rank's host, for the scope.
+class HostComm {
+ public:
+  explicit HostComm(MPI_Comm comm) {
+    int rank = 0;
+    EPBENCH_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    EPBENCH_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &comm_));
+  }
+  ~HostComm() { MPI_Comm_free(&comm_); }
+  HostComm(const HostComm&) = delete;
+  HostComm& operator=(const HostComm&) = delete;
+  MPI_Comm get() const { return comm_; }
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+};
 
 }  // namespace
 
 double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn) {
+  const HostComm host(comm);
   for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> own(sz(reps)), span(sz(reps)), barrier(sz(reps));
-  for (int i = 0; i < reps; ++i) {
-    const CallTimes t = time_call(comm, fn);
-    own[sz(i)] = t.own, span[sz(i)] = t.span;
-    barrier[sz(i)] = time_call(comm, nullptr).span;  // the span of nothing: the barrier's cost
-  }
-  return std::max(median_of(own), median_of(span) - median_of(barrier));
+  std::vector<double> span(sz(reps));
+  for (double& t : span) t = time_call(comm, host.get(), fn);
+  return median_of(span);
 }
 
 namespace {
@@ -64,21 +81,21 @@ DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
   return plan;
 }
 
-// What every FFN measurement works in: the received rows, the output, the scratch, and the
-// count of calls that went to the next weight set.
+// What every FFN measurement works in: the received rows, the output, the scratch, the pool of
+// experts' weights (every weight set), and the count of calls that moved on in the pool.
 struct FfnBench {
   const ProfileOptions& o;
   FfnBackend& backend;
   std::vector<float> work, out;
   ExpertScratch scratch;
-  size_t sets, call = 0;
+  size_t pool, call = 0;
 
   FfnBench(const ProfileOptions& options, FfnBackend& b)
       : o(options),
         backend(b),
         work(sz(o.max_tokens) * sz(o.max_active) * sz(o.d_model)),
         out(work.size()),
-        sets(sz(weight_sets(o))) {
+        pool(sz(weight_sets(o)) * sz(o.max_active)) {
     for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<float>(i % 97) / 97.f - 0.5f;
     backend.reserve_rows(sz(o.max_tokens) * sz(o.max_active));  // no allocation while timed
   }
@@ -87,13 +104,17 @@ struct FfnBench {
   void run(const DispatchPlan& plan, size_t first) {
     run_experts(backend, plan, first, work.data(), sz(o.d_model), out.data(), scratch);
   }
-  // The plan on the next weight set, as each layer of a run has its own experts.
-  void run_next_set(const DispatchPlan& plan) { run(plan, (call++ % sets) * sz(o.max_active)); }
+  // The plan's `active` experts on the next ones of the pool, as each layer of a run has its
+  // own experts: however few the plan has, the calls cycle through every set's weights, which
+  // overflow the cache (profile_job.h), so each call reads its weights from memory.
+  void run_next(const DispatchPlan& plan, size_t active) {
+    run(plan, (call++ % (pool / active)) * active);
+  }
 
   // One point of the cold table: `active` experts of `tokens` rows each, back to back.
   double time_cold(MPI_Comm comm, size_t active, size_t tokens) {
     const DispatchPlan plan = synthetic_expert_plan(active, tokens);
-    return time_collective(comm, o.warmup, o.repetitions, [&] { run_next_set(plan); });
+    return time_collective(comm, o.warmup, o.repetitions, [&] { run_next(plan, active); });
   }
 };
 
@@ -109,8 +130,8 @@ void measure_warm_ffn(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, P
   const uint64_t expert = expert_weight_bytes(p);
   const uint64_t fit = static_cast<uint64_t>(p.cache_bytes_per_rank) / 2 / expert;
   const uint64_t past_l2 = (2 * core_l2_cache_bytes() + expert - 1) / expert;
-  const size_t experts = std::clamp<size_t>(std::min(fit, std::max<uint64_t>(past_l2, 1)), 1,
-                                            bench.sets * sz(o.max_active));
+  const size_t experts =
+      std::clamp<size_t>(std::min(fit, std::max<uint64_t>(past_l2, 1)), 1, bench.pool);
   size_t call = 0;
   for (int64_t n : p.ffn_tokens) {
     const DispatchPlan plan = synthetic_expert_plan(1, static_cast<size_t>(n));
@@ -137,7 +158,7 @@ void measure_turns(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, cons
     double sum = 0;
     for (int first = 0; first < R; ++first)
       sum += time_collective(comm, o.warmup, o.repetitions, [&] {
-        if ((host.local_rank - first + R) % R < busy) bench.run_next_set(plan);
+        if ((host.local_rank - first + R) % R < busy) bench.run_next(plan, sz(o.max_active));
       });
     p.ffn_turns_ratio.push_back(sum / R);
   }

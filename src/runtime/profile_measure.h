@@ -15,10 +15,9 @@
 namespace epbench {
 
 // OSU-style: `warmup` untimed calls, then `reps` calls each started together (barrier) and
-// timed as the slowest rank's (warm caches, like a run's steady state). Returns the larger of
-// the median call and the median span from the opening barrier to a closing one, less the
-// barrier's own cost: where ranks outnumber cores they take turns, and a rank that waits for a
-// core starts its clock late (docs/profile.md).
+// timed as the slowest host's span, from its first rank's start to its last rank's end (warm
+// caches, like a run's steady state); returns the median. Where ranks outnumber cores they
+// take turns, and a rank that waits for a core starts its own clock late (docs/profile.md).
 double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn);
 
 // The calling rank on its host; take_turns (the same on every rank): some host's ranks
