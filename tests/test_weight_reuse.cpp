@@ -79,7 +79,7 @@ struct OneLayer {
 };
 
 // mark_warm_slots with the routing most tests need: every replica first.
-void mark_warm(const OneLayer& l, ReuseSteps steps, const CostModel& cost,
+void mark_warm(const OneLayer& l, StepTokens steps, const CostModel& cost,
                std::vector<uint8_t>& warm) {
   Router first(RoutingPolicy::kFirst);
   mark_warm_slots(l.tokens, steps, l.replicas, cost, first, warm);
@@ -90,9 +90,9 @@ TEST(WeightReuse, SlotsOfRecentExpertsAreWarm) {
   const CostModel cost(test::profiled_cluster(warm_profile(3)), 256, 512);
   const uint64_t previous[] = {0, 1}, one_step[] = {0, 2};
   std::vector<uint8_t> warm;
-  mark_warm(l, {previous + 2, 0, previous, one_step, 1}, cost, warm);
+  mark_warm(l, {previous + 2, nullptr, 0, previous, one_step, 1}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
-  mark_warm(l, {previous, 0, previous, one_step, 0}, cost, warm);
+  mark_warm(l, {previous, nullptr, 0, previous, one_step, 0}, cost, warm);
   EXPECT_TRUE(warm.empty());
 }
 
@@ -102,13 +102,13 @@ TEST(WeightReuse, OnlyTheMostRecentExpertsThatFitTheCacheAreWarm) {
   // Four steps of one token: GPU 0 read expert 0, then 1 (twice); GPU 1 read 2.
   const uint64_t history[] = {0, 1, 2, 3}, offsets[] = {0, 1, 2, 3, 4};
   std::vector<uint8_t> warm;
-  mark_warm(l, {history + 4, 0, history, offsets, 4}, cost, warm);
+  mark_warm(l, {history + 4, nullptr, 0, history, offsets, 4}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{0, 1, 1, 0}));  // expert 0 was evicted by expert 1
-  mark_warm(l, {history + 1, 0, history, offsets, 1}, cost, warm);
+  mark_warm(l, {history + 1, nullptr, 0, history, offsets, 1}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));  // only expert 0 before
   // The same four tokens as one step: its experts were read at once, all of GPU 0's overflow.
   const uint64_t together[] = {0, 4};
-  mark_warm(l, {history + 4, 0, history, together, 1}, cost, warm);
+  mark_warm(l, {history + 4, nullptr, 0, history, together, 1}, cost, warm);
   EXPECT_EQ(warm[2], 1);
   EXPECT_EQ(warm[0] + warm[1], 1);
 }
@@ -118,12 +118,12 @@ TEST(WeightReuse, TheStepsOwnLowerLayersCountAgainstTheCache) {
   const uint64_t token[] = {0, 1}, offsets[] = {0, 1};
   std::vector<uint8_t> warm;
   // Two experts fit: both layers find expert 0 cached.
-  mark_warm(l, {token + 1, 1, token, offsets, 1},
+  mark_warm(l, {token + 1, nullptr, 1, token, offsets, 1},
             CostModel(test::profiled_cluster(warm_profile(2)), 256, 512), warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0, 1, 0, 0, 0}));
   // One fits: layer 0's expert was evicted by the earlier token's layer 1, and layer 1's by
   // this step's layer 0.
-  mark_warm(l, {token + 1, 1, token, offsets, 1},
+  mark_warm(l, {token + 1, nullptr, 1, token, offsets, 1},
             CostModel(test::profiled_cluster(warm_profile(1)), 256, 512), warm);
   EXPECT_EQ(warm, std::vector<uint8_t>(8, 0));
 }
@@ -135,15 +135,16 @@ TEST(WeightReuse, OnlyTheReplicasTheRouterChoseAreRead) {
   // Expert 2, then a step of expert 0 (one token), now expert 1.
   const uint64_t one[] = {0, 1, 4}, one_offsets[] = {0, 1, 2};
   std::vector<uint8_t> warm;
-  mark_warm(l, {one + 2, 1, one, one_offsets, 2}, cost, warm);
+  mark_warm(l, {one + 2, nullptr, 1, one, one_offsets, 2}, cost, warm);
   // `first` read expert 0 on GPU 0 only: GPU 1 still holds expert 2.
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 1}));
   // Two tokens of expert 0 in one step: round-robin reads both replicas, first one.
   const uint64_t two[] = {1, 2, 4}, two_offsets[] = {0, 2};
   Router round_robin(RoutingPolicy::kRoundRobin);
-  mark_warm_slots(l.tokens, {two + 2, 1, two, two_offsets, 1}, l.replicas, cost, round_robin, warm);
+  mark_warm_slots(l.tokens, {two + 2, nullptr, 1, two, two_offsets, 1}, l.replicas, cost,
+                  round_robin, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
-  mark_warm(l, {two + 2, 1, two, two_offsets, 1}, cost, warm);
+  mark_warm(l, {two + 2, nullptr, 1, two, two_offsets, 1}, cost, warm);
   EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));
 }
 
@@ -152,7 +153,7 @@ TEST(WeightReuse, NoReuseWithoutAWarmTable) {
   const CostModel cost(test::profiled_cluster(test::synthetic_profile()), 256, 512);
   const uint64_t previous[] = {0}, offsets[] = {0, 1};
   std::vector<uint8_t> warm;
-  mark_warm(l, {previous + 1, 0, previous, offsets, 1}, cost, warm);
+  mark_warm(l, {previous + 1, nullptr, 0, previous, offsets, 1}, cost, warm);
   EXPECT_TRUE(warm.empty());
 }
 

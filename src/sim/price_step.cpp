@@ -92,10 +92,7 @@ LayerPrice price_step_layer(const TokenBlock& tokens, StepTokens step, int layer
 void mark_step_warm(const TokenBlock& tokens, StepTokens step,
                     const std::vector<LayerReplicas>& replicas, const CostModel& cost,
                     Router& router, PriceScratch& scratch) {
-  mark_warm_slots(tokens,
-                  {step.token, step.n, step.history, step.history_offset, step.history_steps,
-                   step.home, step.history_home},
-                  replicas, cost, router, scratch.warm);
+  mark_warm_slots(tokens, step, replicas, cost, router, scratch.warm);
 }
 
 StepPrice price_step(const TokenBlock& tokens, StepTokens step,

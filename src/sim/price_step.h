@@ -10,22 +10,10 @@
 #include "placement/layout.h"
 #include "results/config_result.h"
 #include "routing/routing.h"
+#include "sim/weight_reuse.h"
 #include "trace/trace.h"
 
 namespace epbench {
-
-// The tokens of one step: token[i] (an index into the TokenBlock) runs from GPU home[i].
-struct StepTokens {
-  const uint64_t* token = nullptr;
-  const int32_t* home = nullptr;
-  size_t n = 0;
-  // The steps before it, oldest first: step j is history[history_offset[j] ..
-  // history_offset[j + 1]), for weight reuse (sim/weight_reuse.h).
-  const uint64_t* history = nullptr;
-  const uint64_t* history_offset = nullptr;
-  size_t history_steps = 0;
-  const int32_t* history_home = nullptr;  // history's home GPUs (null: GPU 0)
-};
 
 struct StepPrice {
   double time = 0;         // sum over layers of the cost model's layer time

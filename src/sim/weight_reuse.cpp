@@ -55,7 +55,7 @@ class ReuseWalk {
 // (step, layer) and only when a walk reaches it. Step `steps.history_steps` is the step itself.
 class RoutedReads {
  public:
-  RoutedReads(const TokenBlock& tokens, ReuseSteps steps, size_t oldest,
+  RoutedReads(const TokenBlock& tokens, StepTokens steps, size_t oldest,
               const std::vector<LayerReplicas>& replicas, const CostModel& cost, Router& router)
       : tokens_(tokens),
         steps_(steps),
@@ -104,7 +104,7 @@ class RoutedReads {
   }
 
   const TokenBlock& tokens_;
-  ReuseSteps steps_;
+  StepTokens steps_;
   size_t oldest_, L_, k_;
   const std::vector<LayerReplicas>& replicas_;
   const CostModel& cost_;
@@ -117,7 +117,7 @@ class RoutedReads {
 
 }  // namespace
 
-void mark_warm_slots(const TokenBlock& tokens, ReuseSteps steps,
+void mark_warm_slots(const TokenBlock& tokens, StepTokens steps,
                      const std::vector<LayerReplicas>& replicas, const CostModel& cost,
                      Router& router, std::vector<uint8_t>& warm) {
   warm.clear();

@@ -17,17 +17,17 @@ namespace epbench {
 // except at toy sizes.
 inline constexpr size_t kReuseHistorySteps = 64;
 
-// A step's tokens and the steps before it (token indices into the TokenBlock): history step j,
-// oldest first, is history[history_offset[j] .. history_offset[j + 1]). home / history_home:
-// the GPU each token runs from, as routed (null: GPU 0, for routings that ignore it).
-struct ReuseSteps {
+// The tokens of one step: token[i] (an index into the TokenBlock) runs from GPU home[i].
+struct StepTokens {
   const uint64_t* token = nullptr;
+  const int32_t* home = nullptr;  // null: GPU 0, for routings that ignore it
   size_t n = 0;
+  // The steps before it, oldest first: step j is history[history_offset[j] ..
+  // history_offset[j + 1]), for weight reuse.
   const uint64_t* history = nullptr;
   const uint64_t* history_offset = nullptr;  // [history_steps + 1]
   size_t history_steps = 0;
-  const int32_t* home = nullptr;
-  const int32_t* history_home = nullptr;
+  const int32_t* history_home = nullptr;  // history's home GPUs (null: GPU 0)
 };
 
 // warm [L, G*S]: 1 where a slot's expert is still in its GPU's cache when the step reaches
@@ -39,7 +39,7 @@ struct ReuseSteps {
 // the tokens to, each layer of each step routed as pricing routes it (a replica no token used
 // was not read). Cleared (empty) when the cost model does not model reuse or there is no
 // history.
-void mark_warm_slots(const TokenBlock& tokens, ReuseSteps steps,
+void mark_warm_slots(const TokenBlock& tokens, StepTokens steps,
                      const std::vector<LayerReplicas>& replicas, const CostModel& cost,
                      Router& router, std::vector<uint8_t>& warm);
 
