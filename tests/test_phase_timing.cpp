@@ -1,7 +1,7 @@
 // How `epbench profile` times a phase (runtime/profile_measure.h), under mpirun with 3 ranks
 // (tests/CMakeLists.txt): where ranks take turns on a core, the time counts the turns, as the
-// next collective of a run's layer waits for them; and which weights its FFN calls read. Every rank runs every test; the exit status
-// is the worst over the ranks.
+// next collective of a run's layer waits for them; and which weights its FFN calls read. Every
+// rank runs every test; the exit status is the worst over the ranks.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <sched.h>
