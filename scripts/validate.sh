@@ -7,8 +7,9 @@
 # figure.
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
 # EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20) and EPBENCH_ROUTING
-# (first,optimal) change what is validated; EPBENCH_ROUNDS (3) how many times each runs (the
-# median is kept); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs; bound4, 4 ranks bound
+# (first,optimal) change what is validated; EPBENCH_ROUNDS (15) how many times each runs (each
+# step's median round is kept: many short rounds spread every layout over the whole run, so
+# the machine's drift falls on all of them alike); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs; bound4, 4 ranks bound
 # two to a core, is also there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ trace=${EPBENCH_TRACE:-traces/brown-moe-8e-top2.h5}
 batch_sizes=${EPBENCH_BATCH_SIZES:-1,16,64}
 steps=${EPBENCH_STEPS:-20}
 routing=${EPBENCH_ROUTING:-first,optimal}
-rounds=${EPBENCH_ROUNDS:-3}
+rounds=${EPBENCH_ROUNDS:-15}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$out"
 
