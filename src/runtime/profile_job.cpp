@@ -85,7 +85,6 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   p.repetitions = o.repetitions;
   p.sweeps = o.sweeps;
   p.weight_sets = weight_sets(o);
-  // The CPU caches matter to a CPU backend only; a GPU's weights stream from its own memory.
   p.cache_bytes_per_rank = static_cast<int64_t>(cache_share(o, topo));
   for (const RankPlacement& r : topo.ranks)
     if (std::find(p.hosts.begin(), p.hosts.end(), r.host) == p.hosts.end())
