@@ -114,6 +114,31 @@ TEST(ProfileFfn, ColdCallsOfOneExpertCycleThroughTheWholePool) {
   EXPECT_EQ(log.shards[20], 0u);
 }
 
+// The reuse curves' calls: an expert, `others` more, then the timed read of the first again;
+// then a loop over `others` + 1 experts (each read twice first), one of them timed. Out to
+// twice the cache share (4 experts here), each on the next experts of the pool.
+TEST(ProfileFfn, ReuseCurvesRereadAnExpertAfterOthers) {
+  ProfileOptions o;
+  o.d_model = 4, o.d_ff = 8, o.max_tokens = 2, o.max_active = 5, o.weight_sets = 4;
+  o.warmup = 0, o.repetitions = 1;
+  Profile p;
+  p.backend = "cpu", p.d_model = 4, p.d_ff = 8;
+  const int64_t expert = 3 * 4 * 8 * 4;
+  p.cache_bytes_per_rank = 2 * expert;
+  ShardLog log;
+  measure_reuse_curve(o, log, MPI_COMM_WORLD, p);
+  EXPECT_EQ(p.ffn_reuse_bytes, (std::vector<int64_t>{expert, 2 * expert, 3 * expert, 4 * expert}));
+  EXPECT_EQ(p.ffn_reuse_time_s.size(), 4u);
+  EXPECT_EQ(p.ffn_reuse_loop_time_s.size(), 4u);
+  const std::vector<size_t> first_two = {0, 1, 0, 2, 3, 2, 3, 2,  // one other
+                                         4, 5, 6, 4, 7, 8, 9, 7, 8, 9, 7};
+  ASSERT_EQ(log.shards.size(), 8u + 11u + 14u + 17u);
+  EXPECT_EQ(std::vector<size_t>(log.shards.begin(), log.shards.begin() + 19), first_two);
+  p.cache_bytes_per_rank = 0;  // no cache known: no curves
+  measure_reuse_curve(o, log, MPI_COMM_WORLD, p);
+  EXPECT_TRUE(p.ffn_reuse_bytes.empty());
+}
+
 TEST(ProfileFfn, WeightSetsOverflowTheCacheTheyAreGiven) {
   ProfileOptions o;
   o.d_model = 256, o.d_ff = 512, o.max_active = 5, o.weight_sets = 4;  // 1.5 MiB an expert

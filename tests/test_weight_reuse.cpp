@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include "common/error.h"
 #include "costmodel/cost_model.h"
 #include "costmodel/profile.h"
 #include "costmodel/profile_tables.h"
@@ -17,6 +18,7 @@ namespace {
 
 using test::ffn_truth;
 using test::warm_truth;
+constexpr uint8_t W = ProfileTables::kWarm;  // warm through and through
 
 Profile warm_profile(int experts_in_cache) {
   Profile p = test::synthetic_profile();
@@ -30,6 +32,77 @@ TEST(WeightReuse, FileRoundTripKeepsTheWarmTableAndCacheShare) {
   const Profile q = read_profile(dir.path("p.h5"));
   EXPECT_EQ(q.ffn_warm_time_s, warm_profile(3).ffn_warm_time_s);
   EXPECT_EQ(q.cache_bytes_per_rank, 3 * 3 * 256 * 512 * 4);  // three fp32 experts
+}
+
+// Reuse curves over `others` experts read since, one token: with the others from memory, warm
+// at 1, half the saving kept at 2, cold at 4; with them from the cache, warm out to 2, then
+// cold at 4 (the cold reads are the curves' last points).
+Profile curve_profile() {
+  Profile p = warm_profile(3);
+  const double warm = warm_truth(1), cold = ffn_truth(1);
+  for (int64_t others : {1, 2, 4}) p.ffn_reuse_bytes.push_back(others * 3 * 256 * 512 * 4);
+  p.ffn_reuse_time_s = {warm, (warm + cold) / 2, cold};
+  p.ffn_reuse_loop_time_s = {warm, warm, cold};
+  return p;
+}
+
+TEST(WeightReuse, FileRoundTripKeepsTheReuseCurve) {
+  test::ScratchDir dir;
+  write_profile(dir.path("p.h5"), curve_profile());
+  const Profile q = read_profile(dir.path("p.h5"));
+  EXPECT_EQ(q.ffn_reuse_bytes, curve_profile().ffn_reuse_bytes);
+  EXPECT_EQ(q.ffn_reuse_time_s, curve_profile().ffn_reuse_time_s);
+  EXPECT_EQ(q.ffn_reuse_loop_time_s, curve_profile().ffn_reuse_loop_time_s);
+  {  // a curve's times missing
+    h5::File h = h5::open_file(dir.path("p.h5"), true);
+    H5Ldelete(h.id(), "ffn/reuse_loop_time_s", H5P_DEFAULT);
+  }
+  EXPECT_THROW(
+      {
+        try {
+          read_profile(dir.path("p.h5"));
+        } catch (const InputError& e) {
+          EXPECT_NE(std::string(e.what()).find("ffn/reuse_loop_time_s"), std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      InputError);
+}
+
+TEST(WeightReuse, TheCurvesSetHowWarmAnExpertIsAfterOthersWereRead) {
+  const ProfileTables t(curve_profile());
+  for (double hit : {0.0, 1.0}) {
+    EXPECT_EQ(t.warmth(0, hit), W);  // before the curves' first point: their value
+    EXPECT_EQ(t.warmth(1, hit), W);
+  }
+  EXPECT_NEAR(t.warmth(2, 0), 127.5, 0.5);  // half the saving kept
+  EXPECT_NEAR(t.warmth(3, 0), 63.75, 0.5);  // a quarter, between points
+  EXPECT_EQ(t.warmth(2, 1), W);             // the others from the cache
+  EXPECT_NEAR(t.warmth(3, 1), 127.5, 0.5);
+  EXPECT_NEAR(t.warmth(2, 0.5), 191.25, 0.5);  // half of them from the cache
+  EXPECT_EQ(t.reuse_horizon(), 4u);
+  EXPECT_EQ(t.warmth(4, 0), 0);  // the cold read
+  EXPECT_EQ(t.warmth(4, 1), 0);
+  EXPECT_DOUBLE_EQ(t.reused_expert_time(1, W), warm_truth(1));
+  EXPECT_DOUBLE_EQ(t.reused_expert_time(1, 0), ffn_truth(1));
+  EXPECT_NEAR(t.reused_expert_time(1, 128), (warm_truth(1) + ffn_truth(1)) / 2,
+              0.01 * ffn_truth(1));
+  Profile noisy = curve_profile();  // a faster read further out keeps no more than before
+  noisy.ffn_reuse_bytes = {1 * 3 * 256 * 512 * 4, 2 * 3 * 256 * 512 * 4, 3 * 3 * 256 * 512 * 4,
+                           4 * 3 * 256 * 512 * 4};
+  noisy.ffn_reuse_time_s = {ffn_truth(1) * 0.75, ffn_truth(1) * 0.9, ffn_truth(1) * 0.6,
+                            ffn_truth(1)};
+  noisy.ffn_reuse_loop_time_s = noisy.ffn_reuse_time_s;
+  const ProfileTables n(noisy);
+  EXPECT_NEAR(n.warmth(1, 0), 127.5, 0.5);  // 0.75 of cold keeps half (warm is half the cold)
+  EXPECT_EQ(n.warmth(2, 0), 51);            // 0.9 keeps a fifth
+  EXPECT_EQ(n.warmth(3, 0), 51);            // then 0.6 would keep four fifths
+  // Without curves: warm while it fits the cache share, three experts here.
+  const ProfileTables step(warm_profile(3));
+  EXPECT_EQ(step.reuse_horizon(), 3u);
+  EXPECT_EQ(step.warmth(2, 0), W);
+  EXPECT_EQ(step.warmth(3, 1), 0);
 }
 
 TEST(WeightReuse, VersionOneFileReadsWithoutReuse) {
@@ -91,7 +164,7 @@ TEST(WeightReuse, SlotsOfRecentExpertsAreWarm) {
   const uint64_t previous[] = {0, 1}, one_step[] = {0, 2};
   std::vector<uint8_t> warm;
   mark_warm(l, {previous + 2, nullptr, 0, previous, one_step, 1}, cost, warm);
-  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, 0, W, 0}));
   mark_warm(l, {previous, nullptr, 0, previous, one_step, 0}, cost, warm);
   EXPECT_TRUE(warm.empty());
 }
@@ -103,14 +176,51 @@ TEST(WeightReuse, OnlyTheMostRecentExpertsThatFitTheCacheAreWarm) {
   const uint64_t history[] = {0, 1, 2, 3}, offsets[] = {0, 1, 2, 3, 4};
   std::vector<uint8_t> warm;
   mark_warm(l, {history + 4, nullptr, 0, history, offsets, 4}, cost, warm);
-  EXPECT_EQ(warm, (std::vector<uint8_t>{0, 1, 1, 0}));  // expert 0 was evicted by expert 1
+  EXPECT_EQ(warm, (std::vector<uint8_t>{0, W, W, 0}));  // expert 0 was evicted by expert 1
   mark_warm(l, {history + 1, nullptr, 0, history, offsets, 1}, cost, warm);
-  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));  // only expert 0 before
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, 0, 0, 0}));  // only expert 0 before
   // The same four tokens as one step: its experts were read at once, all of GPU 0's overflow.
   const uint64_t together[] = {0, 4};
   mark_warm(l, {history + 4, nullptr, 0, history, together, 1}, cost, warm);
-  EXPECT_EQ(warm[2], 1);
-  EXPECT_EQ(warm[0] + warm[1], 1);
+  EXPECT_EQ(warm[2], W);
+  EXPECT_EQ(warm[0] + warm[1], W);
+}
+
+TEST(WeightReuse, TheCurveWarmsAnExpertByTheExpertsReadSinceIt) {
+  const OneLayer l({0, 1, 0});
+  const CostModel cost(test::profiled_cluster(curve_profile()), 256, 512);
+  // Two steps of one token on GPU 0: expert 0, then 1; now expert 0 again.
+  const uint64_t history[] = {0, 1, 2}, offsets[] = {0, 1, 2};
+  std::vector<uint8_t> warm;
+  mark_warm(l, {history + 2, nullptr, 0, history, offsets, 2}, cost, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, W, 0, 0}));  // 0 after one other: still warm
+  // Two layers, GPU 0 holding experts 0 and 1 in each. Steps of one token: (0, 1), then
+  // (1, 0), now (0, 0). Before layer 0, GPU 0 read back in time: layer 1's 0, layer 0's 1,
+  // layer 1's 1, layer 0's 0 (three others since it); before layer 1, this step's layer 0 first.
+  // None was read twice: the others came from memory.
+  const OneLayer two({0, 1, 1, 0, 0, 0}, 2);
+  const uint64_t steps[] = {0, 1, 2}, step_offsets[] = {0, 1, 2};
+  mark_warm(two, {steps + 2, nullptr, 1, steps, step_offsets, 2}, cost, warm);
+  EXPECT_EQ(warm, (std::vector<uint8_t>{64, W, 0, 0, W, 64, 0, 0}));
+}
+
+// Steps (0, 1), (1, 0), (0, 1), now (0, 0): before layer 1, GPU 0 read this step's layer-0
+// expert 0, then layer 1's 1 and layer 0's 0 again (read twice: from the cache), then layer
+// 1's 0 (two others since) and layer 0's 1, where the curves end. A quarter of the others
+// came from the cache.
+TEST(WeightReuse, OthersReadTwiceWithinTheCurvesCameFromTheCache) {
+  const OneLayer l({0, 1, 1, 0, 0, 1, 0, 0}, 2);
+  const CostModel cost(test::profiled_cluster(curve_profile()), 256, 512);
+  const uint64_t steps[] = {0, 1, 2, 3}, offsets[] = {0, 1, 2, 3};
+  std::vector<uint8_t> warm;
+  mark_warm(l, {steps + 3, nullptr, 1, steps, offsets, 3}, cost, warm);
+  ASSERT_EQ(warm.size(), 8u);
+  EXPECT_EQ(warm[4], cost.profile()->warmth(2, 0.25));  // layer 1's expert 0
+  EXPECT_NEAR(warm[4], (0.25 * 1 + 0.75 * 0.5) * W, 1);
+  EXPECT_EQ(warm[5], W);  // layer 1's expert 1, one other since
+  // Before layer 0: layer 1's 1, layer 0's 0, layer 1's 0, layer 0's 1: none read twice.
+  EXPECT_EQ(warm[0], W);
+  EXPECT_NEAR(warm[1], 63.75, 0.5);
 }
 
 TEST(WeightReuse, TheStepsOwnLowerLayersCountAgainstTheCache) {
@@ -120,7 +230,7 @@ TEST(WeightReuse, TheStepsOwnLowerLayersCountAgainstTheCache) {
   // Two experts fit: both layers find expert 0 cached.
   mark_warm(l, {token + 1, nullptr, 1, token, offsets, 1},
             CostModel(test::profiled_cluster(warm_profile(2)), 256, 512), warm);
-  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, 0, 0, 0, W, 0, 0, 0}));
   // One fits: layer 0's expert was evicted by the earlier token's layer 1, and layer 1's by
   // this step's layer 0.
   mark_warm(l, {token + 1, nullptr, 1, token, offsets, 1},
@@ -137,15 +247,15 @@ TEST(WeightReuse, OnlyTheReplicasTheRouterChoseAreRead) {
   std::vector<uint8_t> warm;
   mark_warm(l, {one + 2, nullptr, 1, one, one_offsets, 2}, cost, warm);
   // `first` read expert 0 on GPU 0 only: GPU 1 still holds expert 2.
-  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 1}));
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, 0, 0, W}));
   // Two tokens of expert 0 in one step: round-robin reads both replicas, first one.
   const uint64_t two[] = {1, 2, 4}, two_offsets[] = {0, 2};
   Router round_robin(RoutingPolicy::kRoundRobin);
   mark_warm_slots(l.tokens, {two + 2, nullptr, 1, two, two_offsets, 1}, l.replicas, cost,
                   round_robin, warm);
-  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 1, 0}));
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, 0, W, 0}));
   mark_warm(l, {two + 2, nullptr, 1, two, two_offsets, 1}, cost, warm);
-  EXPECT_EQ(warm, (std::vector<uint8_t>{1, 0, 0, 0}));
+  EXPECT_EQ(warm, (std::vector<uint8_t>{W, 0, 0, 0}));
 }
 
 TEST(WeightReuse, NoReuseWithoutAWarmTable) {

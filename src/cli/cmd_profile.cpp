@@ -66,6 +66,13 @@ std::string summary(const Profile& p) {
              ? strprintf("last-level cache per rank: %.1f MiB (hwloc; weight reuse modelled)\n",
                          double(p.cache_bytes_per_rank) / (1 << 20))
              : "last-level cache per rank: not used (weight reuse not modelled)\n";
+  if (!p.ffn_reuse_bytes.empty()) {
+    out += "reuse: us at 1 token after MiB of other experts read, from memory / from the cache:";
+    for (size_t d = 0; d < p.ffn_reuse_bytes.size(); ++d)
+      out += strprintf(" %.1f:%.0f/%.0f", double(p.ffn_reuse_bytes[d]) / (1 << 20),
+                       1e6 * p.ffn_reuse_time_s[d], 1e6 * p.ffn_reuse_loop_time_s[d]);
+    out += "\n";
+  }
   const size_t M = p.a2a_bytes.size();
   for (size_t i = 0; i < p.a2a_patterns.size(); ++i)
     out += strprintf("all-to-all %s (%lld destinations): %.2f us at %lld B, %.2f us at %lld B\n",

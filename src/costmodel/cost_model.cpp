@@ -280,8 +280,9 @@ void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out,
   double compute = 0;
   uint32_t pairs = 0, active = 0;
   for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
-    compute += warm_slot && tables_ && warm_slot[s] ? tables_->warm_expert_time(slot_tokens_[s])
-                                                    : expert_time(slot_tokens_[s]);
+    const uint8_t warmth = warm_slot && tables_ ? warm_slot[s] : 0;
+    compute += warmth ? tables_->reused_expert_time(slot_tokens_[s], warmth)
+                      : expert_time(slot_tokens_[s]);
     pairs += slot_tokens_[s];
     active += slot_tokens_[s] > 0;
   }

@@ -64,8 +64,9 @@ class CostModel {
   // slots; pairs on the home GPU cost no transfer. `out` is resized once and reused.
   void price_layer(const int32_t* home, const int32_t* slot, size_t n, int k, LayerCost& out) const;
   // The same, touched GPUs only: costs O(pairs + G / 8) instead of O(G * slots).
-  // warm_slot [G*S] (only with models_weight_reuse()): 1 where the slot's expert weights are
-  // predicted to be in the GPU's cache (sim/weight_reuse.h), priced with the warm table.
+  // warm_slot [G*S] (only with models_weight_reuse()): how warm the slot's expert weights are
+  // predicted to be in the GPU's cache (sim/weight_reuse.h), priced between the cold and the
+  // warm tables (ProfileTables::reused_expert_time).
   void price_layer_sparse(const int32_t* home, const int32_t* slot, size_t n, int k,
                           SparseLayerCost& out, const uint8_t* warm_slot = nullptr) const;
 

@@ -29,6 +29,14 @@ struct Profile {
   // cache, and the share of that cache one rank has (hwloc's caches / ranks on the host).
   std::vector<double> ffn_warm_time_s;  // [T]
   int64_t cache_bytes_per_rank = 0;
+  // The reuse curves (version 3; empty before: the cache share alone decides, an expert is warm
+  // while it fits): one expert of one token read again after ffn_reuse_bytes[d] of other
+  // experts' weights were read since it, by every rank of the host at once; the others read
+  // from memory (reuse_time_s) or from the cache as far as it holds them (reuse_loop_time_s:
+  // the reads loop over the expert and the others).
+  std::vector<int64_t> ffn_reuse_bytes;       // [D] ascending, >= 1
+  std::vector<double> ffn_reuse_time_s;       // [D]
+  std::vector<double> ffn_reuse_loop_time_s;  // [D]
   // Turns (optional; only where a host's ranks outnumber its hardware threads): [k-1] is the
   // time of an expert phase in which k of a host's R ranks compute, over the time when all R
   // do (the table's), k = 1..R. Empty: ranks have cores of their own.

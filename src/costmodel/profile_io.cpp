@@ -13,7 +13,7 @@ namespace epbench {
 namespace {
 
 constexpr const char* kFormat = "epbench-profile";
-constexpr int64_t kVersion = 2;  // 2 added ffn/warm_time_s, cache_bytes_per_rank
+constexpr int64_t kVersion = 3;  // 2 added ffn/warm_time_s, cache_bytes_per_rank; 3 ffn/reuse_*
 
 template <class T>
 void write_vec(hid_t f, const std::string& name, const std::vector<T>& v,
@@ -121,7 +121,7 @@ void check_times(const ProfileReader& r, const std::vector<double>& t, const std
 void read_root(const ProfileReader& r, Profile& p) {
   if (r.text("format") != kFormat) r.bad("format", "\"epbench-profile\"");
   const int64_t version = r.integer("version", 1);
-  if (version > kVersion) r.bad("version", "1 or 2 (this epbench)");
+  if (version > kVersion) r.bad("version", "1, 2 or 3 (this epbench)");
   p.backend = r.text("backend");
   p.dtype = r.text("dtype");
   p.d_model = r.integer("d_model", 1);
@@ -147,6 +147,21 @@ void read_turns(const ProfileReader& r, Profile& p) {
     if (!(v > 0) || !std::isfinite(v)) r.bad("ffn/turns_ratio", "positive finite ratios");
 }
 
+// The reuse curves (version 3), which price what the warm table measured: only beside it.
+void read_reuse(const ProfileReader& r, Profile& p) {
+  if (!h5::exists(r.id(), "ffn/reuse_bytes")) return;
+  p.ffn_reuse_bytes = r.dataset<int64_t>("ffn/reuse_bytes", 0, 0);
+  check_grid(r, p.ffn_reuse_bytes, "ffn/reuse_bytes");
+  p.ffn_reuse_time_s = r.dataset<double>("ffn/reuse_time_s", 0, 0);
+  if (p.ffn_reuse_time_s.size() != p.ffn_reuse_bytes.size())
+    r.bad("ffn/reuse_time_s", "one time per ffn/reuse_bytes entry");
+  check_times(r, p.ffn_reuse_time_s, "ffn/reuse_time_s");
+  p.ffn_reuse_loop_time_s = r.dataset<double>("ffn/reuse_loop_time_s", 0, 0);
+  if (p.ffn_reuse_loop_time_s.size() != p.ffn_reuse_bytes.size())
+    r.bad("ffn/reuse_loop_time_s", "one time per ffn/reuse_bytes entry");
+  check_times(r, p.ffn_reuse_loop_time_s, "ffn/reuse_loop_time_s");
+}
+
 void read_ffn(const ProfileReader& r, Profile& p) {
   p.ffn_tokens = r.dataset<int64_t>("ffn/tokens", 0, 0);
   p.ffn_active = r.dataset<int64_t>("ffn/active_experts", 0, 0);
@@ -160,6 +175,7 @@ void read_ffn(const ProfileReader& r, Profile& p) {
   if (p.ffn_warm_time_s.size() != p.ffn_tokens.size())
     r.bad("ffn/warm_time_s", "one time per ffn/tokens entry");
   check_times(r, p.ffn_warm_time_s, "ffn/warm_time_s");
+  read_reuse(r, p);
 }
 
 void read_a2a(const ProfileReader& r, Profile& p) {
@@ -206,6 +222,11 @@ void write_profile(const std::string& path, const Profile& p) {
     write_vec(f.id(), "ffn/active_experts", p.ffn_active);
     write_vec(f.id(), "ffn/time_s", p.ffn_time_s, {p.ffn_active.size(), p.ffn_tokens.size()});
     if (!p.ffn_warm_time_s.empty()) write_vec(f.id(), "ffn/warm_time_s", p.ffn_warm_time_s);
+    if (!p.ffn_reuse_bytes.empty()) {
+      write_vec(f.id(), "ffn/reuse_bytes", p.ffn_reuse_bytes);
+      write_vec(f.id(), "ffn/reuse_time_s", p.ffn_reuse_time_s);
+      write_vec(f.id(), "ffn/reuse_loop_time_s", p.ffn_reuse_loop_time_s);
+    }
     if (!p.ffn_turns_ratio.empty()) write_vec(f.id(), "ffn/turns_ratio", p.ffn_turns_ratio);
     h5::Group a2a = h5::create_group(f.id(), "a2a");
     write_vec(f.id(), "a2a/bytes", p.a2a_bytes);

@@ -29,6 +29,24 @@ std::vector<double> as_double(const std::vector<int64_t>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
 
+// What a reuse curve t(bytes) kept of the cold-to-warm saving after 0, 1, 2, ... other experts:
+// never rising, ending before the first 0.
+std::vector<double> kept_saving(const std::vector<int64_t>& bytes, const std::vector<double>& t,
+                                double warm, uint64_t expert_bytes) {
+  const PiecewiseLinear curve(as_double(bytes), t);
+  const double cold = t.back(), end = static_cast<double>(bytes.back());
+  std::vector<double> kept;
+  if (!(cold > warm)) return kept;  // the cache saved nothing
+  double k = 1;
+  for (size_t others = 0; double(others) * double(expert_bytes) < end; ++others) {
+    const double saved = (cold - curve(double(others) * double(expert_bytes))) / (cold - warm);
+    k = std::clamp(std::min(k, saved), 0.0, 1.0);
+    if (k == 0) break;
+    kept.push_back(k);
+  }
+  return kept;
+}
+
 }  // namespace
 
 void ProfileTables::set_warm_table(const Profile& p) {
@@ -39,6 +57,21 @@ void ProfileTables::set_warm_table(const Profile& p) {
   warm_dense_.assign(dense_.size(), 0);
   for (size_t n = 1; n < warm_dense_.size(); ++n)
     warm_dense_[n] = std::min(warm_(static_cast<double>(n)), dense_[n]);
+  set_warmth(p);
+}
+
+void ProfileTables::set_warmth(const Profile& p) {
+  if (!models_weight_reuse()) return;
+  if (p.ffn_reuse_bytes.empty()) {  // warm while it fits, then cold
+    kept_miss_.assign(cache_bytes_ / expert_bytes_, 1.0);
+    kept_hit_ = kept_miss_;
+    return;
+  }
+  kept_miss_ = kept_saving(p.ffn_reuse_bytes, p.ffn_reuse_time_s, warm_(1), expert_bytes_);
+  kept_hit_ = kept_saving(p.ffn_reuse_bytes, p.ffn_reuse_loop_time_s, warm_(1), expert_bytes_);
+  const size_t horizon = std::max(kept_miss_.size(), kept_hit_.size());
+  kept_miss_.resize(horizon, 0.0);
+  kept_hit_.resize(horizon, 0.0);
 }
 
 ProfileTables::ProfileTables(const Profile& p)

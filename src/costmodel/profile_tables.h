@@ -5,8 +5,14 @@
 // - an expert serving n tokens costs ffn_time_s[A-1][n] / A, the row with the most active
 //   experts (weights cycled through caches as a run cycles them), per expert;
 // - weight reuse (version 2 profiles): an expert whose weights are still in the last-level
-//   cache costs ffn/warm_time_s(n), never more than the cold time; the caller decides which
-//   experts are warm (sim/weight_reuse.h) from cache_bytes() and expert_bytes();
+//   cache costs ffn/warm_time_s(n), never more than the cold time; the caller decides how warm
+//   each expert is (sim/weight_reuse.h) from how many other experts were read since it;
+// - its warmth (version 3, the reuse curves): after d bytes of other experts, the share of the
+//   cold-to-warm saving that a curve kept, (cold - t(d)) / (cold - warm) at one token, cold
+//   being the curve's last point; never rising with d, 0 from the curve's end on; between the
+//   curve of others read from memory and the one of others read from the cache by the share of
+//   them read from the cache. Without curves an expert is warm while it and those read since
+//   fit in the cache share;
 // - a GPU sending B bytes over a pattern costs a2a_time_s[p](B / destinations): the measured
 //   all-to-all that moves the same bytes spread evenly over the pattern's destinations;
 // - turns (ffn/turns_ratio): where a host's ranks outnumber its hardware threads, the cost
@@ -51,6 +57,21 @@ class ProfileTables {
   }
   // Whether the profile measured weight reuse: a warm table and a known cache share.
   bool models_weight_reuse() const { return !warm_dense_.empty() && cache_bytes_ > 0; }
+  // How warm an expert is found after `others` other experts' weights were read since it on its
+  // rank, the share `hit` of them (0..1) read from the cache: 0 cold .. kWarm warm (0 from
+  // reuse_horizon() on).
+  static constexpr uint8_t kWarm = 255;
+  uint8_t warmth(size_t others, double hit) const {
+    if (others >= kept_miss_.size()) return 0;
+    const double kept = hit * kept_hit_[others] + (1 - hit) * kept_miss_[others];
+    return static_cast<uint8_t>(kept * kWarm + 0.5);
+  }
+  size_t reuse_horizon() const { return kept_miss_.size(); }
+  // An expert of `tokens` tokens found that warm: between the cold and the warm table.
+  double reused_expert_time(uint32_t tokens, uint8_t warmth) const {
+    const double cold = expert_time(tokens);
+    return cold - (cold - warm_expert_time(tokens)) * warmth / kWarm;
+  }
   // Where a host's ranks take turns at its cores: [k-1] the expert phase's time with k of the
   // host's R ranks busy over its time with all R (the tables' times); empty otherwise.
   const std::vector<double>& turns_ratio() const { return turns_; }
@@ -68,10 +89,14 @@ class ProfileTables {
 
  private:
   void set_warm_table(const Profile& p);
+  void set_warmth(const Profile& p);
   PiecewiseLinear ffn_;
   std::vector<double> dense_;  // expert_time for 0..last grid point, by index
   PiecewiseLinear warm_;
   std::vector<double> warm_dense_;  // warm_expert_time likewise; empty: no warm table
+  // [others read since]: the share of the cold-to-warm saving kept, the others read from memory
+  // or from the cache (equal length, the longer curve's, 0-padded).
+  std::vector<double> kept_miss_, kept_hit_;
   uint64_t cache_bytes_ = 0, expert_bytes_ = 0;
   std::vector<double> turns_;
   std::array<PiecewiseLinear, 2> a2a_;

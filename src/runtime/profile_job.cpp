@@ -105,8 +105,9 @@ void keep_median_sweeps(const std::vector<Profile>& sweeps, Profile& p) {
     for (const Profile& s : sweeps) v.push_back(figure(s));
     return median_of(v);
   };
-  for (auto table : {&Profile::ffn_time_s, &Profile::ffn_warm_time_s, &Profile::ffn_turns_ratio,
-                     &Profile::a2a_time_s})
+  for (auto table :
+       {&Profile::ffn_time_s, &Profile::ffn_warm_time_s, &Profile::ffn_reuse_time_s,
+        &Profile::ffn_reuse_loop_time_s, &Profile::ffn_turns_ratio, &Profile::a2a_time_s})
     for (size_t i = 0; i < (p.*table).size(); ++i)
       (p.*table)[i] = over_sweeps([&](const Profile& s) { return (s.*table)[i]; });
   p.count_exchange_s = over_sweeps([](const Profile& s) { return s.count_exchange_s; });

@@ -23,7 +23,9 @@ double host_clock_seconds() {
 // the last to finish it. Where ranks outnumber cores, a rank that waits for a core leaves the
 // opening barrier late, so its own clock misses the wait; the host's span does not, as a
 // layer's next collective does not. No barrier closes the span, so none is subtracted.
-double time_call(MPI_Comm comm, MPI_Comm host, const std::function<void()>& fn) {
+double time_call(MPI_Comm comm, MPI_Comm host, const std::function<void()>& fn,
+                 const std::function<void()>& prepare) {
+  if (prepare) prepare();
   EPBENCH_MPI_CHECK(MPI_Barrier(comm));
   const double start = host_clock_seconds();
   fn();
@@ -54,11 +56,15 @@ class HostComm {
 
 }  // namespace
 
-double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn) {
+double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
+                       const std::function<void()>& prepare) {
   const HostComm host(comm);
-  for (int i = 0; i < warmup; ++i) fn();
+  for (int i = 0; i < warmup; ++i) {
+    if (prepare) prepare();
+    fn();
+  }
   std::vector<double> span(sz(reps));
-  for (double& t : span) t = time_call(comm, host.get(), fn);
+  for (double& t : span) t = time_call(comm, host.get(), fn, prepare);
   return median_of(span);
 }
 
@@ -142,6 +148,54 @@ void measure_warm_ffn(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, P
   }
 }
 
+// The reuse distances measured, in experts read between: 1, 2, 3, 4, 6, 8, 12, ... and `last`.
+std::vector<size_t> reuse_grid(size_t last) {
+  std::vector<size_t> g;
+  for (size_t v = 1; v < last; v *= 2) {
+    g.push_back(v);
+    if (v >= 2 && v + v / 2 < last) g.push_back(v + v / 2);
+  }
+  g.push_back(last);
+  return g;
+}
+
+// The reuse curves: each timed call reads one expert of one token again after `others`
+// distinct experts were read since it, on every rank at once, as a run's ranks read their
+// layers' experts between one step's read of an expert and the next's. In `ffn/reuse_time_s`
+// the others come from memory (read once each, before the barrier); in
+// `ffn/reuse_loop_time_s` from the cache as far as it holds them (the calls loop over
+// `others` + 1 experts, every read at that distance). Out to twice the rank's cache share
+// (within the pool), where the cache has kept nothing: the curves' last points are cold reads.
+// Not measured when the cache is unknown.
+void measure_reuse(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, Profile& p) {
+  p.ffn_reuse_bytes.clear(), p.ffn_reuse_time_s.clear(), p.ffn_reuse_loop_time_s.clear();
+  if (p.cache_bytes_per_rank <= 0 || bench.pool < 2) return;
+  const uint64_t expert = expert_weight_bytes(p);
+  const uint64_t overflow =
+      (2 * static_cast<uint64_t>(p.cache_bytes_per_rank) + expert - 1) / expert;
+  const DispatchPlan one = synthetic_expert_plan(1, 1);
+  size_t next = 0, first = 0;
+  const auto take = [&](size_t n) {  // the next n experts of the pool
+    first = next;
+    next = (next + n) % bench.pool;
+  };
+  const auto read = [&](size_t i) { bench.run(one, (first + i) % bench.pool); };
+  for (size_t others : reuse_grid(std::min<size_t>(overflow, bench.pool - 1))) {
+    p.ffn_reuse_bytes.push_back(static_cast<int64_t>(others * expert));
+    const auto from_memory = [&] {
+      take(others + 1);
+      for (size_t i = 0; i <= others; ++i) read(i);
+    };
+    p.ffn_reuse_time_s.push_back(time_collective(
+        comm, o.warmup, o.repetitions, [&] { read(0); }, from_memory));
+    take(others + 1);
+    size_t call = 0;  // the loop's warm-up reads each of its experts twice
+    p.ffn_reuse_loop_time_s.push_back(time_collective(comm, static_cast<int>(2 * (others + 1)),
+                                                      o.repetitions,
+                                                      [&] { read(call++ % (others + 1)); }));
+  }
+}
+
 // Where a host's ranks outnumber its hardware threads they take turns at its cores, and a phase
 // in which only some of them compute is shorter than one in which all do: ffn/turns_ratio[k-1]
 // is the phase with k ranks of each host busy over the phase with all of them, at one shape of
@@ -177,7 +231,13 @@ void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, co
     for (int64_t n : p.ffn_tokens)
       p.ffn_time_s.push_back(bench.time_cold(comm, static_cast<size_t>(a), static_cast<size_t>(n)));
   measure_warm_ffn(o, bench, comm, p);
+  measure_reuse(o, bench, comm, p);
   measure_turns(o, bench, comm, host, p);
+}
+
+void measure_reuse_curve(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
+  FfnBench bench(o, backend);
+  measure_reuse(o, bench, comm, p);
 }
 
 std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,

@@ -18,7 +18,9 @@ namespace epbench {
 // timed as the slowest host's span, from its first rank's start to its last rank's end (warm
 // caches, like a run's steady state); returns the median. Where ranks outnumber cores they
 // take turns, and a rank that waits for a core starts its own clock late (docs/profile.md).
-double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn);
+// `prepare`, where given, runs untimed before each call (and each warm-up call).
+double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
+                       const std::function<void()>& prepare = {});
 
 // The calling rank on its host; take_turns (the same on every rank): some host's ranks
 // outnumber its hardware threads.
@@ -28,9 +30,12 @@ struct HostShare {
 };
 
 // ffn_time_s over ffn_active x ffn_tokens: `a` experts of n tokens each, back to back; the warm
-// table; with host.take_turns, ffn_turns_ratio.
+// table; the reuse curve; with host.take_turns, ffn_turns_ratio.
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
                  Profile& p);
+
+// The reuse curve alone (ffn_reuse_bytes, ffn_reuse_time_s) for p's sizes and cache share.
+void measure_reuse_curve(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p);
 
 // The cold table at `points` (active experts, tokens each), measured as measure_ffn measures
 // it; validate compares them with a profile's to see how far the machine moved since.

@@ -31,7 +31,7 @@ struct PriceScratch {
   LayerCost layer;
   std::vector<uint32_t> counts;  // [E] pairs per expert in the layer, kept zero between layers
   SparseLayerCost sparse;        // the last layer priced by price_step_layer
-  std::vector<uint8_t> warm;     // [L, G*S] warm slots of the step (mark_step_warm), or empty
+  std::vector<uint8_t> warm;     // [L, G*S] each slot's warmth (mark_step_warm), or empty
 };
 
 // Marks the step's warm slots in scratch.warm (sim/weight_reuse.h), the step and its history

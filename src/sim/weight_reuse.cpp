@@ -8,47 +8,60 @@ namespace epbench {
 
 namespace {
 
-// One walk back through the expert reads before one layer of the step, as an LRU cache per
-// GPU would have seen them: each (layer, slot) met is counted once on its GPU; it is still
-// cached if its GPU's distinct expert weights met up to it fit in the cache.
+// One walk back through the expert reads before one layer of the step, as each GPU's cache saw
+// them: each (layer, slot) met is counted once on its GPU; its reads since are the other
+// distinct experts met on its GPU before it (the more recent reads). An expert met again
+// further back was read twice within the walk: its later read found it in the cache, as far
+// as the curves go, and the share of such experts on a GPU is the share of its reads that
+// came from the cache.
 class ReuseWalk {
  public:
   ReuseWalk(const std::vector<LayerReplicas>& replicas, const ProfileTables& p)
       : r_(replicas),
         GS_(replicas[0].slot_gpu.size()),
-        expert_bytes_(p.expert_bytes()),
-        cache_bytes_(p.cache_bytes()),
-        bytes_(sz(replicas[0].num_gpus)),
+        tables_(p),
+        horizon_(p.reuse_horizon()),
+        met_on_(sz(replicas[0].num_gpus)),
+        met_again_on_(met_on_.size()),
         met_(replicas.size() * GS_, 0),
-        cached_(met_.size(), 0) {}
+        met_again_(met_.size(), 0),
+        others_(met_.size(), 0) {}
 
   void start() {
     ++epoch_;
-    std::fill(bytes_.begin(), bytes_.end(), 0);
-    open_ = bytes_.size();
+    std::fill(met_on_.begin(), met_on_.end(), 0);
+    std::fill(met_again_on_.begin(), met_again_on_.end(), 0);
+    open_ = horizon_ > 0 ? met_on_.size() : 0;
   }
-  bool all_full() const { return open_ == 0; }
-  bool cached(size_t layer, size_t slot) const { return cached_[layer * GS_ + slot] == epoch_; }
+  bool all_cold() const { return open_ == 0; }
+  uint8_t warmth(size_t layer, size_t slot) const {
+    const size_t at = layer * GS_ + slot, g = sz(r_[layer].slot_gpu[slot]);
+    if (met_[at] != epoch_) return 0;
+    return tables_.warmth(others_[at], double(met_again_on_[g]) / double(met_on_[g]));
+  }
 
   void meet(size_t layer, int32_t slot) {
     const size_t s = sz(slot), g = sz(r_[layer].slot_gpu[s]), at = layer * GS_ + s;
-    if (met_[at] == epoch_ || bytes_[g] > cache_bytes_) return;  // met, or g is full
+    if (met_on_[g] >= horizon_) return;  // g's reads are cold from here on
+    if (met_[at] == epoch_) {
+      if (met_again_[at] != epoch_) met_again_[at] = epoch_, ++met_again_on_[g];
+      return;
+    }
     met_[at] = epoch_;
-    bytes_[g] += expert_bytes_;
-    if (bytes_[g] <= cache_bytes_)
-      cached_[at] = epoch_;
-    else
-      --open_;  // this one no longer fits: it and everything older is cold on g
+    others_[at] = static_cast<uint32_t>(met_on_[g]);
+    if (++met_on_[g] == horizon_) --open_;  // everything older is cold on g
   }
 
  private:
   const std::vector<LayerReplicas>& r_;
   size_t GS_;
-  uint64_t expert_bytes_, cache_bytes_;
-  std::vector<uint64_t> bytes_;         // [G] distinct expert weights met in this walk
-  std::vector<uint32_t> met_, cached_;  // [L, G*S] the epoch of the walk that met / kept it
+  const ProfileTables& tables_;
+  size_t horizon_;
+  std::vector<size_t> met_on_, met_again_on_;  // [G] distinct experts met, and met again
+  std::vector<uint32_t> met_, met_again_;      // [L, G*S] the epoch of the walk that did
+  std::vector<uint32_t> others_;               // [L, G*S] experts met on its GPU before it
   uint32_t epoch_ = 0;
-  size_t open_ = 0;  // GPUs whose cache is not full yet
+  size_t open_ = 0;  // GPUs whose reads are not all cold yet
 };
 
 // The slots each layer of each step read: its tokens routed as pricing routes them, once per
@@ -134,9 +147,9 @@ void mark_warm_slots(const TokenBlock& tokens, StepTokens steps,
   for (size_t layer = 0; layer < L; ++layer) {
     walk.start();
     for (size_t l = layer; l-- > 0;) meet_layer(steps.history_steps, l);
-    for (size_t s = steps.history_steps; s-- > oldest && !walk.all_full();)
-      for (size_t l = L; l-- > 0 && !walk.all_full();) meet_layer(s, l);
-    for (size_t s = 0; s < GS; ++s) warm[layer * GS + s] = walk.cached(layer, s);
+    for (size_t s = steps.history_steps; s-- > oldest && !walk.all_cold();)
+      for (size_t l = L; l-- > 0 && !walk.all_cold();) meet_layer(s, l);
+    for (size_t s = 0; s < GS; ++s) warm[layer * GS + s] = walk.warmth(layer, s);
   }
 }
 

@@ -30,13 +30,15 @@ struct StepTokens {
   const int32_t* history_home = nullptr;  // history's home GPUs (null: GPU 0)
 };
 
-// warm [L, G*S]: 1 where a slot's expert is still in its GPU's cache when the step reaches
-// its layer, per an LRU cache of the profile's cache_bytes_per_rank on each GPU. A step reads
-// its layers in order, each layer's experts for all its tokens at once; walking back through
-// those reads (the step's own layers below, then the earlier steps, the last
-// kReuseHistorySteps of them, layers from the top), an expert is cached if it is met before
-// its GPU's distinct experts met outgrow the cache. The reads are the replicas `router` sends
-// the tokens to, each layer of each step routed as pricing routes it (a replica no token used
+// warm [L, G*S]: how warm a slot's expert is in its GPU's cache when the step reaches its layer
+// (0 cold .. ProfileTables::kWarm), as the profile finds an expert after as many other experts
+// were read since, that share of them from the cache (ProfileTables::warmth). A step reads its
+// layers in order, each layer's experts for all its tokens at once; walking back through those
+// reads (the step's own layers below, then the earlier steps, the last kReuseHistorySteps of
+// them, layers from the top), an expert's reads since are the distinct experts its GPU met
+// before it, and the share from the cache that of the experts the walk met on the GPU that it
+// met again further back (read twice within the curve's reach). The reads are the replicas `router`
+// sends the tokens to, each layer of each step routed as pricing routes it (a replica no token used
 // was not read). Cleared (empty) when the cost model does not model reuse or there is no
 // history.
 void mark_warm_slots(const TokenBlock& tokens, StepTokens steps,
