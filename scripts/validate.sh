@@ -6,8 +6,9 @@
 # --schedule-out`) run for real with its TTFT and TPOT; last, the predicted-versus-measured
 # figure.
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
-# EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20) and EPBENCH_ROUTING
-# (first,optimal) change what is validated; EPBENCH_ROUNDS (15) how many times each runs (each
+# EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20), EPBENCH_MIN_STEP_TOKENS
+# (640: B = 1 runs 640 steps and B = 16 40, short steps being noisy ones) and
+# EPBENCH_ROUTING (first,optimal) change what is validated; EPBENCH_ROUNDS (15) how many times each runs (each
 # step's median round is kept: many short rounds spread every layout over the whole run, so
 # the machine's drift falls on all of them alike); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs; bound4, 4 ranks bound
 # two to a core, is also there.
@@ -18,6 +19,7 @@ epbench=build/default/src/epbench
 trace=${EPBENCH_TRACE:-traces/brown-moe-8e-top2.h5}
 batch_sizes=${EPBENCH_BATCH_SIZES:-1,16,64}
 steps=${EPBENCH_STEPS:-20}
+min_step_tokens=${EPBENCH_MIN_STEP_TOKENS:-640}
 routing=${EPBENCH_ROUTING:-first,optimal}
 rounds=${EPBENCH_ROUNDS:-15}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -53,7 +55,7 @@ JSON
   echo "== $name: validate on the held-out half"
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --range 50%:100% --layouts "$layouts" \
     --ranks-per-node "$rpn" --cluster "$out/$name.cluster.json" --routing "$routing" \
-    --batch-sizes "$batch_sizes" --steps "$steps" --warmup 2 --no-baseline --rounds "$rounds" \
+    --batch-sizes "$batch_sizes" --steps "$steps" --min-step-tokens "$min_step_tokens" --warmup 2 --no-baseline --rounds "$rounds" \
     --report "$out/$name.json"
   echo "== $name: a served schedule (serve --schedule-out, round-robin) run for real"
   "$epbench" serve --trace "$trace" --range 50%:100% --layouts "$out/$name.round-robin.json" \

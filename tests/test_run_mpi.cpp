@@ -224,5 +224,23 @@ TEST_F(RunMpiSlots, DuplicateAndEmptySlotsPassTheCheck) {
   }
 }
 
+// --min-step-tokens measures a small batch over as many tokens as a large one: B = 1 runs 8
+// steps where B = 4 keeps --steps' 2.
+class RunMpiSteps : public RunFixture {};
+
+TEST_F(RunMpiSteps, SmallBatchesRunTheMinimumTokensInSteps) {
+  const std::string out = path("steps.h5");
+  const auto r = run_mpi(2,
+                         {"--layouts", place("round-robin", 1, 2), "--batch-sizes", "1,4",
+                          "--steps", "2", "--min-step-tokens", "8"},
+                         out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  h5::File f = h5::open_file(out);
+  for (const auto& [batch, steps] : {std::pair{1, 8u}, std::pair{4, 2u}}) {
+    h5::Group g = h5::open_group(f.id(), "runs/round-robin.first.b" + std::to_string(batch));
+    EXPECT_EQ(read<double>(g.id(), "steps/time").size(), steps) << "B = " << batch;
+  }
+}
+
 }  // namespace
 }  // namespace epbench

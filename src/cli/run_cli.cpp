@@ -124,6 +124,10 @@ void add_run_options(CLI::App* cmd, RunCliOptions& o) {
   cmd->add_option("--steps", c.steps,
                   "At most this many measured steps per configuration (0: all the range gives)")
       ->capture_default_str();
+  cmd->add_option("--min-step-tokens", c.min_step_tokens,
+                  "With --steps: at least this many tokens' steps per configuration (B = 1 "
+                  "measured as long as B = 64)")
+      ->capture_default_str();
   cmd->add_option("--warmup", c.warmup, "Unmeasured steps first")->capture_default_str();
   cmd->add_option("--backend", o.backend, "Expert FFNs: cpu (OpenBLAS) or cuda (cuBLAS)")
       ->capture_default_str();

@@ -78,7 +78,6 @@ class ProfileTables {
   double least_turns_ratio() const {  // 1 without turns: what one busy rank saves at most
     return turns_.empty() ? 1.0 : *std::min_element(turns_.begin(), turns_.end());
   }
-  uint64_t cache_bytes() const { return cache_bytes_; }    // one rank's share of the LLC
   uint64_t expert_bytes() const { return expert_bytes_; }  // one expert's weights as stored
   bool has(Pattern p) const { return !a2a_[p].empty(); }
   // The all-to-all time of a GPU sending `bytes` in all over pattern p (0 when nothing).

@@ -338,9 +338,11 @@ class ConfigRunner {
 };
 
 // --steps means "at most", as in evaluate: a short range measures the steps it gives.
-uint64_t measured_steps(const Job& job, const StepPlan& plan) {
+uint64_t measured_steps(const Job& job, const StepPlan& plan, int batch) {
   if (job.cfg.steps == 0) return plan.num_steps();
-  return std::min<uint64_t>(plan.num_steps(), job.cfg.steps);
+  const uint64_t b = static_cast<uint64_t>(std::max(batch, 1));
+  const uint64_t steps = std::max(job.cfg.steps, (job.cfg.min_step_tokens + b - 1) / b);
+  return std::min<uint64_t>(plan.num_steps(), steps);
 }
 
 MeasuredConfig gathered(const Job& job, const PreparedLayout& p, const StepPlan& plan,
@@ -464,7 +466,7 @@ void run_batches(Job& job, Exchange& exchange, std::vector<MeasuredConfig>& out)
       agree(job.comm, [&] {
         const PlanOptions po{job.cfg.allocation, job.cfg.batching, b, job.cfg.prefill_chunk, 0};
         plan = plan_layout_steps(p, job.block, job.spans, po);
-        steps = measured_steps(job, plan);
+        steps = measured_steps(job, plan, b);
       });
       for (size_t ri = 0; ri < R; ++ri) {
         const RoutingPolicy rp = job.cfg.routings[ri];

@@ -22,7 +22,10 @@ struct RunOptions {
   std::vector<int> batch_sizes{1, 16, 64};
   uint64_t prefill_chunk = 0;  // 0: decode tokens only, as most serving steps are
   uint64_t steps = 10;         // measured steps per configuration, 0: all the range gives
-  uint64_t warmup = 2;         // unmeasured steps before them (the first ones, run twice)
+  // With steps > 0: at least ceil(this / B) measured steps at batch size B, so that small
+  // batches, whose steps are short and noisy, are measured over as many tokens as large ones.
+  uint64_t min_step_tokens = 0;
+  uint64_t warmup = 2;  // unmeasured steps before them (the first ones, run twice)
   std::string backend = "cpu", comm = "mpi";
   DType dtype = DType::kFp32;
   int d_model = 0, d_ff = 0;  // 0: the trace's model
