@@ -37,35 +37,32 @@ double time_call(MPI_Comm comm, MPI_Comm host, const std::function<void()>& fn,
   return slowest;
 }
 
-// The ranks of this rank's host, for the scope.
-class HostComm {
- public:
-  explicit HostComm(MPI_Comm comm) {
-    int rank = 0;
-    EPBENCH_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    EPBENCH_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &comm_));
-  }
-  ~HostComm() { MPI_Comm_free(&comm_); }
-  HostComm(const HostComm&) = delete;
-  HostComm& operator=(const HostComm&) = delete;
-  MPI_Comm get() const { return comm_; }
-
- private:
-  MPI_Comm comm_ = MPI_COMM_NULL;
-};
-
 }  // namespace
 
-double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
-                       const std::function<void()>& prepare) {
-  const HostComm host(comm);
+CollectiveTimer::CollectiveTimer(MPI_Comm comm) : comm_(comm) {
+  int rank = 0;
+  EPBENCH_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+  EPBENCH_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &host_));
+}
+
+CollectiveTimer::~CollectiveTimer() {
+  MPI_Comm_free(&host_);
+}
+
+double CollectiveTimer::time(int warmup, int reps, const std::function<void()>& fn,
+                             const std::function<void()>& prepare) const {
   for (int i = 0; i < warmup; ++i) {
     if (prepare) prepare();
     fn();
   }
   std::vector<double> span(sz(reps));
-  for (double& t : span) t = time_call(comm, host.get(), fn, prepare);
+  for (double& t : span) t = time_call(comm_, host_, fn, prepare);
   return median_of(span);
+}
+
+double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
+                       const std::function<void()>& prepare) {
+  return CollectiveTimer(comm).time(warmup, reps, fn, prepare);
 }
 
 namespace {
@@ -92,13 +89,15 @@ DispatchPlan synthetic_expert_plan(size_t active, size_t tokens) {
 struct FfnBench {
   const ProfileOptions& o;
   FfnBackend& backend;
+  const CollectiveTimer timer;  // every FFN measurement is timed over one communicator
   std::vector<float> work, out;
   ExpertScratch scratch;
   size_t pool, call = 0;
 
-  FfnBench(const ProfileOptions& options, FfnBackend& b)
+  FfnBench(const ProfileOptions& options, FfnBackend& b, MPI_Comm comm)
       : o(options),
         backend(b),
+        timer(comm),
         work(sz(o.max_tokens) * sz(o.max_active) * sz(o.d_model)),
         out(work.size()),
         pool(sz(weight_sets(o)) * sz(o.max_active)) {
@@ -118,9 +117,9 @@ struct FfnBench {
   }
 
   // One point of the cold table: `active` experts of `tokens` rows each, back to back.
-  double time_cold(MPI_Comm comm, size_t active, size_t tokens) {
+  double time_cold(size_t active, size_t tokens) {
     const DispatchPlan plan = synthetic_expert_plan(active, tokens);
-    return time_collective(comm, o.warmup, o.repetitions, [&] { run_next(plan, active); });
+    return timer.time(o.warmup, o.repetitions, [&] { run_next(plan, active); });
   }
 };
 
@@ -130,7 +129,7 @@ struct FfnBench {
 // A larger rotation was less repeatable here (from run to run the same rotation of 5 experts
 // measured 30 or 60 us at one token, the L3 being shared with the VM's neighbours). Not
 // measured when the cache is unknown.
-void measure_warm_ffn(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, Profile& p) {
+void measure_warm_ffn(const ProfileOptions& o, FfnBench& bench, Profile& p) {
   p.ffn_warm_time_s.clear();
   if (p.cache_bytes_per_rank <= 0) return;
   const uint64_t expert = expert_weight_bytes(p);
@@ -144,7 +143,7 @@ void measure_warm_ffn(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, P
     // Every expert of the rotation read once before timing: the cold table evicted them.
     const int warmup = std::max(o.warmup, static_cast<int>(experts));
     p.ffn_warm_time_s.push_back(
-        time_collective(comm, warmup, o.repetitions, [&] { bench.run(plan, call++ % experts); }));
+        bench.timer.time(warmup, o.repetitions, [&] { bench.run(plan, call++ % experts); }));
   }
 }
 
@@ -167,7 +166,7 @@ std::vector<size_t> reuse_grid(size_t last) {
 // `others` + 1 experts, every read at that distance). Out to twice the rank's cache share
 // (within the pool), where the cache has kept nothing: the curves' last points are cold reads.
 // Not measured when the cache is unknown.
-void measure_reuse(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, Profile& p) {
+void measure_reuse(const ProfileOptions& o, FfnBench& bench, Profile& p) {
   p.ffn_reuse_bytes.clear(), p.ffn_reuse_time_s.clear(), p.ffn_reuse_loop_time_s.clear();
   if (p.cache_bytes_per_rank <= 0 || bench.pool < 2) return;
   const uint64_t expert = expert_weight_bytes(p);
@@ -186,13 +185,12 @@ void measure_reuse(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, Prof
       take(others + 1);
       for (size_t i = 0; i <= others; ++i) read(i);
     };
-    p.ffn_reuse_time_s.push_back(time_collective(
-        comm, o.warmup, o.repetitions, [&] { read(0); }, from_memory));
+    p.ffn_reuse_time_s.push_back(bench.timer.time(
+        o.warmup, o.repetitions, [&] { read(0); }, from_memory));
     take(others + 1);
     size_t call = 0;  // the loop's warm-up reads each of its experts twice
-    p.ffn_reuse_loop_time_s.push_back(time_collective(comm, static_cast<int>(2 * (others + 1)),
-                                                      o.repetitions,
-                                                      [&] { read(call++ % (others + 1)); }));
+    p.ffn_reuse_loop_time_s.push_back(bench.timer.time(
+        static_cast<int>(2 * (others + 1)), o.repetitions, [&] { read(call++ % (others + 1)); }));
   }
 }
 
@@ -202,8 +200,7 @@ void measure_reuse(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, Prof
 // the table (its most active experts, 16 tokens each, clamped to the grid). Which k ranks
 // matters where the OS places unbound ranks (two on one core or on two), so it is the mean
 // over the R windows of k consecutive local ranks, wrapping round.
-void measure_turns(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, const HostShare& host,
-                   Profile& p) {
+void measure_turns(const ProfileOptions& o, FfnBench& bench, const HostShare& host, Profile& p) {
   p.ffn_turns_ratio.clear();
   if (!host.take_turns) return;
   const DispatchPlan plan = synthetic_expert_plan(sz(o.max_active), sz(std::min(16, o.max_tokens)));
@@ -211,7 +208,7 @@ void measure_turns(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, cons
   for (int busy = 1; busy <= R; ++busy) {
     double sum = 0;
     for (int first = 0; first < R; ++first)
-      sum += time_collective(comm, o.warmup, o.repetitions, [&] {
+      sum += bench.timer.time(o.warmup, o.repetitions, [&] {
         if ((host.local_rank - first + R) % R < busy) bench.run_next(plan, sz(o.max_active));
       });
     p.ffn_turns_ratio.push_back(sum / R);
@@ -225,27 +222,27 @@ void measure_turns(const ProfileOptions& o, FfnBench& bench, MPI_Comm comm, cons
 // The run's own expert phase (runtime/expert_compute.h): gather, SwiGLU FFN, gated sum.
 void measure_ffn(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, const HostShare& host,
                  Profile& p) {
-  FfnBench bench(o, backend);
+  FfnBench bench(o, backend, comm);
   p.ffn_time_s.clear();
   for (int64_t a : p.ffn_active)
     for (int64_t n : p.ffn_tokens)
-      p.ffn_time_s.push_back(bench.time_cold(comm, static_cast<size_t>(a), static_cast<size_t>(n)));
-  measure_warm_ffn(o, bench, comm, p);
-  measure_reuse(o, bench, comm, p);
-  measure_turns(o, bench, comm, host, p);
+      p.ffn_time_s.push_back(bench.time_cold(static_cast<size_t>(a), static_cast<size_t>(n)));
+  measure_warm_ffn(o, bench, p);
+  measure_reuse(o, bench, p);
+  measure_turns(o, bench, host, p);
 }
 
 void measure_reuse_curve(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
-  FfnBench bench(o, backend);
-  measure_reuse(o, bench, comm, p);
+  FfnBench bench(o, backend, comm);
+  measure_reuse(o, bench, p);
 }
 
 std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
                                        const std::vector<std::pair<int64_t, int64_t>>& points) {
-  FfnBench bench(o, backend);
+  FfnBench bench(o, backend, comm);
   std::vector<double> t;
   for (const auto& [active, tokens] : points)
-    t.push_back(bench.time_cold(comm, static_cast<size_t>(active), static_cast<size_t>(tokens)));
+    t.push_back(bench.time_cold(static_cast<size_t>(active), static_cast<size_t>(tokens)));
   return t;
 }
 
@@ -265,14 +262,14 @@ struct A2aBuffers {
 };
 
 void measure_pattern(const ProfileOptions& o, Exchange& ex, const std::vector<bool>& to,
-                     MPI_Comm comm, Profile& p) {
+                     const CollectiveTimer& timer, Profile& p) {
   const size_t P = to.size(), stride = static_cast<size_t>(p.a2a_bytes.back());
   std::vector<uint8_t> send(P * stride, 1), recv(P * stride);
   ex.reserve_bytes(send.size(), recv.size());
   A2aBuffers b;
   for (int64_t bytes : p.a2a_bytes) {
     b.set(to, static_cast<size_t>(bytes), stride);
-    p.a2a_time_s.push_back(time_collective(comm, o.warmup, o.repetitions, [&] {
+    p.a2a_time_s.push_back(timer.time(o.warmup, o.repetitions, [&] {
       ex.alltoallv(send.data(), b.send_bytes, b.send_off, recv.data(), b.recv_bytes, b.recv_off);
     }));
   }
@@ -285,6 +282,7 @@ void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const size_t P = node.size();
+  const CollectiveTimer timer(comm);
   for (const char* pattern : {kPatternSameNode, kPatternOtherNode}) {
     const bool same = pattern == std::string(kPatternSameNode);
     std::vector<bool> to(P);
@@ -297,11 +295,11 @@ void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<
     if (dests == 0) continue;
     p.a2a_patterns.push_back(pattern);
     p.a2a_destinations.push_back(dests);
-    measure_pattern(o, exchange, to, comm, p);
+    measure_pattern(o, exchange, to, timer, p);
   }
   // The dispatch's count exchange (runtime/moe_layer.cpp): one uint64 to every rank.
   std::vector<uint64_t> counts(P, 1), got(P);
-  p.count_exchange_s = time_collective(comm, o.warmup, o.repetitions, [&] {
+  p.count_exchange_s = timer.time(o.warmup, o.repetitions, [&] {
     EPBENCH_MPI_CHECK(
         MPI_Alltoall(counts.data(), 1, MPI_UINT64_T, got.data(), 1, MPI_UINT64_T, comm));
   });

@@ -22,6 +22,21 @@ namespace epbench {
 double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
                        const std::function<void()>& prepare = {});
 
+// time_collective over one communicator, its host's ranks split once for all the calls timed
+// (a profile times a few hundred points).
+class CollectiveTimer {
+ public:
+  explicit CollectiveTimer(MPI_Comm comm);
+  ~CollectiveTimer();
+  CollectiveTimer(const CollectiveTimer&) = delete;
+  CollectiveTimer& operator=(const CollectiveTimer&) = delete;
+  double time(int warmup, int reps, const std::function<void()>& fn,
+              const std::function<void()>& prepare = {}) const;
+
+ private:
+  MPI_Comm comm_, host_ = MPI_COMM_NULL;
+};
+
 // The calling rank on its host; take_turns (the same on every rank): some host's ranks
 // outnumber its hardware threads.
 struct HostShare {
