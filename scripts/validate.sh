@@ -7,11 +7,11 @@
 # figure.
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
 # EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20), EPBENCH_MIN_STEP_TOKENS
-# (640: B = 1 runs 640 steps and B = 16 40, short steps being noisy ones) and
-# EPBENCH_ROUTING (first,optimal) change what is validated; EPBENCH_ROUNDS (15) how many times each runs (each
+# (640: B = 1 runs 640 steps and B = 16 40, short steps being noisy ones) and EPBENCH_ROUTING
+# (first,optimal) change what is validated; EPBENCH_ROUNDS (15) how many times each runs (each
 # step's median round is kept: many short rounds spread every layout over the whole run, so
-# the machine's drift falls on all of them alike); EPBENCH_VALIDATE_JOBS (bound2 oversub4) which jobs; bound4, 4 ranks bound
-# two to a core, is also there.
+# the machine's drift falls on all of them alike); EPBENCH_VALIDATE_JOBS (bound2 oversub4)
+# which jobs; bound4, 4 ranks bound two to a core, is also there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/validate}
@@ -55,7 +55,8 @@ JSON
   echo "== $name: validate on the held-out half"
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --range 50%:100% --layouts "$layouts" \
     --ranks-per-node "$rpn" --cluster "$out/$name.cluster.json" --routing "$routing" \
-    --batch-sizes "$batch_sizes" --steps "$steps" --min-step-tokens "$min_step_tokens" --warmup 2 --no-baseline --rounds "$rounds" \
+    --batch-sizes "$batch_sizes" --steps "$steps" --min-step-tokens "$min_step_tokens" \
+    --warmup 2 --no-baseline --rounds "$rounds" \
     --report "$out/$name.json"
   echo "== $name: a served schedule (serve --schedule-out, round-robin) run for real"
   "$epbench" serve --trace "$trace" --range 50%:100% --layouts "$out/$name.round-robin.json" \

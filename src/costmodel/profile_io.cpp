@@ -147,19 +147,23 @@ void read_turns(const ProfileReader& r, Profile& p) {
     if (!(v > 0) || !std::isfinite(v)) r.bad("ffn/turns_ratio", "positive finite ratios");
 }
 
+// A 1-D table of times, one per entry of the grid `grid_name` (n entries).
+std::vector<double> read_times_per(const ProfileReader& r, const std::string& name, size_t n,
+                                   const std::string& grid_name) {
+  std::vector<double> t = r.dataset<double>(name, 0, 0);
+  if (t.size() != n) r.bad(name, "one time per " + grid_name + " entry");
+  check_times(r, t, name);
+  return t;
+}
+
 // The reuse curves (version 3), which price what the warm table measured: only beside it.
 void read_reuse(const ProfileReader& r, Profile& p) {
   if (!h5::exists(r.id(), "ffn/reuse_bytes")) return;
   p.ffn_reuse_bytes = r.dataset<int64_t>("ffn/reuse_bytes", 0, 0);
   check_grid(r, p.ffn_reuse_bytes, "ffn/reuse_bytes");
-  p.ffn_reuse_time_s = r.dataset<double>("ffn/reuse_time_s", 0, 0);
-  if (p.ffn_reuse_time_s.size() != p.ffn_reuse_bytes.size())
-    r.bad("ffn/reuse_time_s", "one time per ffn/reuse_bytes entry");
-  check_times(r, p.ffn_reuse_time_s, "ffn/reuse_time_s");
-  p.ffn_reuse_loop_time_s = r.dataset<double>("ffn/reuse_loop_time_s", 0, 0);
-  if (p.ffn_reuse_loop_time_s.size() != p.ffn_reuse_bytes.size())
-    r.bad("ffn/reuse_loop_time_s", "one time per ffn/reuse_bytes entry");
-  check_times(r, p.ffn_reuse_loop_time_s, "ffn/reuse_loop_time_s");
+  const size_t D = p.ffn_reuse_bytes.size();
+  p.ffn_reuse_time_s = read_times_per(r, "ffn/reuse_time_s", D, "ffn/reuse_bytes");
+  p.ffn_reuse_loop_time_s = read_times_per(r, "ffn/reuse_loop_time_s", D, "ffn/reuse_bytes");
 }
 
 void read_ffn(const ProfileReader& r, Profile& p) {
@@ -171,10 +175,7 @@ void read_ffn(const ProfileReader& r, Profile& p) {
   check_times(r, p.ffn_time_s, "ffn/time_s");
   read_turns(r, p);
   if (!h5::exists(r.id(), "ffn/warm_time_s") && p.cache_bytes_per_rank == 0) return;  // version 1
-  p.ffn_warm_time_s = r.dataset<double>("ffn/warm_time_s", 0, 0);
-  if (p.ffn_warm_time_s.size() != p.ffn_tokens.size())
-    r.bad("ffn/warm_time_s", "one time per ffn/tokens entry");
-  check_times(r, p.ffn_warm_time_s, "ffn/warm_time_s");
+  p.ffn_warm_time_s = read_times_per(r, "ffn/warm_time_s", p.ffn_tokens.size(), "ffn/tokens");
   read_reuse(r, p);
 }
 
