@@ -125,6 +125,31 @@ TEST(Cli, ContradictoryOptions) {
   EXPECT_FALSE(test::file_exists(dir.path("s.h5")));
 }
 
+// Each batch size and routing names its own runs in the results file: one given twice is refused
+// before anything runs (it used to fail at the end, writing the second). A layout given twice
+// runs twice, its second name suffixed.
+TEST(Cli, ListsNamingOutputsRefuseRepeats) {
+  test::ScratchDir dir;
+  write_trace(dir.path("t.h5"), test::make_trace(8, 6, 2, 8, 2));
+  ASSERT_EQ(run_epbench({"place", "--algo", "round-robin", "--trace", dir.path("t.h5"), "--nodes",
+                         "1", "--gpus-per-node", "2", "-o", dir.path("l.json")})
+                .exit_code,
+            0);
+  const std::vector<std::string> base{"evaluate", "--trace", dir.path("t.h5"), "-o",
+                                      dir.path("e.h5")};
+  const auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), base.begin(), base.end());
+    return extra;
+  };
+  const std::string l = dir.path("l.json");
+  expect_usage_error(with({"--layouts", l, "--batch-sizes", "16,64,16"}),
+                     "--batch-sizes: expected distinct positive integers");
+  expect_usage_error(with({"--layouts", l, "--routing", "first,optimal,first"}),
+                     "--routing: expected each item once, got 'first' twice");
+  EXPECT_FALSE(test::file_exists(dir.path("e.h5")));
+  EXPECT_EQ(run_epbench(with({"--layouts", l, "--batch-sizes", "16,64"})).exit_code, 0);
+}
+
 TEST(Cli, InfoPrintsTheHeaderAndValidates) {
   test::ScratchDir dir;
   write_trace(dir.path("t.h5"), test::make_trace(3, 5));

@@ -72,12 +72,21 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
+std::vector<std::string> split_distinct(const std::string& text, const std::string& option) {
+  std::vector<std::string> out = split_commas(text);
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!out[i].empty() && std::find(out.begin(), out.begin() + i, out[i]) != out.begin() + i)
+      throw InputError(option + ": expected each item once, got '" + out[i] + "' twice in '" +
+                       text + "'");
+  return out;
+}
+
 std::vector<int> parse_positive_list(const std::string& text, const std::string& option) {
-  const std::string expected = "positive integers separated by commas";
+  const std::string expected = "distinct positive integers separated by commas";
   std::vector<int> out;
   for (const std::string& item : split_commas(text)) {
     const uint64_t v = parse_uint(item, option, expected, text);
-    if (v < 1 || v > INT32_MAX)
+    if (v < 1 || v > INT32_MAX || std::find(out.begin(), out.end(), v) != out.end())
       throw InputError(option + ": expected " + expected + ", got '" + text + "'");
     out.push_back(static_cast<int>(v));
   }

@@ -46,7 +46,10 @@ void add_price_as(CLI::App* cmd, std::string& target);
 
 // Splits "a,b,c" at commas (empty items kept).
 std::vector<std::string> split_commas(const std::string& text);
-// Parses "1,8,64": positive integers separated by commas; InputError naming `option` otherwise.
+// ... and refuses an item given twice (InputError naming `option`): each item names one output.
+std::vector<std::string> split_distinct(const std::string& text, const std::string& option);
+// Parses "1,8,64": distinct positive integers separated by commas; InputError naming `option`
+// otherwise.
 std::vector<int> parse_positive_list(const std::string& text, const std::string& option);
 
 // Parses "0.5,1,2": numbers > 0 separated by commas; InputError naming `option` otherwise.

@@ -34,7 +34,8 @@ EvaluateOptions make_options(const EvaluateCliOptions& o) {
   c.cluster = o.cluster;
   c.nodes = o.nodes, c.gpus_per_node = o.gpus_per_node;
   c.routings.clear();
-  for (const std::string& r : split_commas(o.routing)) c.routings.push_back(parse_routing(r));
+  for (const std::string& r : split_distinct(o.routing, "--routing"))
+    c.routings.push_back(parse_routing(r));
   c.allocation = parse_allocation(o.allocation);
   c.batching = parse_batching(o.batching);
   c.batch_sizes = parse_positive_list(o.batch_sizes, "--batch-sizes");

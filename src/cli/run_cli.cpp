@@ -21,7 +21,8 @@ RunOptions make_run_config(const RunCliOptions& o) {
   if (c.layouts.empty()) throw InputError("--layouts: expected at least one layout file");
   c.cluster = o.cluster;
   c.routings.clear();
-  for (const std::string& r : split_commas(o.routing)) c.routings.push_back(parse_routing(r));
+  for (const std::string& r : split_distinct(o.routing, "--routing"))
+    c.routings.push_back(parse_routing(r));
   c.allocation = parse_allocation(o.allocation);
   c.batching = parse_batching(o.batching);
   c.batch_sizes = parse_positive_list(o.batch_sizes, "--batch-sizes");
