@@ -20,8 +20,10 @@ using test::ffn_truth;
 using test::warm_truth;
 constexpr uint8_t W = ProfileTables::kWarm;  // warm through and through
 
+// Two hosts of one rank: each GPU has a cache to itself (the walks below count per GPU).
 Profile warm_profile(int experts_in_cache) {
   Profile p = test::synthetic_profile();
+  p.hosts = {"host0", "host1"};
   test::add_warm_table(p, experts_in_cache);
   return p;
 }
@@ -221,6 +223,37 @@ TEST(WeightReuse, OthersReadTwiceWithinTheCurvesCameFromTheCache) {
   // Before layer 0: layer 1's 1, layer 0's 0, layer 1's 0, layer 0's 1: none read twice.
   EXPECT_EQ(warm[0], W);
   EXPECT_NEAR(warm[1], 63.75, 0.5);
+}
+
+// One host of two CPU ranks: they share its cache, and the curves were measured with both
+// reading, so an expert's reads since count per rank of the host. Steps of one token on GPU 0,
+// experts (0, 0), (1, 1), now (0, 0): before layer 0, GPU 0 read three others since expert 0.
+// With GPU 1 idle, that is one and a half per rank: warmer than on a cache of its own. With
+// GPU 1 reading as much (a second token, on its experts 2 and 3), GPU 0's expert is as warm as
+// on its own cache; GPU 1's expert 2 also had GPU 0's read of the same layer since: half a read
+// more per rank.
+TEST(WeightReuse, RanksOfAHostShareItsCache) {
+  Profile shared = curve_profile();
+  shared.hosts = {"host0"};
+  const CostModel host(test::profiled_cluster(shared), 256, 512);
+  const CostModel apart(test::profiled_cluster(curve_profile()), 256, 512);
+  ASSERT_EQ(host.profile()->cache_sharers(), 2u);
+  ASSERT_EQ(apart.profile()->cache_sharers(), 1u);
+  std::vector<uint8_t> warm;
+  const OneLayer idle({0, 0, 1, 1, 0, 0}, 2);
+  const uint64_t one[] = {0, 1, 2}, one_offsets[] = {0, 1, 2};
+  mark_warm(idle, {one + 2, nullptr, 1, one, one_offsets, 2}, host, warm);
+  EXPECT_NEAR(warm[0], 0.75 * W, 0.5);  // between 1 (kept all) and 2 (half) others
+  mark_warm(idle, {one + 2, nullptr, 1, one, one_offsets, 2}, apart, warm);
+  EXPECT_NEAR(warm[0], 0.25 * W, 0.5);  // 3 others: a quarter
+  const OneLayer busy({0, 0, 2, 2, 1, 1, 3, 3, 0, 0, 2, 2}, 2);
+  const uint64_t two[] = {0, 1, 2, 3, 4, 5}, two_offsets[] = {0, 2, 4};
+  mark_warm(busy, {two + 4, nullptr, 2, two, two_offsets, 2}, apart, warm);
+  EXPECT_NEAR(warm[0], 0.25 * W, 0.5);
+  EXPECT_NEAR(warm[2], 0.25 * W, 0.5);
+  mark_warm(busy, {two + 4, nullptr, 2, two, two_offsets, 2}, host, warm);
+  EXPECT_NEAR(warm[0], 0.25 * W, 0.5);   // 6 others on the host, 3 per rank
+  EXPECT_NEAR(warm[2], 0.125 * W, 0.5);  // 7, 3.5 per rank: half way to the curves' end
 }
 
 TEST(WeightReuse, TheStepsOwnLowerLayersCountAgainstTheCache) {

@@ -75,7 +75,10 @@ void ProfileTables::set_warmth(const Profile& p) {
 }
 
 ProfileTables::ProfileTables(const Profile& p)
-    : turns_(p.ffn_turns_ratio), count_s_(p.count_exchange_s) {
+    : cache_sharers_(
+          p.backend == "cpu" ? static_cast<size_t>(std::max<int64_t>(1, ranks_per_host(p))) : 1),
+      turns_(p.ffn_turns_ratio),
+      count_s_(p.count_exchange_s) {
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
   const double active = static_cast<double>(p.ffn_active.back());
   std::vector<double> per_expert(T);

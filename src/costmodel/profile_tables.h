@@ -59,14 +59,20 @@ class ProfileTables {
   bool models_weight_reuse() const { return !warm_dense_.empty() && cache_bytes_ > 0; }
   // How warm an expert is found after `others` other experts' weights were read since it on its
   // rank, the share `hit` of them (0..1) read from the cache: 0 cold .. kWarm warm (0 from
-  // reuse_horizon() on).
+  // reuse_horizon() on); linear between whole counts (a shared cache's reads per rank).
   static constexpr uint8_t kWarm = 255;
-  uint8_t warmth(size_t others, double hit) const {
-    if (others >= kept_miss_.size()) return 0;
-    const double kept = hit * kept_hit_[others] + (1 - hit) * kept_miss_[others];
+  uint8_t warmth(double others, double hit) const {
+    const auto below = static_cast<size_t>(others);
+    if (below >= kept_miss_.size()) return 0;
+    const double above = others - static_cast<double>(below);
+    const double kept = (1 - above) * kept_at(below, hit) + above * kept_at(below + 1, hit);
     return static_cast<uint8_t>(kept * kWarm + 0.5);
   }
   size_t reuse_horizon() const { return kept_miss_.size(); }
+  // Ranks that share one last-level cache, consecutive ranks as the launcher fills hosts: a CPU
+  // host's ranks share its L3 (the curves were measured with all of them reading), a GPU has
+  // its own.
+  size_t cache_sharers() const { return cache_sharers_; }
   // An expert of `tokens` tokens found that warm: between the cold and the warm table.
   double reused_expert_time(uint32_t tokens, uint8_t warmth) const {
     const double cold = expert_time(tokens);
@@ -89,6 +95,10 @@ class ProfileTables {
  private:
   void set_warm_table(const Profile& p);
   void set_warmth(const Profile& p);
+  double kept_at(size_t others, double hit) const {
+    if (others >= kept_miss_.size()) return 0;
+    return hit * kept_hit_[others] + (1 - hit) * kept_miss_[others];
+  }
   PiecewiseLinear ffn_;
   std::vector<double> dense_;  // expert_time for 0..last grid point, by index
   PiecewiseLinear warm_;
@@ -97,6 +107,7 @@ class ProfileTables {
   // or from the cache (equal length, the longer curve's, 0-padded).
   std::vector<double> kept_miss_, kept_hit_;
   uint64_t cache_bytes_ = 0, expert_bytes_ = 0;
+  size_t cache_sharers_ = 1;
   std::vector<double> turns_;
   std::array<PiecewiseLinear, 2> a2a_;
   std::array<double, 2> per_destination_{};  // 1 / destinations

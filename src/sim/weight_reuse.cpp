@@ -8,20 +8,23 @@ namespace epbench {
 
 namespace {
 
-// One walk back through the expert reads before one layer of the step, as each GPU's cache saw
-// them: each (layer, slot) met is counted once on its GPU; its reads since are the other
-// distinct experts met on its GPU before it (the more recent reads). An expert met again
-// further back was read twice within the walk: its later read found it in the cache, as far
-// as the curves go, and the share of such experts on a GPU is the share of its reads that
-// came from the cache.
+// One walk back through the expert reads before one layer of the step, as each cache saw them
+// (a cache serves `sharers` consecutive GPUs: a CPU host's ranks share its L3): each (layer,
+// slot) met is counted once on its cache; its reads since are the other distinct experts met on
+// its cache before it (the more recent reads), per sharer, as the curves were measured with every
+// sharer reading. A GPU whose sharers sat idle finds its experts warmer. An expert met again
+// further back was read twice within the walk: its later read found it in the cache, as far as
+// the curves go, and the share of such experts on a cache is the share of its reads that came
+// from the cache.
 class ReuseWalk {
  public:
   ReuseWalk(const std::vector<LayerReplicas>& replicas, const ProfileTables& p)
       : r_(replicas),
         GS_(replicas[0].slot_gpu.size()),
         tables_(p),
-        horizon_(p.reuse_horizon()),
-        met_on_(sz(replicas[0].num_gpus)),
+        sharers_(p.cache_sharers()),
+        horizon_(p.reuse_horizon() * sharers_),
+        met_on_((sz(replicas[0].num_gpus) + sharers_ - 1) / sharers_),
         met_again_on_(met_on_.size()),
         met_(replicas.size() * GS_, 0),
         met_again_(met_.size(), 0),
@@ -35,33 +38,38 @@ class ReuseWalk {
   }
   bool all_cold() const { return open_ == 0; }
   uint8_t warmth(size_t layer, size_t slot) const {
-    const size_t at = layer * GS_ + slot, g = sz(r_[layer].slot_gpu[slot]);
+    const size_t at = layer * GS_ + slot, c = cache_of(layer, slot);
     if (met_[at] != epoch_) return 0;
-    return tables_.warmth(others_[at], double(met_again_on_[g]) / double(met_on_[g]));
+    const double per_sharer = double(others_[at]) / double(sharers_);
+    return tables_.warmth(per_sharer, double(met_again_on_[c]) / double(met_on_[c]));
   }
 
   void meet(size_t layer, int32_t slot) {
-    const size_t s = sz(slot), g = sz(r_[layer].slot_gpu[s]), at = layer * GS_ + s;
-    if (met_on_[g] >= horizon_) return;  // g's reads are cold from here on
+    const size_t s = sz(slot), c = cache_of(layer, s), at = layer * GS_ + s;
+    if (met_on_[c] >= horizon_) return;  // c's reads are cold from here on
     if (met_[at] == epoch_) {
-      if (met_again_[at] != epoch_) met_again_[at] = epoch_, ++met_again_on_[g];
+      if (met_again_[at] != epoch_) met_again_[at] = epoch_, ++met_again_on_[c];
       return;
     }
     met_[at] = epoch_;
-    others_[at] = static_cast<uint32_t>(met_on_[g]);
-    if (++met_on_[g] == horizon_) --open_;  // everything older is cold on g
+    others_[at] = static_cast<uint32_t>(met_on_[c]);
+    if (++met_on_[c] == horizon_) --open_;  // everything older is cold on c
   }
 
  private:
+  size_t cache_of(size_t layer, size_t slot) const {
+    return sz(r_[layer].slot_gpu[slot]) / sharers_;
+  }
+
   const std::vector<LayerReplicas>& r_;
   size_t GS_;
   const ProfileTables& tables_;
-  size_t horizon_;
-  std::vector<size_t> met_on_, met_again_on_;  // [G] distinct experts met, and met again
+  size_t sharers_, horizon_;                   // horizon_: distinct experts a cache meets
+  std::vector<size_t> met_on_, met_again_on_;  // [caches] distinct experts met, and met again
   std::vector<uint32_t> met_, met_again_;      // [L, G*S] the epoch of the walk that did
-  std::vector<uint32_t> others_;               // [L, G*S] experts met on its GPU before it
+  std::vector<uint32_t> others_;               // [L, G*S] experts met on its cache before it
   uint32_t epoch_ = 0;
-  size_t open_ = 0;  // GPUs whose reads are not all cold yet
+  size_t open_ = 0;  // caches whose reads are not all cold yet
 };
 
 // The slots each layer of each step read: its tokens routed as pricing routes them, once per
