@@ -3,8 +3,8 @@
 # `epbench profile`, layouts of every placement algorithm fitted on the first half of the trace,
 # then `epbench validate` on the held-out second half, with 2 ranks bound to cores and with 4
 # ranks in 2 virtual nodes on the same cores; for each, a served schedule (`serve
-# --schedule-out`) run for real with its TTFT and TPOT; last, the predicted-versus-measured
-# figure.
+# --schedule-out`) run for real with its TTFT and TPOT, priced from a second profile taken just
+# before it; last, the predicted-versus-measured figure.
 # Usage: scripts/validate.sh [OUT] (default out/validate); needs the default build.
 # EPBENCH_TRACE, EPBENCH_BATCH_SIZES (1,16,64), EPBENCH_STEPS (20), EPBENCH_MIN_STEP_TOKENS
 # (640: B = 1 runs 640 steps and B = 16 40, short steps being noisy ones) and EPBENCH_ROUTING
@@ -39,33 +39,43 @@ place_all() {
   layouts=$(IFS=,; echo "${list[*]}")
 }
 
+# profile_as NAME FILE: a profile FILE.profile.h5 and its cluster FILE.cluster.json, with the
+# calling validate_job's ranks (np, rpn, slots, mpirun).
+profile_as() {
+  local name=$1 file=$2
+  echo "== $name: profile ($np ranks) -> $file.profile.h5"
+  "${mpirun[@]}" "$epbench" profile --trace "$trace" --ranks-per-node "$rpn" \
+    --max-active "$slots" -o "$out/$file.profile.h5" | tail -n 2
+  cat >"$out/$file.cluster.json" <<JSON
+{"format": "epbench-cluster", "version": 1, "base": "h800", "name": "this-machine-$name",
+ "nodes": $((np / rpn)), "gpus_per_node": $rpn, "profile": "$file.profile.h5"}
+JSON
+}
+
 # validate_job NAME SLOTS RANKS_PER_NODE MPIRUN_ARGS...: profile, cluster JSON, validate.
 validate_job() {
   local name=$1 slots=$2 rpn=$3
   shift 3
   local np=$2 mpirun=(mpirun "$@")
   place_all "$name" $((np / rpn)) "$rpn" "$slots"
-  echo "== $name: profile ($np ranks)"
-  "${mpirun[@]}" "$epbench" profile --trace "$trace" --ranks-per-node "$rpn" \
-    --max-active "$slots" -o "$out/$name.profile.h5" | tail -n 2
-  cat >"$out/$name.cluster.json" <<JSON
-{"format": "epbench-cluster", "version": 1, "base": "h800", "name": "this-machine-$name",
- "nodes": $((np / rpn)), "gpus_per_node": $rpn, "profile": "$name.profile.h5"}
-JSON
+  profile_as "$name" "$name"
   echo "== $name: validate on the held-out half"
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --range 50%:100% --layouts "$layouts" \
     --ranks-per-node "$rpn" --cluster "$out/$name.cluster.json" --routing "$routing" \
     --batch-sizes "$batch_sizes" --steps "$steps" --min-step-tokens "$min_step_tokens" \
     --warmup 2 --no-baseline --rounds "$rounds" \
     --report "$out/$name.json"
+  # The machine drifts over minutes (the probes): the served run is priced from a profile
+  # taken right before it, as a user would profile before serving.
+  profile_as "$name" "$name.serve"
   echo "== $name: a served schedule (serve --schedule-out, round-robin) run for real"
   "$epbench" serve --trace "$trace" --range 50%:100% --layouts "$out/$name.round-robin.json" \
-    --cluster "$out/$name.cluster.json" --step-cost moe --requests 30 --rate 4 \
+    --cluster "$out/$name.serve.cluster.json" --step-cost moe --requests 30 --rate 4 \
     --policy chunked --token-budget 256 --schedule-out "$out/$name.schedule.h5" \
     -o "$out/$name.serve.h5" >/dev/null
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --layouts "$out/$name.round-robin.json" \
     --schedule "$out/$name.schedule.h5" --ranks-per-node "$rpn" \
-    --cluster "$out/$name.cluster.json" --rounds "$rounds" --report "$out/$name.schedule.json" |
+    --cluster "$out/$name.serve.cluster.json" --rounds "$rounds" --report "$out/$name.schedule.json" |
     grep -E "^(TTFT|TPOT)"
 }
 
