@@ -6,13 +6,16 @@
 #include <mpi.h>
 #include <sched.h>
 
+#include <chrono>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/ffn_backend.h"
 #include "runtime/profile_job.h"
 #include "runtime/profile_measure.h"
+#include "runtime/schedule_replay.h"
 
 namespace epbench {
 namespace {
@@ -147,6 +150,25 @@ TEST(ProfileFfn, WeightSetsOverflowTheCacheTheyAreGiven) {
   EXPECT_EQ(weight_sets(o), 5);
   o.overflow_bytes = uint64_t{1} << 40;  // never more than 1 GiB of weights
   EXPECT_EQ(weight_sets(o), static_cast<int>(kProfileWeightBytes / (5 * 1536 * 1024)));
+}
+
+// run --schedule's clock: a step starts once its requests arrived and the step before ended,
+// and what the harness prepares for it (here 150 ms) falls before its start, on no step's time.
+TEST(ScheduleReplay, StepsWaitForArrivalsAndLeaveTheirPreparationOffTheClock) {
+  const std::vector<double> ready = {0.0, 0.0, 0.5};
+  const ReplayTimes t = replay_steps(
+      MPI_COMM_WORLD, ready,
+      [](uint64_t) { std::this_thread::sleep_for(std::chrono::milliseconds(150)); },
+      [](uint64_t) {});
+  ASSERT_EQ(t.start.size(), 3u);
+  for (size_t s = 0; s < 3; ++s) {
+    EXPECT_GE(t.start[s], ready[s]) << s;
+    EXPECT_LT(t.end[s] - t.start[s], 0.1) << s;  // 150 ms of preparation is not in it
+    if (s > 0) {
+      EXPECT_GE(t.start[s], t.end[s - 1] + 0.15) << s;
+    }
+  }
+  EXPECT_LT(t.start[2], 0.6);  // prepared (0.3 to 0.45 s) while it waited for its arrival
 }
 
 }  // namespace

@@ -197,7 +197,9 @@ TEST_F(Schedule, RunExecutesItOn2Ranks) {
 TEST_F(Schedule, RunExecutesItOn4RanksIn2VirtualNodes) {
   const std::string layout = place("rr4", 2, 2), sched = path("s.h5");
   ASSERT_EQ(serve(layout, sched).exit_code, 0);
-  const auto r = run(4, kTrace, layout, sched, {"--ranks-per-node", "2"});
+  // --check: every token's output against the reference FFN of the hidden states it was given,
+  // which the replay makes ahead of each step.
+  const auto r = run(4, kTrace, layout, sched, {"--ranks-per-node", "2", "--check"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_executed(read_schedule_file(sched), read_measured(path("run.h5"), "rr4.first.schedule"));
 }

@@ -261,10 +261,27 @@ class ConfigRunner {
       LayerMeasure& m = measured ? rec.measures[s * rec.layers + sz(l)] : scratch;
       run_layer(s, l, m, measured ? &rec : nullptr, failure);
     }
-    if (job_.cfg.check)  // one collective per step: a mismatch anywhere stops every rank
+    prepared_step_ = UINT64_MAX;  // its inputs were taken
+    // One collective per step: a mismatch anywhere stops every rank.
+    if (job_.cfg.check)
       agree(job_.comm, [&] {
         if (!failure.empty()) throw std::runtime_error(failure);
       });
+  }
+
+  // Step s's hidden states for every layer, made ahead (run --schedule: off the step's clock);
+  // run_layer then takes them in place of making its own.
+  void prepare_inputs(uint64_t s) {
+    const size_t first = plan_.offset[s], n = plan_.offset[s + 1] - first,
+                 L = sz(job_.header.num_layers);
+    prepared_.resize(L);
+    for (size_t l = 0; l < L; ++l) {
+      std::vector<float>& x = prepared_[l];
+      x.clear();
+      for (size_t i = 0; i < n; ++i)
+        if (plan_.home[first + i] == job_.rank) add_hidden_state(plan_.token[first + i], l, x);
+    }
+    prepared_step_ = s;
   }
 
  private:
@@ -296,17 +313,28 @@ class ConfigRunner {
                         sc_.slots.data(), sc_.gate.data(), n, job_.header.top_k, sc_.plan);
   }
 
-  void make_inputs(int l) {
+  void make_inputs(uint64_t s, int l) {
     const size_t d = sz(job_.d_model), home = sc_.plan.home_tokens.size();
-    sc_.x.resize(home * d), sc_.y.resize(home * d);
+    sc_.y.resize(home * d);
+    if (prepared_step_ == s) {
+      sc_.x.swap(prepared_[sz(l)]);
+      return;
+    }
+    sc_.x.clear();
     for (size_t i = 0; i < home; ++i)
-      make_hidden_state(job_.cfg.seed, sc_.trace_token[sc_.plan.home_tokens[i]], l, job_.d_model,
-                        job_.cfg.dtype, sc_.x.data() + i * d);
+      add_hidden_state(plan_.token[plan_.offset[s] + sc_.plan.home_tokens[i]], sz(l), sc_.x);
+  }
+
+  void add_hidden_state(uint64_t token, size_t l, std::vector<float>& x) const {
+    const size_t d = sz(job_.d_model);
+    x.resize(x.size() + d);
+    make_hidden_state(job_.cfg.seed, job_.cfg.begin + token, static_cast<int>(l), job_.d_model,
+                      job_.cfg.dtype, x.data() + x.size() - d);
   }
 
   void run_layer(uint64_t s, int l, LayerMeasure& m, RankRecord* rec, std::string& failure) {
     route_layer(s, l);
-    make_inputs(l);
+    make_inputs(s, l);
     const size_t shard0 = sz(l) * sz(p_.layout.slots_per_gpu);
     runner_.run(sc_.plan, shard0, sc_.x.data(), sc_.y.data(), m);
     if (rec && job_.cfg.baseline)
@@ -335,6 +363,8 @@ class ConfigRunner {
   MoeLayerRunner runner_;
   ReferenceCheck check_;
   StepScratch sc_;
+  std::vector<std::vector<float>> prepared_;  // [L] prepare_inputs' hidden states
+  uint64_t prepared_step_ = UINT64_MAX;
 };
 
 // --steps means "at most", as in evaluate: a short range measures the steps it gives.
@@ -388,10 +418,12 @@ MeasuredConfig run_schedule_config(const Job& job, const PreparedLayout& p, Rout
   ConfigRunner runner(job, p, plan, rp, backend, exchange);
   runner.begin(steps, rec);
   for (uint64_t s = 0; s < std::min(job.cfg.warmup, steps); ++s) runner.run_step(s, false, rec);
-  const ReplayTimes t = replay_steps(job.comm, step_ready_times(sched), [&](uint64_t s) {
-    maybe_die(job, s);
-    runner.run_step(s, true, rec);
-  });
+  const ReplayTimes t = replay_steps(
+      job.comm, step_ready_times(sched), [&](uint64_t s) { runner.prepare_inputs(s); },
+      [&](uint64_t s) {
+        maybe_die(job, s);
+        runner.run_step(s, true, rec);
+      });
   runner.end(rec);
   MeasuredConfig r = gathered(job, p, plan, rp, steps, rec, ".schedule", 0);
   if (job.rank == 0) r.schedule = compare_schedule(sched, t.start, t.end);
