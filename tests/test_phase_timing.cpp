@@ -1,7 +1,8 @@
 // How `epbench profile` times a phase (runtime/profile_measure.h), under mpirun with 3 ranks
 // (tests/CMakeLists.txt): where ranks take turns on a core, the time counts the turns, as the
-// next collective of a run's layer waits for them; and which weights its FFN calls read. Every
-// rank runs every test; the exit status is the worst over the ranks.
+// next collective of a run's layer waits for them; which weights its FFN calls read; and how
+// `run --schedule` clocks a step (runtime/schedule_replay.h). Every rank runs every test; the
+// exit status is the worst over the ranks.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <sched.h>
@@ -74,14 +75,14 @@ TEST(PhaseTiming, RanksTakingTurnsOnOneCoreCountTheirTurns) {
   const SharedCore core;
   if (!core.pinned) GTEST_SKIP() << "a rank could not be pinned to the CPU the others share";
   const double work = 1e-3;
-  const double t = time_collective(MPI_COMM_WORLD, 1, 9, [&] { work_for(work); });
+  const double t = CollectiveTimer(MPI_COMM_WORLD).time(1, 9, [&] { work_for(work); });
   // One core does every rank's work one after another: no schedule finishes sooner.
   EXPECT_GE(t, 0.9 * work * world(MPI_Comm_size)) << "a phase of 1 ms of CPU on each rank";
 }
 
 TEST(PhaseTiming, TheSlowestRankSetsTheTime) {
   const double work = 2e-3;
-  const double t = time_collective(MPI_COMM_WORLD, 1, 9, [&] {
+  const double t = CollectiveTimer(MPI_COMM_WORLD).time(1, 9, [&] {
     if (world(MPI_Comm_rank) == 0) work_for(work);
   });
   EXPECT_GE(t, work);

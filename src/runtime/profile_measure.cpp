@@ -60,11 +60,6 @@ double CollectiveTimer::time(int warmup, int reps, const std::function<void()>& 
   return median_of(span);
 }
 
-double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
-                       const std::function<void()>& prepare) {
-  return CollectiveTimer(comm).time(warmup, reps, fn, prepare);
-}
-
 namespace {
 
 // A layer's expert phase with `active` busy slots of `tokens` rows each, every row its own

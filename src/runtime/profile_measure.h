@@ -16,14 +16,11 @@ namespace epbench {
 
 // OSU-style: `warmup` untimed calls, then `reps` calls each started together (barrier) and
 // timed as the slowest host's span, from its first rank's start to its last rank's end (warm
-// caches, like a run's steady state); returns the median. Where ranks outnumber cores they
-// take turns, and a rank that waits for a core starts its own clock late (docs/profile.md).
-// `prepare`, where given, runs untimed before each call (and each warm-up call).
-double time_collective(MPI_Comm comm, int warmup, int reps, const std::function<void()>& fn,
-                       const std::function<void()>& prepare = {});
-
-// time_collective over one communicator, its host's ranks split once for all the calls timed
-// (a profile times a few hundred points).
+// caches, like a run's steady state); time() returns the median. Where ranks outnumber cores
+// they take turns, and a rank that waits for a core starts its own clock late (docs/profile.md).
+// `prepare`, where given, runs untimed before each call (and each warm-up call). Collective over
+// `comm`; its host's ranks are split once for all the calls timed (a profile times a few
+// hundred points).
 class CollectiveTimer {
  public:
   explicit CollectiveTimer(MPI_Comm comm);
