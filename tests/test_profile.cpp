@@ -90,6 +90,101 @@ TEST(Profile, CostModelPricesLinksAndCountsFromTheTable) {
   EXPECT_DOUBLE_EQ(c.compute_max, ffn_truth(1));
 }
 
+// Row moves (version 4): a GPU's dispatch and combine each pay half the move of its sent and
+// local rows; its received rows move too only where the wire converts them (not fp32).
+TEST(Profile, CostModelPricesRowMovesFromTheTable) {
+  Profile p = test::synthetic_profile();
+  p.row_moves = {1, 2, 4, 8};
+  p.row_move_time_s = {1e-6, 2e-6, 4e-6, 8e-6};        // 1 us a row
+  p.row_move_hot_time_s = {0.5e-6, 1e-6, 2e-6, 4e-6};  // GPU 0 runs both its experts: unused
+  // Token 0 on GPU 0: slots 2 (GPU 1) and 0 (GPU 0), one row sent, one local. Token 1 on GPU 0:
+  // slots 0 and 1, both on GPU 0, one local row. Token 2 on GPU 1: slots 3 and 0, one row
+  // received by GPU 0.
+  const int32_t home[] = {0, 0, 1}, slot[] = {2, 0, 0, 1, 3, 0};
+  const auto dispatch_of_gpu0 = [&](const Profile& q) {
+    const CostModel m(profiled_cluster(q), 256, 512);
+    LayerCost c;
+    m.price_layer(home, slot, 3, 2, c);
+    EXPECT_DOUBLE_EQ(c.combine_max, c.dispatch_max - test::kCountExchangeS);
+    return c.dispatch_s[0];
+  };
+  const double link = a2a_truth(256.0 * 2);                  // one bf16 hidden state each way
+  EXPECT_DOUBLE_EQ(dispatch_of_gpu0(p), link + 0.5 * 3e-6);  // 1 sent + 2 local rows
+  p.dtype = "bf16";
+  EXPECT_DOUBLE_EQ(dispatch_of_gpu0(p), link + 0.5 * 4e-6);  // and the one received
+  p.row_moves.clear(), p.row_move_time_s.clear(), p.row_move_hot_time_s.clear();
+  EXPECT_DOUBLE_EQ(dispatch_of_gpu0(p), link);  // not measured: not modelled
+}
+
+// Version 4's two all-to-all tables: a layer whose GPU ran a of the profile's A = 2 experts
+// finds its buffers a / A of the way from back to back (hot) to after the profile's expert
+// phase; the count exchange likewise, by the busiest GPU.
+TEST(Profile, AllToAllsAreEvictedInProportionToTheExpertsRun) {
+  Profile p = test::synthetic_profile();
+  for (double t : p.a2a_time_s) p.a2a_hot_time_s.push_back(t / 4);
+  p.count_exchange_hot_s = test::kCountExchangeS / 4;
+  p.row_moves = {1, 2};
+  p.row_move_time_s = {2e-6, 4e-6};
+  p.row_move_hot_time_s = {1e-6, 2e-6};
+  const ProfileTables t(p);
+  EXPECT_DOUBLE_EQ(t.row_move_time(2, 0.5), 3e-6);
+  EXPECT_DOUBLE_EQ(t.evicted_by(1), 0.5);
+  EXPECT_DOUBLE_EQ(t.evicted_by(3), 1.0);
+  const double after = a2a_truth(512);
+  EXPECT_DOUBLE_EQ(t.link_time(ProfileTables::kSameNode, 512, 0), after / 4);
+  EXPECT_DOUBLE_EQ(t.link_time(ProfileTables::kSameNode, 512, 1), after);
+  EXPECT_DOUBLE_EQ(t.link_time(ProfileTables::kSameNode, 512, 0.5), after * 0.625);
+  p.row_moves.clear(), p.row_move_time_s.clear(), p.row_move_hot_time_s.clear();
+  const CostModel m(profiled_cluster(p), 256, 512);
+  LayerCost c;
+  const int32_t home[] = {0, 1};
+  const int32_t one_each[] = {2, 0};  // token 0: one expert on each GPU
+  m.price_layer(home, one_each, 1, 2, c);
+  const double link = a2a_truth(256.0 * 2);  // one bf16 hidden state each way
+  EXPECT_DOUBLE_EQ(c.combine_max, link * 0.625);
+  EXPECT_DOUBLE_EQ(c.dispatch_max, link * 0.625 + test::kCountExchangeS * 0.625);
+  const int32_t both_on_gpu1[] = {2, 3};  // GPU 1 runs both of its experts: evicted fully
+  m.price_layer(home, both_on_gpu1, 1, 2, c);
+  EXPECT_DOUBLE_EQ(c.combine_max, link);
+  EXPECT_DOUBLE_EQ(c.dispatch_max, link + test::kCountExchangeS);
+}
+
+TEST(Profile, RowMovesAndCacheStateRoundTripThroughTheFile) {
+  test::ScratchDir dir;
+  Profile p = test::synthetic_profile();
+  p.a2a_cache_state = kCacheAfterExperts;
+  p.row_moves = {1, 2, 4};
+  p.row_move_time_s = {1e-6, 1.5e-6, 3e-6};
+  p.row_move_hot_time_s = {0.5e-6, 1e-6, 2e-6};
+  for (double t : p.a2a_time_s) p.a2a_hot_time_s.push_back(t / 2);
+  p.count_exchange_hot_s = 1e-7;
+  write_profile(dir.path("p.h5"), p);
+  const Profile q = read_profile(dir.path("p.h5"));
+  EXPECT_EQ(q.a2a_cache_state, kCacheAfterExperts);
+  EXPECT_EQ(q.a2a_hot_time_s, p.a2a_hot_time_s);
+  EXPECT_EQ(q.count_exchange_hot_s, 1e-7);
+  EXPECT_EQ(q.row_moves, p.row_moves);
+  EXPECT_EQ(q.row_move_time_s, p.row_move_time_s);
+  EXPECT_EQ(q.row_move_hot_time_s, p.row_move_hot_time_s);
+  // A version 3 file has none: its all-to-all was timed back to back, its rows not moved.
+  {
+    h5::File h = h5::open_file(dir.path("p.h5"), true);
+    H5Adelete(h.id(), "version");
+    h5::write_attr(h.id(), "version", int64_t{3});
+    H5Adelete(h.id(), "a2a_cache_state");
+    H5Ldelete(h.id(), "rows", H5P_DEFAULT);
+    H5Ldelete(h.id(), "a2a/hot_time_s", H5P_DEFAULT);
+    H5Ldelete(h.id(), "count_exchange/hot_time_s", H5P_DEFAULT);
+  }
+  const Profile old = read_profile(dir.path("p.h5"));
+  EXPECT_EQ(old.a2a_cache_state, kCacheHot);
+  EXPECT_TRUE(old.row_moves.empty());
+  EXPECT_TRUE(old.a2a_hot_time_s.empty());
+  const ProfileTables t(old);  // priced as timed, whatever ran before
+  EXPECT_DOUBLE_EQ(t.link_time(ProfileTables::kSameNode, 512, 0),
+                   t.link_time(ProfileTables::kSameNode, 512, 1));
+}
+
 // Ranks taking turns at one host's cores (ffn/turns_ratio): with one of the two ranks busy the
 // phase goes at half the all-busy pace the tables price.
 TEST(Profile, TurnsPriceAHostsPhaseAsRanksSharingItsCores) {
@@ -223,6 +318,37 @@ TEST_F(BadProfile, TurnsForAnotherNumberOfRanksPerHost) {
   Profile p = test::synthetic_profile();
   p.ffn_turns_ratio = {0.3, 0.6, 1.0};  // 2 ranks on one host
   expect_refused(p, "ffn/turns_ratio");
+}
+
+TEST_F(BadProfile, RowMovesOfAnotherLength) {
+  Profile p = test::synthetic_profile();
+  p.row_moves = {1, 2, 4};
+  p.row_move_time_s = {1e-6, 2e-6, 3e-6};
+  p.row_move_hot_time_s = {1e-6, 2e-6, 3e-6};
+  expect_refused(p, "rows/move_time_s", [](const std::string& f) {
+    h5::File h = h5::open_file(f, true);
+    H5Ldelete(h.id(), "rows/move_time_s", H5P_DEFAULT);
+    const double two[] = {1e-6, 2e-6};
+    h5::write_all<double>(h.id(), "rows/move_time_s", {2}, two, h5::DatasetOptions{{}, false, 0});
+  });
+}
+
+TEST_F(BadProfile, HotTableOfAnotherShape) {
+  Profile p = test::synthetic_profile();
+  p.a2a_hot_time_s.assign(p.a2a_time_s.size(), 1e-6);
+  p.count_exchange_hot_s = 1e-7;
+  expect_refused(p, "a2a/hot_time_s", [](const std::string& f) {
+    h5::File h = h5::open_file(f, true);
+    H5Ldelete(h.id(), "a2a/hot_time_s", H5P_DEFAULT);
+    const double three[] = {1e-6, 2e-6, 3e-6};
+    h5::write_all<double>(h.id(), "a2a/hot_time_s", {3}, three, h5::DatasetOptions{{}, false, 0});
+  });
+}
+
+TEST_F(BadProfile, UnknownCacheState) {
+  Profile p = test::synthetic_profile();
+  p.a2a_cache_state = "lukewarm";
+  expect_refused(p, "a2a_cache_state");
 }
 
 TEST_F(BadProfile, NegativeTime) {

@@ -63,6 +63,18 @@ TEST_F(ProfileMpi, TwoRanksWriteAValidProfile) {
   EXPECT_EQ(p.a2a_bytes.front(), 8);
   EXPECT_EQ(p.a2a_bytes.back(), 1 << 22);
   expect_grows(p);
+  // A CPU rank moves its rows itself: 1 .. 256 tokens x 2 active experts of them, each move
+  // slower than a copy at 1 TB/s (packed and added back: two passes over d_model floats).
+  EXPECT_EQ(p.row_moves.front(), 1);
+  EXPECT_EQ(p.row_moves.back(), 512);
+  ASSERT_EQ(p.row_move_time_s.size(), p.row_moves.size());
+  for (size_t i = 0; i < p.row_moves.size(); ++i)
+    EXPECT_GT(p.row_move_time_s[i], 2.0 * double(p.row_moves[i]) * 128 * 4 / 1e12) << i;
+  // Each all-to-all timed after an expert phase, as in a step, and back to back.
+  EXPECT_EQ(p.a2a_cache_state, kCacheAfterExperts);
+  ASSERT_EQ(p.a2a_hot_time_s.size(), p.a2a_time_s.size());
+  for (double t : p.a2a_hot_time_s) EXPECT_GT(t, 0);
+  EXPECT_GT(p.count_exchange_hot_s, 0);
 }
 
 TEST_F(ProfileMpi, FourRanksInTwoVirtualNodesMeasureBothPatterns) {

@@ -75,12 +75,18 @@ std::string summary(const Profile& p) {
   }
   const size_t M = p.a2a_bytes.size();
   for (size_t i = 0; i < p.a2a_patterns.size(); ++i)
-    out += strprintf("all-to-all %s (%lld destinations): %.2f us at %lld B, %.2f us at %lld B\n",
-                     p.a2a_patterns[i].c_str(), static_cast<long long>(p.a2a_destinations[i]),
-                     1e6 * p.a2a_time_s[i * M], static_cast<long long>(p.a2a_bytes[0]),
-                     1e6 * p.a2a_time_s[i * M + M - 1], static_cast<long long>(p.a2a_bytes.back()));
-  out += strprintf("count exchange: %.2f us\nwrote %s\n", 1e6 * p.count_exchange_s, p.path.c_str());
-  return out;
+    out += strprintf(
+        "all-to-all %s (%lld destinations, buffers %s): %.2f us at %lld B, %.2f us at %lld B\n",
+        p.a2a_patterns[i].c_str(), static_cast<long long>(p.a2a_destinations[i]),
+        p.a2a_cache_state.c_str(), 1e6 * p.a2a_time_s[i * M],
+        static_cast<long long>(p.a2a_bytes[0]), 1e6 * p.a2a_time_s[i * M + M - 1],
+        static_cast<long long>(p.a2a_bytes.back()));
+  out += strprintf("count exchange: %.2f us\n", 1e6 * p.count_exchange_s);
+  if (!p.row_moves.empty())
+    out += strprintf("row moves (pack and add back): %.2f us at %lld rows, %.2f us at %lld rows\n",
+                     1e6 * p.row_move_time_s.front(), static_cast<long long>(p.row_moves.front()),
+                     1e6 * p.row_move_time_s.back(), static_cast<long long>(p.row_moves.back()));
+  return out + "wrote " + p.path + "\n";
 }
 
 void run(const ProfileCliOptions& o) {

@@ -37,10 +37,12 @@ CostModel::CostModel(const ClusterSpec& cluster, int d_model, int d_ff, CostOpti
   if (cluster.profile) {  // measured for these sizes and this many GPUs, or refused
     check_profile_shape(*cluster.profile, d_model, d_ff, G_);
     tables_ = std::make_shared<const ProfileTables>(*cluster.profile);
+    count_local_ = tables_->models_row_moves();
     host_compute_.assign(tables_->turns_ratio().size(), 0);  // sized, so copies keep it
   }
   send_.assign(2 * sz(G_), 0);
   recv_.assign(2 * sz(G_), 0);
+  local_.assign(sz(G_), 0);
   stamp_.assign(sz(G_), 0);
   node_stamp_.assign(sz(cluster.nodes), 0);
   slot_tokens_.assign(sz(G_) * sz(S_), 0);
@@ -69,11 +71,12 @@ void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, i
     stamp_[sz(h)] = id;  // the home GPU needs no transfer
     // The sender's counts stay in registers: k read-modify-writes of one counter would wait
     // on each other through memory.
-    uint64_t sent_same = 0, sent_other = 0;
+    uint64_t sent_same = 0, sent_other = 0, local = 0;
     for (int j = 0; j < k; ++j) {
       const int s = slot[t * sz(k) + sz(j)];
       ++slot_tokens_[sz(s)];
       const size_t g = sz(slot_gpu_[sz(s)]);
+      local |= g == sz(h);
       // Branch-free: destinations are random, so branches on them mispredict half the time.
       const uint64_t fresh = stamp_[g] != id;  // 0 when this token already reached g
       stamp_[g] = id;
@@ -84,6 +87,7 @@ void CostModel::count_flat(const int32_t* home, const int32_t* slot, size_t n, i
     }
     send_[2 * sz(h)] += sent_other;
     send_[2 * sz(h) + 1] += sent_same;
+    if (count_local_) local_[sz(h)] += local;
   }
 }
 
@@ -101,6 +105,7 @@ void CostModel::count_flat_mask(const int32_t* home, const int32_t* slot, size_t
     }
     const uint64_t own = uint64_t{1} << h, node = node_mask_[sz(gpu_node_[sz(h)])];
     touched |= mask | own;
+    if (count_local_) local_[sz(h)] += (mask & own) != 0;
     mask &= ~own;  // the home GPU needs no transfer
     uint64_t sent_same = 0, sent_other = 0;
     for (uint64_t m = mask & node; m; m &= m - 1, ++sent_same)
@@ -122,11 +127,12 @@ void CostModel::count_hierarchical(const int32_t* home, const int32_t* slot, siz
     const uint64_t id = ++epoch_;
     stamp_[sz(h)] = id;
     node_stamp_[sz(hn)] = id;
-    uint64_t sent_other = 0, sent_same = 0;  // the home's, in registers (see count_flat)
+    uint64_t sent_other = 0, sent_same = 0, at_home = 0;  // in registers (see count_flat)
     for (int j = 0; j < k; ++j) {
       const int s = slot[t * sz(k) + sz(j)];
       ++slot_tokens_[sz(s)];
       const int g = slot_gpu_[sz(s)], gn = gpu_node_[sz(g)];
+      at_home |= g == h;
       const int relay = gn * gpn_ + local;
       if (node_stamp_[sz(gn)] != id) {  // first destination on a remote node
         node_stamp_[sz(gn)] = id;
@@ -144,6 +150,7 @@ void CostModel::count_hierarchical(const int32_t* home, const int32_t* slot, siz
     }
     send_[2 * sz(h)] += sent_other;
     send_[2 * sz(h) + 1] += sent_same;
+    if (count_local_) local_[sz(h)] += at_home;
   }
 }
 
@@ -217,13 +224,17 @@ void CostModel::finish(SparseLayerCost& out, const uint8_t* warm_slot) const {
   for (size_t i = 0; i < m; ++i) finish_gpu(sz(out.gpu[i]), i, out, warm_slot);
   for (size_t i = 0; i < m; ++i) {
     const size_t g = sz(out.gpu[i]);
-    send_[2 * g] = send_[2 * g + 1] = recv_[2 * g] = recv_[2 * g + 1] = 0;
+    send_[2 * g] = send_[2 * g + 1] = recv_[2 * g] = recv_[2 * g + 1] = local_[g] = 0;
     std::fill_n(slot_tokens_.begin() + static_cast<std::ptrdiff_t>(g * sz(S_)), S_, 0u);
   }
   if (tables_ && !tables_->turns_ratio().empty()) out.compute_max = compute_with_turns(out);
   out.combine_max = out.dispatch_max;
   // A profiled dispatch first exchanges its counts (measured on its own); the combine does not.
-  if (tables_ && m > 0) out.dispatch_max += tables_->count_exchange_s();
+  if (tables_ && m > 0) {
+    const uint32_t most =
+        *std::max_element(out.active.begin(), out.active.begin() + static_cast<std::ptrdiff_t>(m));
+    out.dispatch_max += tables_->count_exchange_s(tables_->evicted_by(most));
+  }
 }
 
 // Where a host's R ranks take turns at its cores (docs/profile.md, ffn/turns_ratio), its expert
@@ -252,31 +263,30 @@ double CostModel::compute_with_turns(const SparseLayerCost& out) const {
 // One side (send or receive) of a GPU's all-to-all: `same` and `other` tokens over each link
 // class, nic_tokens what its NIC group moves. A profile prices each class as its measured
 // pattern with the GPU's own bytes; the roofline as alpha + bytes / beta.
-double CostModel::side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) const {
+double CostModel::side_time(uint64_t same, uint64_t other, uint64_t nic_tokens,
+                            double evicted) const {
   const double tb = dbl(token_bytes_);
   if (tables_ && tables_->has(ProfileTables::kSameNode) &&
       (other == 0 || tables_->has(ProfileTables::kOtherNode)))
-    return tables_->link_time(ProfileTables::kSameNode, dbl(same) * tb) +
-           tables_->link_time(ProfileTables::kOtherNode, dbl(other) * tb);
+    return tables_->link_time(ProfileTables::kSameNode, dbl(same) * tb, evicted) +
+           tables_->link_time(ProfileTables::kOtherNode, dbl(other) * tb, evicted);
   return (same ? c_.same_node.latency_s + dbl(same) * tb * same_s_per_byte_ : 0) +
          (other ? c_.other_node.latency_s + dbl(nic_tokens) * tb * nic_s_per_byte_ : 0);
 }
 
+// A profiled CPU rank moves its rows itself (Profile::row_moves): the dispatch packs what it
+// sends and gathers its local tokens, the combine adds as many rows back; where the wire is not
+// fp32 the received rows are converted both ways too. Half the move to each side, as the
+// combine mirrors the dispatch.
+double CostModel::row_moves_half(size_t g, double evicted) const {
+  if (!tables_ || !tables_->models_row_moves()) return 0;
+  uint64_t rows = send_[2 * g] + send_[2 * g + 1] + local_[g];
+  if (tables_->wire_converts()) rows += recv_[2 * g] + recv_[2 * g + 1];
+  return 0.5 * tables_->row_move_time(static_cast<double>(rows), evicted);
+}
+
 void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out,
                            const uint8_t* warm_slot) const {
-  // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
-  uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
-  const size_t per_nic = sz(c_.gpus_per_nic);
-  if (per_nic > 1 && (nic_send || nic_recv)) {
-    const size_t first = sz(nic_first_[g]), last = std::min(sz(G_), first + per_nic);
-    nic_send = nic_recv = 0;
-    for (size_t q = first; q < last; ++q) nic_send += send_[2 * q], nic_recv += recv_[2 * q];
-  }
-  const double send = side_time(send_[2 * g + 1], send_[2 * g], nic_send);
-  const double recv = side_time(recv_[2 * g + 1], recv_[2 * g], nic_recv);
-  out.dispatch_s[i] = std::max(send, recv);
-  out.bytes_same_node[i] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
-  out.bytes_other_node[i] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;
   double compute = 0;
   uint32_t pairs = 0, active = 0;
   for (size_t s = g * sz(S_); s < (g + 1) * sz(S_); ++s) {
@@ -289,8 +299,23 @@ void CostModel::finish_gpu(size_t g, size_t i, SparseLayerCost& out,
   out.compute_s[i] = compute;
   out.pairs[i] = pairs;
   out.active[i] = active;
-  out.dispatch_max = std::max(out.dispatch_max, out.dispatch_s[i]);
   out.compute_max = std::max(out.compute_max, compute);
+  // GPUs behind one NIC share it: g's network side waits for its whole NIC group.
+  uint64_t nic_send = send_[2 * g], nic_recv = recv_[2 * g];
+  const size_t per_nic = sz(c_.gpus_per_nic);
+  if (per_nic > 1 && (nic_send || nic_recv)) {
+    const size_t first = sz(nic_first_[g]), last = std::min(sz(G_), first + per_nic);
+    nic_send = nic_recv = 0;
+    for (size_t q = first; q < last; ++q) nic_send += send_[2 * q], nic_recv += recv_[2 * q];
+  }
+  // The layer's expert phase on g, between its dispatch and its combine, evicts their buffers.
+  const double evicted = tables_ ? tables_->evicted_by(active) : 1;
+  const double send = side_time(send_[2 * g + 1], send_[2 * g], nic_send, evicted);
+  const double recv = side_time(recv_[2 * g + 1], recv_[2 * g], nic_recv, evicted);
+  out.dispatch_s[i] = std::max(send, recv) + row_moves_half(g, evicted);
+  out.bytes_same_node[i] = (send_[2 * g + 1] + recv_[2 * g + 1]) * token_bytes_;
+  out.bytes_other_node[i] = (send_[2 * g] + recv_[2 * g]) * token_bytes_;
+  out.dispatch_max = std::max(out.dispatch_max, out.dispatch_s[i]);
 }
 
 }  // namespace epbench

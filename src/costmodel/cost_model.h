@@ -97,7 +97,8 @@ class CostModel {
   void count(const int32_t* home, const int32_t* slot, size_t n, int k) const;
   void finish(SparseLayerCost& out, const uint8_t* warm_slot) const;
   void finish_gpu(size_t g, size_t i, SparseLayerCost& out, const uint8_t* warm_slot) const;
-  double side_time(uint64_t same, uint64_t other, uint64_t nic_tokens) const;
+  double side_time(uint64_t same, uint64_t other, uint64_t nic_tokens, double evicted) const;
+  double row_moves_half(size_t g, double evicted) const;
   double compute_with_turns(const SparseLayerCost& out) const;
 
   ClusterSpec c_;
@@ -114,6 +115,8 @@ class CostModel {
   // Scratch, reused across calls (mutable: pricing is logically const).
   // Tokens sent and received per GPU and link class: [2g] other node, [2g + 1] same node.
   mutable std::vector<uint64_t> send_, recv_;
+  mutable std::vector<uint64_t> local_;        // [G] home tokens with an expert on their home GPU
+  bool count_local_ = false;                   // only row moves need local_
   mutable std::vector<uint32_t> slot_tokens_;  // [G*S]
   mutable std::vector<double> host_compute_;   // [R] one host's compute times (turns)
   // Lookup tables: integer division by a run-time divisor costs more than the rest of a pair.

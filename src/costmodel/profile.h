@@ -12,6 +12,9 @@ namespace epbench {
 // Destination patterns of the all-to-all, in the order of the file's a2a/time_s rows.
 inline constexpr const char* kPatternSameNode = "same_node";    // to the rank's node only
 inline constexpr const char* kPatternOtherNode = "other_node";  // to other nodes only
+// What the all-to-all's buffers had seen before each timed call (Profile::a2a_cache_state).
+inline constexpr const char* kCacheHot = "hot";                     // the call before
+inline constexpr const char* kCacheAfterExperts = "after_experts";  // an expert phase
 
 struct Profile {
   std::string path;  // where it was read from or is written to (errors name it)
@@ -48,6 +51,22 @@ struct Profile {
   std::vector<int64_t> a2a_bytes;         // [M] ascending, >= 1
   std::vector<double> a2a_time_s;         // [P, M]
   double count_exchange_s = 0;            // the dispatch's count all-to-all (one word per rank)
+  // What the all-to-all's buffers had seen before each timed call: kCacheAfterExperts (version
+  // 4), an untimed expert phase of the most active experts, as a step runs one between its
+  // dispatch and its combine, its weights streaming through the caches; kCacheHot (before
+  // version 4), only the call before, back to back.
+  std::string a2a_cache_state = kCacheHot;
+  // The same calls back to back (version 4; empty and 0 before, where the tables above were
+  // timed so): a layer whose expert phase read fewer experts' weights finds its buffers between.
+  std::vector<double> a2a_hot_time_s;  // [P, M]
+  double count_exchange_hot_s = 0;
+  // Row moves (version 4, CPU backend; empty: not modelled): the time to pack `rows` hidden-state
+  // rows of d_model into a send buffer in the wire's dtype and to add as many returned partial
+  // sums back into their rows (a dispatch's pack and a combine's unpack), after an expert phase
+  // as above.
+  std::vector<int64_t> row_moves;           // [N] ascending, >= 1
+  std::vector<double> row_move_time_s;      // [N]
+  std::vector<double> row_move_hot_time_s;  // [N] the same back to back
 };
 
 // One expert's weights as the profiled backend holds them: the CPU keeps fp32 whatever the

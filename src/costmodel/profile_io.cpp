@@ -1,6 +1,7 @@
 // Reads and writes profile files (docs/profile.md): HDF5, versioned, every field validated.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "common/atomic_file.h"
@@ -13,12 +14,18 @@ namespace epbench {
 namespace {
 
 constexpr const char* kFormat = "epbench-profile";
-constexpr int64_t kVersion = 3;  // 2 added ffn/warm_time_s, cache_bytes_per_rank; 3 ffn/reuse_*
+// 2 added ffn/warm_time_s, cache_bytes_per_rank; 3 ffn/reuse_*; 4 a2a_cache_state, rows/*.
+constexpr int64_t kVersion = 4;
 
 template <class T>
 void write_vec(hid_t f, const std::string& name, const std::vector<T>& v,
                std::vector<hsize_t> dims = {}) {
   if (dims.empty()) dims = {v.size()};
+  hsize_t n = 1;
+  for (hsize_t d : dims) n *= d;
+  if (n != v.size())  // a caller's bug: the table and its grids disagree
+    throw std::logic_error("profile " + name + ": " + std::to_string(v.size()) + " values for " +
+                           std::to_string(n) + " cells");
   h5::write_all<T>(f, name, dims, v.data(), h5::DatasetOptions{{}, false, 0});
 }
 
@@ -35,6 +42,7 @@ void write_root(hid_t f, const Profile& p) {
   h5::write_attr(f, "weight_sets", p.weight_sets);
   h5::write_attr(f, "sweeps", p.sweeps);
   h5::write_attr(f, "cache_bytes_per_rank", p.cache_bytes_per_rank);
+  h5::write_attr(f, "a2a_cache_state", p.a2a_cache_state);
   h5::write_attr(f, "hosts", p.hosts);
   h5::write_attr(f, "created_at", p.created_at);
   h5::write_attr(f, "command_line", p.command_line);
@@ -121,7 +129,7 @@ void check_times(const ProfileReader& r, const std::vector<double>& t, const std
 void read_root(const ProfileReader& r, Profile& p) {
   if (r.text("format") != kFormat) r.bad("format", "\"epbench-profile\"");
   const int64_t version = r.integer("version", 1);
-  if (version > kVersion) r.bad("version", "1, 2 or 3 (this epbench)");
+  if (version > kVersion) r.bad("version", "1 to 4 (this epbench)");
   p.backend = r.text("backend");
   p.dtype = r.text("dtype");
   p.d_model = r.integer("d_model", 1);
@@ -132,6 +140,11 @@ void read_root(const ProfileReader& r, Profile& p) {
   p.weight_sets = r.integer("weight_sets", 1);
   if (h5::has_attr(r.id(), "sweeps")) p.sweeps = r.integer("sweeps", 1);  // added later: 1
   if (version >= 2) p.cache_bytes_per_rank = r.integer("cache_bytes_per_rank", 0);
+  if (version >= 4) {
+    p.a2a_cache_state = r.text("a2a_cache_state");
+    if (p.a2a_cache_state != kCacheHot && p.a2a_cache_state != kCacheAfterExperts)
+      r.bad("a2a_cache_state", "\"hot\" or \"after_experts\"");
+  }
   p.hosts = r.strings(r.id(), "hosts", "hosts");
   p.created_at = r.text("created_at");
   p.command_line = r.text("command_line");
@@ -179,6 +192,16 @@ void read_ffn(const ProfileReader& r, Profile& p) {
   read_reuse(r, p);
 }
 
+// The back-to-back tables (version 4), beside those timed after an expert phase.
+void read_hot_a2a(const ProfileReader& r, Profile& p) {
+  if (!h5::exists(r.id(), "a2a/hot_time_s")) return;
+  p.a2a_hot_time_s = r.dataset<double>("a2a/hot_time_s", p.a2a_patterns.size(), p.a2a_bytes.size());
+  check_times(r, p.a2a_hot_time_s, "a2a/hot_time_s");
+  const std::vector<double> c = r.dataset<double>("count_exchange/hot_time_s", 0, 0);
+  check_times(r, c, "count_exchange/hot_time_s");
+  p.count_exchange_hot_s = c[0];
+}
+
 void read_a2a(const ProfileReader& r, Profile& p) {
   p.a2a_bytes = r.dataset<int64_t>("a2a/bytes", 0, 0);
   check_grid(r, p.a2a_bytes, "a2a/bytes");
@@ -200,6 +223,17 @@ void read_a2a(const ProfileReader& r, Profile& p) {
   const std::vector<double> c = r.dataset<double>("count_exchange/time_s", 0, 0);
   check_times(r, c, "count_exchange/time_s");
   p.count_exchange_s = c[0];
+  read_hot_a2a(r, p);
+}
+
+// The row moves (version 4, optional: a GPU backend's are not measured).
+void read_row_moves(const ProfileReader& r, Profile& p) {
+  if (!h5::exists(r.id(), "rows/count")) return;
+  p.row_moves = r.dataset<int64_t>("rows/count", 0, 0);
+  check_grid(r, p.row_moves, "rows/count");
+  p.row_move_time_s = read_times_per(r, "rows/move_time_s", p.row_moves.size(), "rows/count");
+  p.row_move_hot_time_s =
+      read_times_per(r, "rows/hot_move_time_s", p.row_moves.size(), "rows/count");
 }
 
 }  // namespace
@@ -239,6 +273,17 @@ void write_profile(const std::string& path, const Profile& p) {
     write_vec(f.id(), "a2a/time_s", p.a2a_time_s, {p.a2a_patterns.size(), p.a2a_bytes.size()});
     h5::Group count = h5::create_group(f.id(), "count_exchange");
     write_vec(f.id(), "count_exchange/time_s", std::vector<double>{p.count_exchange_s});
+    if (!p.a2a_hot_time_s.empty()) {
+      write_vec(f.id(), "a2a/hot_time_s", p.a2a_hot_time_s,
+                {p.a2a_patterns.size(), p.a2a_bytes.size()});
+      write_vec(f.id(), "count_exchange/hot_time_s", std::vector<double>{p.count_exchange_hot_s});
+    }
+    if (!p.row_moves.empty()) {
+      h5::Group rows = h5::create_group(f.id(), "rows");
+      write_vec(f.id(), "rows/count", p.row_moves);
+      write_vec(f.id(), "rows/move_time_s", p.row_move_time_s);
+      write_vec(f.id(), "rows/hot_move_time_s", p.row_move_hot_time_s);
+    }
     h5::write_image(f.id(), out);
   }
   out.commit();
@@ -251,6 +296,7 @@ Profile read_profile(const std::string& path) {
   read_root(r, p);
   read_ffn(r, p);
   read_a2a(r, p);
+  read_row_moves(r, p);
   return p;
 }
 

@@ -78,7 +78,10 @@ ProfileTables::ProfileTables(const Profile& p)
     : cache_sharers_(
           p.backend == "cpu" ? static_cast<size_t>(std::max<int64_t>(1, ranks_per_host(p))) : 1),
       turns_(p.ffn_turns_ratio),
-      count_s_(p.count_exchange_s) {
+      count_s_(p.count_exchange_s),
+      count_hot_s_(p.a2a_hot_time_s.empty() ? p.count_exchange_s : p.count_exchange_hot_s),
+      per_active_(1 / static_cast<double>(p.ffn_active.back())),
+      wire_converts_(p.dtype != "fp32") {
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
   const double active = static_cast<double>(p.ffn_active.back());
   std::vector<double> per_expert(T);
@@ -94,8 +97,15 @@ ProfileTables::ProfileTables(const Profile& p)
     const int k = p.a2a_patterns[i] == kPatternSameNode ? kSameNode : kOtherNode;
     const auto row = p.a2a_time_s.begin() + static_cast<std::ptrdiff_t>(i * M);
     a2a_[k] = PiecewiseLinear(as_double(p.a2a_bytes), std::vector<double>(row, row + M));
+    const auto hot = p.a2a_hot_time_s.empty()
+                         ? row
+                         : p.a2a_hot_time_s.begin() + static_cast<std::ptrdiff_t>(i * M);
+    a2a_hot_[k] = PiecewiseLinear(as_double(p.a2a_bytes), std::vector<double>(hot, hot + M));
     per_destination_[k] = 1 / static_cast<double>(p.a2a_destinations[i]);
   }
+  if (p.row_moves.empty()) return;
+  row_moves_ = PiecewiseLinear(as_double(p.row_moves), p.row_move_time_s);
+  row_moves_hot_ = PiecewiseLinear(as_double(p.row_moves), p.row_move_hot_time_s);
 }
 
 }  // namespace epbench

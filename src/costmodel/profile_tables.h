@@ -14,7 +14,11 @@
 //   them read from the cache. Without curves an expert is warm while it and those read since
 //   fit in the cache share;
 // - a GPU sending B bytes over a pattern costs a2a_time_s[p](B / destinations): the measured
-//   all-to-all that moves the same bytes spread evenly over the pattern's destinations;
+//   all-to-all that moves the same bytes spread evenly over the pattern's destinations; with
+//   back-to-back tables (version 4) a GPU that ran `a` of the profile's A experts costs
+//   hot + min(1, a / A) (after - hot), its buffers evicted by its expert phase in proportion;
+// - row moves (version 4, CPU): a GPU packing and unpacking r rows (sent, local, and received
+//   where the wire converts) costs rows/move_time_s(r), half in the dispatch, half the combine;
 // - turns (ffn/turns_ratio): where a host's ranks outnumber its hardware threads, the cost
 //   model prices a host's expert phase as ranks sharing cores (CostModel::finish).
 // Precomputed at construction; pricing allocates nothing.
@@ -86,11 +90,29 @@ class ProfileTables {
   }
   uint64_t expert_bytes() const { return expert_bytes_; }  // one expert's weights as stored
   bool has(Pattern p) const { return !a2a_[p].empty(); }
-  // The all-to-all time of a GPU sending `bytes` in all over pattern p (0 when nothing).
-  double link_time(Pattern p, double bytes) const {
-    return bytes > 0 ? a2a_[p](bytes * per_destination_[p]) : 0;
+  // How much of the eviction the profile timed its all-to-alls after (an expert phase of its
+  // most active experts) a layer whose GPU ran `active` experts makes: their share, at most 1.
+  double evicted_by(uint32_t active) const { return std::min(1.0, active * per_active_); }
+  // The all-to-all time of a GPU sending `bytes` in all over pattern p (0 when nothing), its
+  // buffers `evicted` (0: back to back, 1: after the profile's expert phase), linear between.
+  double link_time(Pattern p, double bytes, double evicted = 1) const {
+    if (!(bytes > 0)) return 0;
+    const double per_destination = bytes * per_destination_[p], hot = a2a_hot_[p](per_destination);
+    return hot + evicted * (a2a_[p](per_destination) - hot);
   }
-  double count_exchange_s() const { return count_s_; }
+  double count_exchange_s(double evicted = 1) const {
+    return count_hot_s_ + evicted * (count_s_ - count_hot_s_);
+  }
+  // Packing `rows` rows and adding as many back (Profile::row_moves; 0 for none).
+  bool models_row_moves() const { return !row_moves_.empty(); }
+  // Its buffers `evicted` as link_time's.
+  double row_move_time(double rows, double evicted = 1) const {
+    if (!(rows > 0)) return 0;
+    const double hot = row_moves_hot_(rows);
+    return hot + evicted * (row_moves_(rows) - hot);
+  }
+  // Rows are converted to and from the wire's dtype (not fp32): received ones move too.
+  bool wire_converts() const { return wire_converts_; }
 
  private:
   void set_warm_table(const Profile& p);
@@ -109,9 +131,11 @@ class ProfileTables {
   uint64_t cache_bytes_ = 0, expert_bytes_ = 0;
   size_t cache_sharers_ = 1;
   std::vector<double> turns_;
-  std::array<PiecewiseLinear, 2> a2a_;
-  std::array<double, 2> per_destination_{};  // 1 / destinations
-  double count_s_ = 0;
+  std::array<PiecewiseLinear, 2> a2a_, a2a_hot_;  // hot: a2a_'s copy where not measured
+  std::array<double, 2> per_destination_{};       // 1 / destinations
+  double count_s_ = 0, count_hot_s_ = 0, per_active_ = 0;
+  PiecewiseLinear row_moves_, row_moves_hot_;
+  bool wire_converts_ = false;
 };
 
 }  // namespace epbench

@@ -94,6 +94,9 @@ Profile header(const ProfileOptions& o, const JobTopology& topo) {
   p.ffn_tokens = doubling_grid(1, o.max_tokens);
   for (int a = 1; a <= o.max_active; ++a) p.ffn_active.push_back(a);
   p.a2a_bytes = doubling_grid(8, o.max_bytes);
+  // A GPU packs rows with device kernels, at its memory's bandwidth: not modelled.
+  if (o.backend == "cpu")
+    p.row_moves = doubling_grid(1, static_cast<int64_t>(o.max_tokens) * o.max_active);
   return p;
 }
 
@@ -107,10 +110,12 @@ void keep_median_sweeps(const std::vector<Profile>& sweeps, Profile& p) {
   };
   for (auto table :
        {&Profile::ffn_time_s, &Profile::ffn_warm_time_s, &Profile::ffn_reuse_time_s,
-        &Profile::ffn_reuse_loop_time_s, &Profile::ffn_turns_ratio, &Profile::a2a_time_s})
+        &Profile::ffn_reuse_loop_time_s, &Profile::ffn_turns_ratio, &Profile::a2a_time_s,
+        &Profile::a2a_hot_time_s, &Profile::row_move_time_s, &Profile::row_move_hot_time_s})
     for (size_t i = 0; i < (p.*table).size(); ++i)
       (p.*table)[i] = over_sweeps([&](const Profile& s) { return (s.*table)[i]; });
   p.count_exchange_s = over_sweeps([](const Profile& s) { return s.count_exchange_s; });
+  p.count_exchange_hot_s = over_sweeps([](const Profile& s) { return s.count_exchange_hot_s; });
 }
 
 // Whether any host's ranks outnumber its hardware threads: then they take turns at its cores.
@@ -148,7 +153,8 @@ Profile run_profile(const ProfileOptions& options, MPI_Comm comm) {
   std::vector<Profile> sweeps(sz(o.sweeps), p);
   for (Profile& s : sweeps) {
     measure_ffn(o, *ffn, comm, host, s);
-    measure_a2a(o, *exchange, node, comm, s);
+    measure_a2a(o, *ffn, *exchange, node, comm, s);
+    measure_row_moves(o, *ffn, comm, s);
   }
   p = sweeps.front();  // the patterns and destinations, the same in every sweep
   keep_median_sweeps(sweeps, p);

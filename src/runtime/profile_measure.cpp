@@ -243,6 +243,26 @@ std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& back
 
 namespace {
 
+// Runs, untimed before each timed call, one expert phase of the rank's most active experts at
+// 16 tokens each, on the next weights of the pool, as a step's expert phase runs between its
+// dispatch and its combine: what that phase evicts from the caches (its weights stream through
+// them) the timed call then finds evicted.
+class ExpertPhaseBetween {
+ public:
+  ExpertPhaseBetween(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm)
+      : bench_(o, backend, comm),
+        active_(sz(o.max_active)),
+        plan_(synthetic_expert_plan(active_, sz(std::min(16, o.max_tokens)))) {}
+  std::function<void()> prepare() {
+    return [this] { bench_.run_next(plan_, active_); };
+  }
+
+ private:
+  FfnBench bench_;
+  size_t active_;
+  DispatchPlan plan_;
+};
+
 // Byte counts and offsets of one all-to-all: `bytes` to each rank `to` selects, else 0.
 struct A2aBuffers {
   std::vector<size_t> send_bytes, send_off, recv_bytes, recv_off;
@@ -257,27 +277,33 @@ struct A2aBuffers {
 };
 
 void measure_pattern(const ProfileOptions& o, Exchange& ex, const std::vector<bool>& to,
-                     const CollectiveTimer& timer, Profile& p) {
+                     const CollectiveTimer& timer, const std::function<void()>& between,
+                     Profile& p) {
   const size_t P = to.size(), stride = static_cast<size_t>(p.a2a_bytes.back());
   std::vector<uint8_t> send(P * stride, 1), recv(P * stride);
   ex.reserve_bytes(send.size(), recv.size());
   A2aBuffers b;
+  const auto call = [&] {
+    ex.alltoallv(send.data(), b.send_bytes, b.send_off, recv.data(), b.recv_bytes, b.recv_off);
+  };
   for (int64_t bytes : p.a2a_bytes) {
     b.set(to, static_cast<size_t>(bytes), stride);
-    p.a2a_time_s.push_back(timer.time(o.warmup, o.repetitions, [&] {
-      ex.alltoallv(send.data(), b.send_bytes, b.send_off, recv.data(), b.recv_bytes, b.recv_off);
-    }));
+    p.a2a_time_s.push_back(timer.time(o.warmup, o.repetitions, call, between));
+    p.a2a_hot_time_s.push_back(timer.time(o.warmup, o.repetitions, call));
   }
 }
 
 }  // namespace
 
-void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<int>& node,
-                 MPI_Comm comm, Profile& p) {
+void measure_a2a(const ProfileOptions& o, FfnBackend& backend, Exchange& exchange,
+                 const std::vector<int>& node, MPI_Comm comm, Profile& p) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const size_t P = node.size();
   const CollectiveTimer timer(comm);
+  ExpertPhaseBetween experts(o, backend, comm);
+  const std::function<void()> between = experts.prepare();
+  p.a2a_cache_state = kCacheAfterExperts;
   for (const char* pattern : {kPatternSameNode, kPatternOtherNode}) {
     const bool same = pattern == std::string(kPatternSameNode);
     std::vector<bool> to(P);
@@ -290,14 +316,42 @@ void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<
     if (dests == 0) continue;
     p.a2a_patterns.push_back(pattern);
     p.a2a_destinations.push_back(dests);
-    measure_pattern(o, exchange, to, timer, p);
+    measure_pattern(o, exchange, to, timer, between, p);
   }
   // The dispatch's count exchange (runtime/moe_layer.cpp): one uint64 to every rank.
   std::vector<uint64_t> counts(P, 1), got(P);
-  p.count_exchange_s = timer.time(o.warmup, o.repetitions, [&] {
+  const auto exchange_counts = [&] {
     EPBENCH_MPI_CHECK(
         MPI_Alltoall(counts.data(), 1, MPI_UINT64_T, got.data(), 1, MPI_UINT64_T, comm));
-  });
+  };
+  p.count_exchange_s = timer.time(o.warmup, o.repetitions, exchange_counts, between);
+  p.count_exchange_hot_s = timer.time(o.warmup, o.repetitions, exchange_counts);
+}
+
+// The MoE layer's own row moves (runtime/moe_layer.cpp): pack n rows into the send buffer in
+// the wire's dtype, add n returned rows back into theirs, in ascending order as a dispatch
+// packs each destination's.
+void measure_row_moves(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
+  p.row_move_time_s.clear(), p.row_move_hot_time_s.clear();
+  if (p.row_moves.empty()) return;
+  const size_t most = static_cast<size_t>(p.row_moves.back()), d = sz(o.d_model);
+  const size_t row_bytes = d * dtype_bytes(o.dtype);
+  std::vector<float> hidden(most * d, 0.5f), y(most * d, 0.f);
+  std::vector<unsigned char> wire(most * row_bytes);
+  const CollectiveTimer timer(comm);
+  ExpertPhaseBetween experts(o, backend, comm);
+  const std::function<void()> between = experts.prepare();
+  for (int64_t rows : p.row_moves) {
+    const size_t n = static_cast<size_t>(rows);
+    const auto move = [&] {
+      for (size_t i = 0; i < n; ++i)
+        encode_rows(o.dtype, hidden.data() + i * d, d, wire.data() + i * row_bytes);
+      for (size_t i = 0; i < n; ++i)
+        accumulate_rows(o.dtype, wire.data() + i * row_bytes, d, y.data() + i * d);
+    };
+    p.row_move_time_s.push_back(timer.time(o.warmup, o.repetitions, move, between));
+    p.row_move_hot_time_s.push_back(timer.time(o.warmup, o.repetitions, move));
+  }
 }
 
 }  // namespace epbench
