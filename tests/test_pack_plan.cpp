@@ -126,6 +126,26 @@ TEST(PackPlan, CombineReturnsEachTokenItsGatedExpertSum) {
   }
 }
 
+// The CPU layer packs its send rows and adds the returned rows back through the wire's dtype:
+// fp32 moves the permuted rows exactly, bf16 as each value rounded to bf16.
+TEST(PackPlan, PackAndAddBackMoveThePermutedRowsThroughTheWire) {
+  const std::vector<float> src = {1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 1.001f};  // 1.001 is 1 in bf16
+  const std::vector<uint32_t> idx = {1, 0};  // rows of kD values: wire row 0 <- src row 1
+  for (DType t : {DType::kFp32, DType::kBf16}) {
+    std::vector<unsigned char> wire(2 * kD * dtype_bytes(t));
+    pack_rows(t, src.data(), idx.data(), 2, kD, wire.data());
+    std::vector<float> y(2 * kD, 10.f), decoded(2 * kD);
+    decode_rows(t, wire.data(), 2 * kD, decoded.data());
+    add_back_rows(t, wire.data(), idx.data(), 2, kD, y.data());
+    for (size_t c = 0; c < kD; ++c) {
+      EXPECT_EQ(decoded[c], t == DType::kFp32 ? src[kD + c] : (c == 3 ? 1.f : float(5 + c)));
+      EXPECT_EQ(decoded[kD + c], src[c]);
+      EXPECT_EQ(y[kD + c], 10.f + decoded[c]) << "row 1 gets wire row 0 back";
+      EXPECT_EQ(y[c], 10.f + decoded[kD + c]);
+    }
+  }
+}
+
 TEST(PackPlan, DeviceKernelsAgreeWithTheHostPermutes) {
   const GpuInfo info = probe_gpus();
   if (info.device_count == 0) GTEST_SKIP() << info.reason;

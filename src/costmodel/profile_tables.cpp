@@ -80,10 +80,10 @@ ProfileTables::ProfileTables(const Profile& p)
       turns_(p.ffn_turns_ratio),
       count_s_(p.count_exchange_s),
       count_hot_s_(p.a2a_hot_time_s.empty() ? p.count_exchange_s : p.count_exchange_hot_s),
-      per_active_(1 / static_cast<double>(p.ffn_active.back())),
       wire_converts_(p.dtype != "fp32") {
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
   const double active = static_cast<double>(p.ffn_active.back());
+  per_active_ = 1 / active;
   std::vector<double> per_expert(T);
   for (size_t t = 0; t < T; ++t) per_expert[t] = p.ffn_time_s[(A - 1) * T + t] / active;
   ffn_ = PiecewiseLinear(as_double(p.ffn_tokens), per_expert);

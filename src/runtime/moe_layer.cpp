@@ -56,8 +56,7 @@ void MoeLayerRunner::exchange_counts(const DispatchPlan& plan) {
 }
 
 void MoeLayerRunner::dispatch(const DispatchPlan& plan, const float* x, LayerMeasure& m) {
-  for (size_t i = 0; i < pack_.send_src.size(); ++i)
-    encode_rows(dtype_, x + pack_.send_src[i] * d_, d_, send_buf_.data() + i * row_bytes_);
+  pack_rows(dtype_, x, pack_.send_src.data(), pack_.send_src.size(), d_, send_buf_.data());
   // Timed apart: a dispatcher that knows the counts (a fixed capacity, or counts sent with the
   // data) does not pay this collective, so the overhead is reported with and without it.
   const double t = MPI_Wtime();
@@ -93,9 +92,10 @@ void MoeLayerRunner::combine(const DispatchPlan& plan, float* y) {
   scatter_add_rows(out_.data() + plan.received() * d_, pack_.local_src.data(),
                    pack_.local_src.size(), d_, y);
   // drop-partial leaves out home rank 0's first partial sum from another rank.
-  const size_t first = fault_ == PlantedFault::kDropPartial && rank_ == 0 ? 1 : 0;
-  for (size_t i = first; i < pack_.send_src.size(); ++i)
-    accumulate_rows(dtype_, send_buf_.data() + i * row_bytes_, d_, y + pack_.send_src[i] * d_);
+  const size_t returned = pack_.send_src.size();
+  const size_t first = fault_ == PlantedFault::kDropPartial && rank_ == 0 && returned > 0 ? 1 : 0;
+  add_back_rows(dtype_, send_buf_.data() + first * row_bytes_, pack_.send_src.data() + first,
+                returned - first, d_, y);
   if (fault_ == PlantedFault::kScale1pct)
     for (size_t i = 0; i < plan.home_tokens.size() * d_; ++i) y[i] *= 1.01f;
 }

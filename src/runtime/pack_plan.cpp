@@ -25,4 +25,16 @@ void scatter_add_rows(const float* src, const uint32_t* idx, size_t rows, size_t
   }
 }
 
+void pack_rows(DType t, const float* src, const uint32_t* idx, size_t rows, size_t d,
+               unsigned char* wire) {
+  const size_t row_bytes = d * dtype_bytes(t);
+  for (size_t i = 0; i < rows; ++i) encode_rows(t, src + idx[i] * d, d, wire + i * row_bytes);
+}
+
+void add_back_rows(DType t, const unsigned char* wire, const uint32_t* idx, size_t rows, size_t d,
+                   float* dst) {
+  const size_t row_bytes = d * dtype_bytes(t);
+  for (size_t i = 0; i < rows; ++i) accumulate_rows(t, wire + i * row_bytes, d, dst + idx[i] * d);
+}
+
 }  // namespace epbench

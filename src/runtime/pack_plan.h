@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/dispatch_plan.h"
+#include "runtime/seeded_values.h"
 
 namespace epbench {
 
@@ -26,6 +27,15 @@ void make_pack_plan(const DispatchPlan& plan, PackPlan& out);
 void gather_rows(const float* src, const uint32_t* idx, size_t rows, size_t d, float* dst);
 // dst row idx[i] += src row i.
 void scatter_add_rows(const float* src, const uint32_t* idx, size_t rows, size_t d, float* dst);
+
+// The CPU dispatch's pack and the combine's add-back through the wire's dtype (rows of d values,
+// d * dtype_bytes(t) bytes on the wire): the layer runs these, and `epbench profile` times them.
+// wire row i <- src row idx[i], encoded.
+void pack_rows(DType t, const float* src, const uint32_t* idx, size_t rows, size_t d,
+               unsigned char* wire);
+// dst row idx[i] += wire row i, decoded.
+void add_back_rows(DType t, const unsigned char* wire, const uint32_t* idx, size_t rows, size_t d,
+                   float* dst);
 
 // The device kernels (CUDA builds; "no GPU: ..." std::runtime_error elsewhere), on device 0:
 // upload src, idx and dst, run the kernel, download dst. For tests and gpu-check.sh.

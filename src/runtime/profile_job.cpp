@@ -153,8 +153,7 @@ Profile run_profile(const ProfileOptions& options, MPI_Comm comm) {
   std::vector<Profile> sweeps(sz(o.sweeps), p);
   for (Profile& s : sweeps) {
     measure_ffn(o, *ffn, comm, host, s);
-    measure_a2a(o, *ffn, *exchange, node, comm, s);
-    measure_row_moves(o, *ffn, comm, s);
+    measure_comm(o, *ffn, *exchange, node, comm, s);
   }
   p = sweeps.front();  // the patterns and destinations, the same in every sweep
   keep_median_sweeps(sweeps, p);

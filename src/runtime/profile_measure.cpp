@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <numeric>
 
 #include "common/numeric.h"
 #include "results/validation.h"
 #include "runtime/expert_compute.h"
 #include "runtime/mpi_env.h"
+#include "runtime/pack_plan.h"
 #include "runtime/topology.h"
 
 namespace epbench {
@@ -293,16 +295,12 @@ void measure_pattern(const ProfileOptions& o, Exchange& ex, const std::vector<bo
   }
 }
 
-}  // namespace
-
-void measure_a2a(const ProfileOptions& o, FfnBackend& backend, Exchange& exchange,
-                 const std::vector<int>& node, MPI_Comm comm, Profile& p) {
+void measure_a2a(const ProfileOptions& o, Exchange& exchange, const std::vector<int>& node,
+                 MPI_Comm comm, const CollectiveTimer& timer, const std::function<void()>& between,
+                 Profile& p) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const size_t P = node.size();
-  const CollectiveTimer timer(comm);
-  ExpertPhaseBetween experts(o, backend, comm);
-  const std::function<void()> between = experts.prepare();
   p.a2a_cache_state = kCacheAfterExperts;
   for (const char* pattern : {kPatternSameNode, kPatternOtherNode}) {
     const bool same = pattern == std::string(kPatternSameNode);
@@ -328,30 +326,38 @@ void measure_a2a(const ProfileOptions& o, FfnBackend& backend, Exchange& exchang
   p.count_exchange_hot_s = timer.time(o.warmup, o.repetitions, exchange_counts);
 }
 
-// The MoE layer's own row moves (runtime/moe_layer.cpp): pack n rows into the send buffer in
-// the wire's dtype, add n returned rows back into theirs, in ascending order as a dispatch
-// packs each destination's.
-void measure_row_moves(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p) {
+// The MoE layer's own row moves (runtime/pack_plan.h): pack n rows into the send buffer in the
+// wire's dtype, add n returned rows back into theirs, in ascending order as a dispatch packs
+// each destination's.
+void measure_row_moves(const ProfileOptions& o, const CollectiveTimer& timer,
+                       const std::function<void()>& between, Profile& p) {
   p.row_move_time_s.clear(), p.row_move_hot_time_s.clear();
   if (p.row_moves.empty()) return;
   const size_t most = static_cast<size_t>(p.row_moves.back()), d = sz(o.d_model);
-  const size_t row_bytes = d * dtype_bytes(o.dtype);
   std::vector<float> hidden(most * d, 0.5f), y(most * d, 0.f);
-  std::vector<unsigned char> wire(most * row_bytes);
-  const CollectiveTimer timer(comm);
-  ExpertPhaseBetween experts(o, backend, comm);
-  const std::function<void()> between = experts.prepare();
+  std::vector<unsigned char> wire(most * d * dtype_bytes(o.dtype));
+  std::vector<uint32_t> in_order(most);
+  std::iota(in_order.begin(), in_order.end(), 0u);
   for (int64_t rows : p.row_moves) {
     const size_t n = static_cast<size_t>(rows);
     const auto move = [&] {
-      for (size_t i = 0; i < n; ++i)
-        encode_rows(o.dtype, hidden.data() + i * d, d, wire.data() + i * row_bytes);
-      for (size_t i = 0; i < n; ++i)
-        accumulate_rows(o.dtype, wire.data() + i * row_bytes, d, y.data() + i * d);
+      pack_rows(o.dtype, hidden.data(), in_order.data(), n, d, wire.data());
+      add_back_rows(o.dtype, wire.data(), in_order.data(), n, d, y.data());
     };
     p.row_move_time_s.push_back(timer.time(o.warmup, o.repetitions, move, between));
     p.row_move_hot_time_s.push_back(timer.time(o.warmup, o.repetitions, move));
   }
+}
+
+}  // namespace
+
+void measure_comm(const ProfileOptions& o, FfnBackend& backend, Exchange& exchange,
+                  const std::vector<int>& node, MPI_Comm comm, Profile& p) {
+  const CollectiveTimer timer(comm);
+  ExpertPhaseBetween experts(o, backend, comm);
+  const std::function<void()> between = experts.prepare();
+  measure_a2a(o, exchange, node, comm, timer, between, p);
+  measure_row_moves(o, timer, between, p);
 }
 
 }  // namespace epbench

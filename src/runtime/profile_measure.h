@@ -54,14 +54,12 @@ void measure_reuse_curve(const ProfileOptions& o, FfnBackend& backend, MPI_Comm 
 std::vector<double> measure_ffn_points(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm,
                                        const std::vector<std::pair<int64_t, int64_t>>& points);
 
-// a2a_time_s per pattern (node: each rank's node) over a2a_bytes, and the count exchange; each
-// call after an untimed expert phase of the most active experts on `backend`, as in a step
-// (a2a_cache_state "after_experts"); and both back to back (a2a_hot_time_s, ..._hot_s).
-void measure_a2a(const ProfileOptions& o, FfnBackend& backend, Exchange& exchange,
-                 const std::vector<int>& node, MPI_Comm comm, Profile& p);
-
-// row_move_time_s over row_moves (none where that is empty), each after an expert phase as
-// above, and row_move_hot_time_s back to back.
-void measure_row_moves(const ProfileOptions& o, FfnBackend& backend, MPI_Comm comm, Profile& p);
+// a2a_time_s per pattern (node: each rank's node) over a2a_bytes, the count exchange, and
+// row_move_time_s over row_moves (none where that is empty); each call after an untimed expert
+// phase of the most active experts on `backend`, as in a step (a2a_cache_state
+// "after_experts"); and each back to back (a2a_hot_time_s, count_exchange_hot_s,
+// row_move_hot_time_s).
+void measure_comm(const ProfileOptions& o, FfnBackend& backend, Exchange& exchange,
+                  const std::vector<int>& node, MPI_Comm comm, Profile& p);
 
 }  // namespace epbench
