@@ -116,7 +116,11 @@ TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {
   const nlohmann::json once = report();  // iterated below: must outlive the loop
   EXPECT_EQ(once["rounds"], 1);
   for (const auto& c : once["configurations"]) EXPECT_EQ(c["measured_spread"], 0.0);
-  for (const auto& g : once["ranking"]) EXPECT_TRUE(g["rounds_spearman"].is_null());
+  for (const auto& g : once["ranking"]) {
+    EXPECT_TRUE(g["rounds_spearman"].is_null());
+    EXPECT_TRUE(g["halves_spearman"].is_null());
+    EXPECT_TRUE(g["exact_model_spearman"].is_null());
+  }
   r = validate({"--rounds", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2 round(s)"), std::string::npos) << r.out;
@@ -130,6 +134,10 @@ TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {
   for (const auto& g : j["ranking"]) {  // null only where a round's times were all ties
     if (!g["rounds_spearman"].is_null()) {
       EXPECT_LE(std::fabs(g["rounds_spearman"].get<double>()), 1);
+      // Two rounds make one pair and two halves of one round each: the same comparison.
+      EXPECT_EQ(g["halves_spearman"], g["rounds_spearman"]);
+      const double exact = g["exact_model_spearman"];
+      EXPECT_TRUE(exact >= 0 && exact <= 1) << exact;
     }
   }
   EXPECT_EQ(validate({"--rounds", "0"}).exit_code, 2);

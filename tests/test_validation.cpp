@@ -61,6 +61,27 @@ TEST(Validation, RoundAgreementIsTheMedianSpearmanOverPairsOfRounds) {
   EXPECT_TRUE(std::isnan(s.ranking[0].rounds_spearman));
 }
 
+TEST(Validation, SplitHalvesGiveWhatAnExactModelCanReach) {
+  const auto half = [](double a, double b, double c) {
+    return std::vector<ValidationPoint>{
+        {"a", "first", 1, a, 0, ""}, {"b", "first", 1, b, 0, ""}, {"c", "first", 1, c, 0, ""}};
+  };
+  ValidationSummary s = summarize_validation(half(1, 2, 3));
+  EXPECT_TRUE(std::isnan(s.ranking[0].halves_spearman));  // not asked: undefined
+  add_split_half_agreement(half(1, 2, 3), half(1, 2, 3), s);
+  EXPECT_DOUBLE_EQ(s.ranking[0].halves_spearman, 1);
+  EXPECT_DOUBLE_EQ(s.ranking[0].exact_model_spearman, 1);
+  // Halves agreeing at 0.5 make a whole of reliability 2/3: an exact model reaches sqrt(2/3).
+  add_split_half_agreement(half(1, 2, 3), half(1, 3, 2), s);
+  EXPECT_DOUBLE_EQ(s.ranking[0].halves_spearman, 0.5);
+  EXPECT_NEAR(s.ranking[0].exact_model_spearman, std::sqrt(2.0 / 3), 1e-12);
+  add_split_half_agreement(half(1, 2, 3), half(3, 2, 1), s);  // the halves disagree
+  EXPECT_DOUBLE_EQ(s.ranking[0].halves_spearman, -1);
+  EXPECT_EQ(s.ranking[0].exact_model_spearman, 0);
+  add_split_half_agreement(half(1, 2, 3), half(2, 2, 2), s);  // one half all ties
+  EXPECT_TRUE(std::isnan(s.ranking[0].exact_model_spearman));
+}
+
 TEST(Validation, RanksEachBatchSizeAndRoutingApart) {
   // B=1: the model orders the three layouts as measured; B=16: exactly backwards.
   const std::vector<ValidationPoint> points = {

@@ -53,9 +53,9 @@ def load_report(path):
     for g in _field(j, "ranking", path, list):
         row = {k: _field(g, k, path, t) for k, t in
                (("batch_size", int), ("routing", str), ("layouts", int), ("spearman", float))}
-        # the rounds against each other: reports before it existed have none
-        row["rounds_spearman"] = _field(g, "rounds_spearman", path, float) if isinstance(g, dict) and \
-            "rounds_spearman" in g else math.nan
+        # the measurement against itself: reports before each figure existed have none
+        for key in ("rounds_spearman", "halves_spearman", "exact_model_spearman"):
+            row[key] = _field(g, key, path, float) if key in g else math.nan
         # layouts that place alike ranked once: reports before it ranked every layout
         row["placements"] = _field(g, "placements", path, int) if "placements" in g else row["layouts"]
         row["placed_alike"] = [str(x) for x in _field(g, "placed_alike", path, list)] \
@@ -111,11 +111,13 @@ def markdown(reports):
         if r["ranking"] and r["ranking"][0]["placed_alike"]:
             lines += ["Layouts that place alike, ranked once (their mean): " +
                       "; ".join(r["ranking"][0]["placed_alike"]) + ".", ""]
-        lines += ["| B | routing | layouts | placements | Spearman | rounds against each other |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["| B | routing | layouts | placements | Spearman | rounds against each other "
+                  "| even rounds against odd | an exact model's |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for g in r["ranking"]:
             lines.append(f"| {g['batch_size']} | {g['routing']} | {g['layouts']} | {g['placements']} | "
-                         f"{_rho(g['spearman'])} | {_rho(g['rounds_spearman'])} |")
+                         f"{_rho(g['spearman'])} | {_rho(g['rounds_spearman'])} | "
+                         f"{_rho(g['halves_spearman'])} | {_rho(g['exact_model_spearman'])} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -34,7 +34,8 @@ def test_writes_the_figure_and_the_tables(tmp_path):
         ttft_error={"count": 1, "median": 0.05, "p90": 0.05, "max": 0.05})
     drifted = _report(tmp_path / "drifted.json", ranking=[
         {"batch_size": 1, "routing": "first", "layouts": 3, "placements": 2, "spearman": 1.0,
-         "rounds_spearman": 0.5, "placed_alike": ["balanced = eplb"]}],
+         "rounds_spearman": 0.5, "halves_spearman": 0.6, "exact_model_spearman": 0.866,
+         "placed_alike": ["balanced = eplb"]}],
         machine_drift=[{"active_experts": 2, "tokens": 16, "profiled_s": 1e-3, "before_s": 1.1e-3,
                         "after_s": 0.95e-3}])
     out = tmp_path / "out"
@@ -43,9 +44,9 @@ def test_writes_the_figure_and_the_tables(tmp_path):
     md = (out / "validation.md").read_text()
     assert "## bound.json: 2 ranks, profile cost model (c.json)" in md
     assert "median 10.0 %, p90 25.0 %, max 25.0 %" in md
-    assert "| 1 | first | 2 | 2 | 1.00 | n/a |" in md  # a report without the rounds' agreement
-    assert "| 1 | first | 2 | 2 | n/a | n/a |" in md  # the undefined ranking of four.json
-    assert "| 1 | first | 3 | 2 | 1.00 | 0.50 |" in md
+    assert "| 1 | first | 2 | 2 | 1.00 | n/a | n/a | n/a |" in md  # without the rounds' agreement
+    assert "| 1 | first | 2 | 2 | n/a | n/a | n/a | n/a |" in md  # four.json's undefined ranking
+    assert "| 1 | first | 3 | 2 | 1.00 | 0.50 | 0.60 | 0.87 |" in md
     assert md.count("place alike") == 1
     assert "Layouts that place alike, ranked once (their mean): balanced = eplb." in md
     assert "2x16: before +10.0 %, after -5.0 %" in md

@@ -91,6 +91,7 @@ Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& round
   const std::map<std::string, std::string> placement = placement_keys(rounds[0]);
   v.rounds = static_cast<int>(rounds.size());
   std::vector<std::vector<ValidationPoint>> by_round(rounds.size());  // each round's means
+  std::vector<ValidationPoint> halves[2];  // the even rounds' and the odd rounds' measurements
   for (size_t c = 0; c < rounds[0].size(); ++c) {
     const MeasuredConfig& r = rounds[0][c];
     std::vector<double> means;
@@ -103,6 +104,12 @@ Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& round
     }
     v.points.push_back({r.layout, r.routing, r.batch_size, mean_of_step_medians(steps),
                         summarize(r.predicted).step_time_mean, placement.at(r.layout_path)});
+    for (size_t h = 0; h < 2; ++h) {
+      std::vector<std::vector<double>> half;
+      for (size_t i = h; i < steps.size(); i += 2) half.push_back(steps[i]);
+      halves[h].push_back({r.layout, r.routing, r.batch_size, mean_of_step_medians(half), 0,
+                           placement.at(r.layout_path)});
+    }
     v.spread.push_back(*std::max_element(means.begin(), means.end()) /
                            *std::min_element(means.begin(), means.end()) -
                        1);
@@ -111,6 +118,7 @@ Validation validate_rounds(const std::vector<std::vector<MeasuredConfig>>& round
   }
   v.summary = summarize_validation(v.points);
   add_round_agreement(by_round, v.summary);
+  if (rounds.size() >= 2) add_split_half_agreement(halves[0], halves[1], v.summary);
   v.ttft = relative_error_stats(v.ttft_m, v.ttft_s);
   v.tpot = relative_error_stats(v.tpot_m, v.tpot_s);
   return v;
@@ -161,12 +169,15 @@ std::string report_text(const Validation& v) {
   out += stats_line("step time", v.summary.step_time, "configurations");
   out +=
       "ranking of the placements (layouts that place alike are one, their mean), Spearman of "
-      "predicted against measured step times (and of the rounds' measured times against each "
-      "other, the median over pairs of rounds: how well the measurement repeats):\n";
+      "predicted against measured step times; how well the measurement repeats: rounds, the "
+      "median over pairs of rounds of their Spearman; halves, the even rounds against the odd; "
+      "exact model, what a model without error would reach against this measurement, "
+      "sqrt(2 halves / (1 + halves)) (docs/validate.md):\n";
   for (const RankAgreement& g : v.summary.ranking)
-    out += strprintf("  B=%-4d %-11s %2zu placements  %s  (rounds %s)\n", g.batch_size,
-                     g.routing.c_str(), g.placements, rho_text(g.spearman).c_str(),
-                     rho_text(g.rounds_spearman).c_str());
+    out += strprintf("  B=%-4d %-11s %2zu placements  %s  (rounds %s, halves %s, exact model %s)\n",
+                     g.batch_size, g.routing.c_str(), g.placements, rho_text(g.spearman).c_str(),
+                     rho_text(g.rounds_spearman).c_str(), rho_text(g.halves_spearman).c_str(),
+                     rho_text(g.exact_model_spearman).c_str());
   // Placing alike is the layouts' own property: the same in every group.
   if (!v.summary.ranking.empty())
     for (const std::string& same : v.summary.ranking[0].same)
@@ -224,7 +235,9 @@ std::string report_json(const Validation& v, const RunOptions& cfg, const Cluste
                        {"placements", g.placements},
                        {"placed_alike", g.same},
                        {"spearman", number_or_null(g.spearman)},
-                       {"rounds_spearman", number_or_null(g.rounds_spearman)}});
+                       {"rounds_spearman", number_or_null(g.rounds_spearman)},
+                       {"halves_spearman", number_or_null(g.halves_spearman)},
+                       {"exact_model_spearman", number_or_null(g.exact_model_spearman)}});
   j["ranking"] = ranking;
   nlohmann::ordered_json requests = nlohmann::ordered_json::array();
   for (size_t i = 0; i < v.ttft_m.size(); ++i)

@@ -142,19 +142,42 @@ ValidationSummary summarize_validation(const std::vector<ValidationPoint>& point
   return s;
 }
 
+namespace {
+
+// Each group's Spearman of a's measured times against b's.
+std::vector<double> measured_agreement(std::vector<ValidationPoint> a,
+                                       const std::vector<ValidationPoint>& b) {
+  for (size_t c = 0; c < a.size(); ++c) a[c].predicted_s = b[c].measured_s;
+  std::vector<double> rho;
+  for (const RankAgreement& g : summarize_validation(a).ranking) rho.push_back(g.spearman);
+  return rho;
+}
+
+}  // namespace
+
 void add_round_agreement(const std::vector<std::vector<ValidationPoint>>& rounds,
                          ValidationSummary& s) {
   std::vector<std::vector<double>> per_group(s.ranking.size());
   for (size_t i = 0; i < rounds.size(); ++i)
     for (size_t j = i + 1; j < rounds.size(); ++j) {
-      std::vector<ValidationPoint> pair = rounds[i];  // round i measured, round j "predicted"
-      for (size_t c = 0; c < pair.size(); ++c) pair[c].predicted_s = rounds[j][c].measured_s;
-      const ValidationSummary between = summarize_validation(pair);
-      for (size_t g = 0; g < per_group.size() && g < between.ranking.size(); ++g)
-        per_group[g].push_back(between.ranking[g].spearman);
+      const std::vector<double> rho = measured_agreement(rounds[i], rounds[j]);
+      for (size_t g = 0; g < per_group.size() && g < rho.size(); ++g)
+        per_group[g].push_back(rho[g]);
     }
   for (size_t g = 0; g < per_group.size(); ++g)
     s.ranking[g].rounds_spearman = median_of(per_group[g]);
+}
+
+void add_split_half_agreement(const std::vector<ValidationPoint>& even,
+                              const std::vector<ValidationPoint>& odd, ValidationSummary& s) {
+  const std::vector<double> rho = measured_agreement(even, odd);
+  for (size_t g = 0; g < s.ranking.size() && g < rho.size(); ++g) {
+    const double r = rho[g];
+    s.ranking[g].halves_spearman = r;
+    s.ranking[g].exact_model_spearman = std::isnan(r) ? kNaN
+                                        : r <= 0      ? 0
+                                                      : std::sqrt(2 * r / (1 + r));
+  }
 }
 
 }  // namespace epbench

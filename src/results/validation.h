@@ -39,6 +39,15 @@ struct RankAgreement {
   // two rounds' measured times (NaN with one round). No model ranks better than the
   // measurement repeats.
   double rounds_spearman = std::numeric_limits<double>::quiet_NaN();
+  // The measurement against itself at half its size: the Spearman between the even rounds'
+  // measurement and the odd rounds' (each as the whole is measured; NaN under 2 rounds). And
+  // what an exact model can expect against the whole measurement, whose noise it cannot rank:
+  // sqrt(2 r / (1 + r)), the halves' agreement r stepped up to all the rounds (Spearman-Brown)
+  // and its square root (a model's agreement with a noisy measurement is at most the root of
+  // the measurement's reliability); 0 where r <= 0. Spearman-Brown is for Pearson
+  // correlations: for ranks it is an approximation.
+  double halves_spearman = std::numeric_limits<double>::quiet_NaN();
+  double exact_model_spearman = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct ValidationSummary {
@@ -65,5 +74,9 @@ ValidationSummary summarize_validation(const std::vector<ValidationPoint>& point
 // the same configurations in the same order in every round.
 void add_round_agreement(const std::vector<std::vector<ValidationPoint>>& rounds,
                          ValidationSummary& s);
+// Sets s.ranking's halves_spearman and exact_model_spearman from the even and the odd rounds'
+// measurements (measured_s), the same configurations in the same order as s's.
+void add_split_half_agreement(const std::vector<ValidationPoint>& even,
+                              const std::vector<ValidationPoint>& odd, ValidationSummary& s);
 
 }  // namespace epbench
