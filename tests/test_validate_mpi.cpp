@@ -3,6 +3,7 @@
 // a preset or another machine's profile refused before anything runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,37 @@ TEST_F(ValidateMpi, ReportsHowFarTheMachineMovedFromItsProfile) {
       EXPECT_TRUE(t > 0 && std::isfinite(t)) << when << " " << t;
     }
   }
+}
+
+// Probed between the rounds too; the drift factor is the median over every probe's points of
+// measured / profiled, and the drift-adjusted errors are the errors of the predictions times it.
+TEST_F(ValidateMpi, TheDriftFactorIsTheProbesMedianAndScalesThePredictions) {
+  const auto r = validate({"--batch-sizes", "1", "--rounds", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("drift-adjusted (every prediction x "), std::string::npos) << r.out;
+  const nlohmann::json j = report();
+  std::vector<double> ratios;
+  for (const auto& d : j["machine_drift"]) {
+    ASSERT_EQ(d["between_s"].size(), 2u);  // after rounds 1 and 2; after 3 is after_s
+    std::vector<double> at = {d["before_s"], d["between_s"][0], d["between_s"][1], d["after_s"]};
+    for (double t : at) ratios.push_back(t / d["profiled_s"].get<double>());
+  }
+  ASSERT_EQ(ratios.size(), 8u);
+  std::sort(ratios.begin(), ratios.end());
+  const double factor = ratios[3];  // the nearest-rank median: the lower middle of 8
+  EXPECT_DOUBLE_EQ(j["drift_factor"].get<double>(), factor);
+  std::vector<double> adjusted;
+  for (const auto& c : j["configurations"]) {
+    const double m = c["measured_step_s"], p = c["predicted_step_s"];
+    adjusted.push_back(std::fabs(p * factor - m) / m);
+  }
+  ASSERT_EQ(adjusted.size(), 3u);
+  std::sort(adjusted.begin(), adjusted.end());
+  const nlohmann::json& e = j["drift_adjusted"]["step_time_error"];
+  EXPECT_EQ(e["count"], 3);
+  EXPECT_NEAR(e["median"].get<double>(), adjusted[1], 1e-12);
+  EXPECT_NEAR(e["max"].get<double>(), adjusted[2], 1e-12);
+  EXPECT_EQ(j["drift_adjusted"]["ttft_error"]["count"], 0);  // no schedule: no requests
 }
 
 TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {

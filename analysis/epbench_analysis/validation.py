@@ -73,6 +73,11 @@ def load_report(path):
     for name in ("step_time_error", "ttft_error", "tpot_error"):
         stats = _field(j, name, path, dict)
         out[name] = {k: _field(stats, k, path, float) for k in _STATS}
+    # the errors with the machine's drift taken out: reports before it have none
+    out["drift_factor"] = _field(j, "drift_factor", path, float) if "drift_factor" in j else math.nan
+    adjusted = _field(j, "drift_adjusted", path, dict) if "drift_adjusted" in j else {}
+    out["drift_adjusted"] = {name: {k: _field(_field(adjusted, name, path, dict), k, path, float)
+                                    for k in _STATS} for name in adjusted}
     return out
 
 
@@ -108,6 +113,13 @@ def markdown(reports):
                           f"{d['active_experts']}x{d['tokens']}: before {_signed_pct(d['before_s'] / d['profiled_s'] - 1)}"
                           f", after {_signed_pct(d['after_s'] / d['profiled_s'] - 1)}"
                           for d in r["machine_drift"]) + ".", ""]
+        if r["drift_factor"] == r["drift_factor"]:
+            parts = [f"{label} median {_pct(e['median'])}, p90 {_pct(e['p90'])}" for name, label in
+                     (("step_time_error", "step time"), ("ttft_error", "TTFT"), ("tpot_error", "TPOT"))
+                     for e in [r["drift_adjusted"].get(name)] if e and e["count"] > 0]
+            lines += [f"With the machine's drift taken out (every prediction x {r['drift_factor']:.3f}, "
+                      "the probes' median; not the model's error, which is above): " +
+                      "; ".join(parts) + ".", ""]
         if r["ranking"] and r["ranking"][0]["placed_alike"]:
             lines += ["Layouts that place alike, ranked once (their mean): " +
                       "; ".join(r["ranking"][0]["placed_alike"]) + ".", ""]

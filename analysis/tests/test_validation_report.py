@@ -37,7 +37,9 @@ def test_writes_the_figure_and_the_tables(tmp_path):
          "rounds_spearman": 0.5, "halves_spearman": 0.6, "exact_model_spearman": 0.866,
          "placed_alike": ["balanced = eplb"]}],
         machine_drift=[{"active_experts": 2, "tokens": 16, "profiled_s": 1e-3, "before_s": 1.1e-3,
-                        "after_s": 0.95e-3}])
+                        "after_s": 0.95e-3}], drift_factor=1.05,
+        drift_adjusted={"step_time_error": {"count": 1, "median": 0.04, "p90": 0.06, "max": 0.06},
+                        "ttft_error": {"count": 0, "median": None, "p90": None, "max": None}})
     out = tmp_path / "out"
     assert validation.main([a, b, served, drifted, "-o", str(out)]) == 0
     assert (out / "validation.png").stat().st_size > 1000
@@ -50,6 +52,9 @@ def test_writes_the_figure_and_the_tables(tmp_path):
     assert md.count("place alike") == 1
     assert "Layouts that place alike, ranked once (their mean): balanced = eplb." in md
     assert "2x16: before +10.0 %, after -5.0 %" in md
+    assert "(every prediction x 1.050, the probes' median; not the model's error, which is above): " \
+        "step time median 4.0 %, p90 6.0 %." in md
+    assert md.count("drift taken out") == 1  # reports without a factor print none
     assert md.count("TTFT") == 1  # only the served schedule has requests
     assert "TTFT over 1 requests: median 5.0 %" in md
     assert not [p for p in os.listdir(out) if "tmp" in p]
