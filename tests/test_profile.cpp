@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "costmodel/core_sharing.h"
 #include "costmodel/cost_model.h"
 #include "costmodel/profile.h"
 #include "costmodel/profile_tables.h"
@@ -206,6 +207,56 @@ TEST(Profile, TurnsPriceAHostsPhaseAsRanksSharingItsCores) {
   EXPECT_DOUBLE_EQ(c.compute_s[0], 2 * f);  // each GPU's own time stays the tables'
   // Lower bounds stay below: an expert can cost as little as a lone busy rank's share.
   EXPECT_DOUBLE_EQ(m.fastest_expert_time(1), 0.5 * f);
+}
+
+// 4 ranks on 2 cores: the measured turns came from one arrangement (here the 2 busy ranks of
+// every window on two cores, 0.5); the model prices the expectation over the arrangements
+// where some ranks have no work (2 busy share a core in 1 of 3: 4/3 of the lone pace, 2/3 of
+// the all-busy), and the ranks still computing packed two to a core where all have work.
+TEST(Profile, TurnsPriceTheExpectedArrangementAndPackWhereEveryRankWorks) {
+  Profile p = test::synthetic_profile(256, 512, 4);
+  p.ffn_turns_ratio = {0.5, 0.5, 1.0, 1.0};
+  ClusterSpec cluster = profiled_cluster(p);
+  cluster.gpus_per_node = 4, cluster.slots_per_gpu = 1;
+  const CostModel m(cluster, 256, 512);
+  const double f = ffn_truth(1);
+  LayerCost c;
+  const int32_t home[] = {0, 0, 0, 0};
+  const int32_t two_busy[] = {0, 1};  // GPUs 0 and 1 one expert each, GPUs 2 and 3 idle
+  m.price_layer(home, two_busy, 1, 2, c);
+  EXPECT_DOUBLE_EQ(c.compute_max, f * (0.5 + 0.5 / 3));
+  // Every GPU works, their experts on 4, 3, 2 and 1 tokens: packed two to a core, the two
+  // slowest set the pace (the measured turns would have let GPUs 0 and 1 go at the lone pace).
+  const int32_t home5[] = {0, 0, 0, 0, 0};
+  const int32_t all_work[] = {0, 1, 0, 1, 0, 1, 0, 2, 2, 3};
+  m.price_layer(home5, all_work, 5, 2, c);
+  const double e4 = m.expert_time(4), e3 = m.expert_time(3);
+  ASSERT_GT(e3, m.expert_time(2));
+  EXPECT_DOUBLE_EQ(c.compute_max, (e4 - e3) * 0.5 + e3 * 1.0);
+}
+
+TEST(CoreSharing, ExpectsTheBusiestCoreOverEveryArrangement) {
+  // 4 ranks, 2 cores of 2: 2 busy ranks share a core in 1 of the 3 pairings.
+  const std::vector<double> b = expected_busiest_core(4, 2);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_DOUBLE_EQ(b[0], 1);
+  EXPECT_NEAR(b[1], 4.0 / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(b[2], 2);
+  EXPECT_DOUBLE_EQ(b[3], 2);
+  // 3 ranks on 2 cores (2 and 1): 2 busy share the core of 2 in 1 of 3 choices.
+  const std::vector<double> odd = expected_busiest_core(3, 2);
+  EXPECT_NEAR(odd[1], 4.0 / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(odd[2], 2);
+  // 6 ranks on 3 cores of 2, 2 busy: on one core in 3 of the 15 choices.
+  EXPECT_NEAR(expected_busiest_core(6, 3)[1], 1 + 3.0 / 15, 1e-12);
+  // The paces: a core holds round(1 / 0.48) = 2 ranks; the all-busy pace is 1.
+  const CoreSharing s = core_sharing(4, 0.48);
+  EXPECT_DOUBLE_EQ(s.some_idle[0], 0.48);
+  EXPECT_NEAR(s.some_idle[1], 0.48 + 0.52 / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(s.some_idle[3], 1);
+  EXPECT_EQ(s.all_working, (std::vector<double>{0.48, 1, 1, 1}));
+  // One rank to a core (the lone pace near the all-busy one): no sharing to price.
+  EXPECT_EQ(core_sharing(2, 0.9).some_idle, (std::vector<double>{1, 1}));
 }
 
 TEST(Profile, TurnsRoundTripThroughTheFile) {

@@ -237,24 +237,26 @@ void CostModel::finish(SparseLayerCost& out, const uint8_t* warm_slot) const {
   }
 }
 
-// Where a host's R ranks take turns at its cores (docs/profile.md, ffn/turns_ratio), its expert
-// phase is not its slowest rank's time: while k ranks still compute, each goes at the pace
-// ratio[k-1] of the all-busy one the tables price. With the host's compute times sorted
-// u_1 >= ... >= u_R (u_{R+1} = 0), the phase lasts sum_k (u_k - u_{k+1}) ratio[k-1]. Hosts are
-// consecutive GPUs, R each, as the launcher fills them.
+// Where a host's R ranks take turns at its cores (docs/profile.md, "Turns"), its expert phase is
+// not its slowest rank's time: while k ranks still compute, each goes at the pace p[k-1] of the
+// all-busy one the tables price (costmodel/core_sharing.h: one pace where some of the host's
+// ranks have no work in the layer, another where every one has some). With the host's compute
+// times sorted u_1 >= ... >= u_R (u_{R+1} = 0), the phase lasts sum_k (u_k - u_{k+1}) p[k-1].
+// Hosts are consecutive GPUs, R each, as the launcher fills them.
 double CostModel::compute_with_turns(const SparseLayerCost& out) const {
-  const std::vector<double>& ratio = tables_->turns_ratio();
-  const size_t R = ratio.size();
+  const CoreSharing& sharing = tables_->core_sharing();
+  const size_t R = sharing.some_idle.size();
   double longest = 0;
   for (size_t i = 0; i < out.size;) {
     const size_t host = sz(out.gpu[i]) / R;
-    size_t busy = 0;  // the host's touched GPUs, at most R
+    size_t busy = 0;  // the host's GPUs with work, at most R
     for (; i < out.size && sz(out.gpu[i]) / R == host; ++i)
-      host_compute_[busy++] = out.compute_s[i];
+      if (out.compute_s[i] > 0) host_compute_[busy++] = out.compute_s[i];
+    const std::vector<double>& pace = busy == R ? sharing.all_working : sharing.some_idle;
     const auto u = host_compute_.begin();
     std::sort(u, u + static_cast<std::ptrdiff_t>(busy), std::greater<>());
     double phase = 0;
-    for (size_t k = 0; k < busy; ++k) phase += (u[k] - (k + 1 < busy ? u[k + 1] : 0)) * ratio[k];
+    for (size_t k = 0; k < busy; ++k) phase += (u[k] - (k + 1 < busy ? u[k + 1] : 0)) * pace[k];
     longest = std::max(longest, phase);
   }
   return longest;

@@ -84,6 +84,7 @@ ProfileTables::ProfileTables(const Profile& p)
   const size_t T = p.ffn_tokens.size(), A = p.ffn_active.size();
   const double active = static_cast<double>(p.ffn_active.back());
   per_active_ = 1 / active;
+  if (!turns_.empty()) sharing_ = epbench::core_sharing(static_cast<int>(turns_.size()), turns_[0]);
   std::vector<double> per_expert(T);
   for (size_t t = 0; t < T; ++t) per_expert[t] = p.ffn_time_s[(A - 1) * T + t] / active;
   ffn_ = PiecewiseLinear(as_double(p.ffn_tokens), per_expert);

@@ -20,13 +20,15 @@
 // - row moves (version 4, CPU): a GPU packing and unpacking r rows (sent, local, and received
 //   where the wire converts) costs rows/move_time_s(r), half in the dispatch, half the combine;
 // - turns (ffn/turns_ratio): where a host's ranks outnumber its hardware threads, the cost
-//   model prices a host's expert phase as ranks sharing cores (CostModel::finish).
+//   model prices a host's expert phase as ranks sharing cores (costmodel/core_sharing.h,
+//   CostModel::finish), from the measured lone-rank pace.
 // Precomputed at construction; pricing allocates nothing.
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
+#include "costmodel/core_sharing.h"
 #include "costmodel/profile.h"
 
 namespace epbench {
@@ -83,8 +85,12 @@ class ProfileTables {
     return cold - (cold - warm_expert_time(tokens)) * warmth / kWarm;
   }
   // Where a host's ranks take turns at its cores: [k-1] the expert phase's time with k of the
-  // host's R ranks busy over its time with all R (the tables' times); empty otherwise.
+  // host's R ranks busy over its time with all R (the tables' times), as measured; empty
+  // otherwise.
   const std::vector<double>& turns_ratio() const { return turns_; }
+  // What the cost model prices with (costmodel/core_sharing.h): the pace while k of the R
+  // ranks still compute, in a layer where some have no work / where every one has some.
+  const CoreSharing& core_sharing() const { return sharing_; }
   double least_turns_ratio() const {  // 1 without turns: what one busy rank saves at most
     return turns_.empty() ? 1.0 : *std::min_element(turns_.begin(), turns_.end());
   }
@@ -131,6 +137,7 @@ class ProfileTables {
   uint64_t cache_bytes_ = 0, expert_bytes_ = 0;
   size_t cache_sharers_ = 1;
   std::vector<double> turns_;
+  CoreSharing sharing_;
   std::array<PiecewiseLinear, 2> a2a_, a2a_hot_;  // hot: a2a_'s copy where not measured
   std::array<double, 2> per_destination_{};       // 1 / destinations
   double count_s_ = 0, count_hot_s_ = 0, per_active_ = 0;
