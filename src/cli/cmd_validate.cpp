@@ -67,15 +67,16 @@ void validate(ValidateCliOptions& o) {
       cluster = load_cluster(cfg.cluster);
       if (mpi.rank() == 0 && !o.report.empty()) report = std::make_unique<AtomicOutput>(o.report);
     });
+    // A profile of another machine or job is refused by the runs, with its field named.
+    const Profile* p = cluster.profile.get();
+    const bool probed = p && p->backend == cfg.backend && p->dtype == dtype_name(cfg.dtype) &&
+                        p->world_size == mpi.size();
+    const int gpu =
+        probed ? discover_topology(MPI_COMM_WORLD, cfg.ranks_per_node).ranks[sz(mpi.rank())].gpu
+               : -1;
     const auto probe = [&] {
-      // A profile of another machine or job is refused by the runs, with its field named.
-      const Profile* p = cluster.profile.get();
-      if (!p || p->backend != cfg.backend || p->dtype != dtype_name(cfg.dtype) ||
-          p->world_size != mpi.size())
-        return std::vector<DriftPoint>{};
-      const int gpu =
-          discover_topology(MPI_COMM_WORLD, cfg.ranks_per_node).ranks[sz(mpi.rank())].gpu;
-      return probe_profile(*cluster.profile, MPI_COMM_WORLD, gpu, cfg.threads);
+      return probed ? probe_profile(*p, MPI_COMM_WORLD, gpu, cfg.threads)
+                    : std::vector<DriftPoint>{};
     };
     // Probed between the rounds too: the drift factor follows the machine through them.
     std::vector<std::vector<DriftPoint>> probes = {probe()};

@@ -65,9 +65,9 @@ void adjust_for_drift(Validation& v) {
   std::vector<double> measured, predicted;
   for (const ValidationPoint& p : v.points) {
     measured.push_back(p.measured_s);
-    predicted.push_back(p.predicted_s * v.drift_factor);
+    predicted.push_back(p.predicted_s);
   }
-  v.step_time_drift_adjusted = relative_error_stats(measured, predicted);
+  v.step_time_drift_adjusted = relative_error_stats(measured, scaled(predicted, v.drift_factor));
   v.ttft_drift_adjusted = relative_error_stats(v.ttft_m, scaled(v.ttft_s, v.drift_factor));
   v.tpot_drift_adjusted = relative_error_stats(v.tpot_m, scaled(v.tpot_s, v.drift_factor));
 }

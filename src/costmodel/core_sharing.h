@@ -4,8 +4,9 @@
 // arrangement that a profile cannot know and that persists over a run; ranks on one core take
 // turns at it. The profile measures a phase's pace with k ranks busy and the others idle
 // (ffn/turns_ratio) under the one arrangement its job had: with 4 ranks on 2 cores, 2 busy ranks
-// measured 0.49, 0.50, 0.67 and 0.74 of the all-busy time in four profiles, as the 2 busy ranks
-// of each window shared a core or did not. These are what the cost model prices with instead.
+// measured 0.43, 0.49, 0.50, 0.67 and 0.74 of the all-busy time in five profiles, as the 2 busy
+// ranks of each window shared a core or did not. These are what the cost model prices with
+// instead.
 #include <vector>
 
 namespace epbench {
