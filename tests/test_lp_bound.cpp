@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
+#include <vector>
 
 #include "common/error.h"
+#include "common/numeric.h"
 #include "common/rng.h"
 #include "costmodel/cost_model.h"
 #include "placement/bound.h"
@@ -220,6 +223,37 @@ TEST(LpBound, ClosedFormWeightReadsAndHomeOverflow) {
   const int32_t spread[3] = {0, 1, 1};  // two experts per home: no message forced
   EXPECT_EQ(layer_lower_bound(m, ids, spread, 3, 1, 4).dispatch_s, 0);
   EXPECT_EQ(layer_lower_bound(m, ids, 3, 1, 4).dispatch_s, 0);  // homes unknown
+}
+
+// The home term against a set per home, over random layers of varied sizes one after another
+// (the counting keeps state between calls): a message is forced exactly where some home's
+// tokens choose more distinct experts than the 2 slots.
+TEST(LpBound, HomeOverflowMatchesDistinctExpertsPerHome) {
+  const Regime& reg = kRegimes[0];
+  const CostModel m(cluster_of(reg, 1, 2, 2), reg.d_model, reg.d_ff);
+  const double one = reg.a1 + double(m.token_bytes()) / reg.b1;
+  Rng rng(13);
+  int forced = 0;
+  for (int trial = 0; trial < 500; ++trial) {
+    const auto n = static_cast<size_t>(1 + rng.below(6)), E = static_cast<size_t>(2 + rng.below(7));
+    const size_t homes = 1 + rng.below(3), k = 2;
+    std::vector<int32_t> home(n);
+    std::vector<uint16_t> ids(n * k);
+    std::vector<std::set<uint16_t>> chosen(homes);
+    for (size_t t = 0; t < n; ++t) {
+      home[t] = static_cast<int32_t>(rng.below(homes));
+      ids[t * k] = static_cast<uint16_t>(rng.below(E));
+      ids[t * k + 1] = static_cast<uint16_t>((ids[t * k] + 1 + rng.below(E - 1)) % E);
+      chosen[sz(home[t])].insert(ids.begin() + long(t * k), ids.begin() + long(t * k + k));
+    }
+    const bool overflows =
+        std::any_of(chosen.begin(), chosen.end(), [](const auto& c) { return c.size() > 2; });
+    const LayerBound b = layer_lower_bound(m, ids.data(), home.data(), n, int(k), int(E));
+    ASSERT_EQ(b.dispatch_s, overflows ? one : 0) << "trial " << trial;
+    forced += overflows;
+  }
+  EXPECT_GT(forced, 100);  // both outcomes were tried often
+  EXPECT_LT(forced, 400);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "placement/bound.h"
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 namespace epbench {
@@ -31,23 +32,61 @@ double compute_bound(const CostModel& model, const uint32_t* tokens, int num_exp
   return std::max({work / G, model.fastest_expert_time(share), reads});
 }
 
+// The tokens bucketed by home GPU (a counting sort): home h's are order[start[h] ..
+// start[h + 1]).
+struct HomeBuckets {
+  std::vector<size_t> start, order;
+  void fill(const int32_t* home, size_t n) {
+    const auto homes = static_cast<size_t>(*std::max_element(home, home + n)) + 1;
+    start.assign(homes + 1, 0);
+    for (size_t t = 0; t < n; ++t) ++start[static_cast<size_t>(home[t]) + 1];
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    order.resize(n);
+    for (size_t t = 0; t < n; ++t) order[start[static_cast<size_t>(home[t])]++] = t;
+    start.insert(start.begin(), 0), start.pop_back();  // each now its home's end: shift back
+  }
+  size_t homes() const { return start.size() - 1; }
+};
+
+// Whether more than `most` distinct experts are among some tokens: stamps per expert, so no
+// clearing between calls.
+class DistinctExperts {
+ public:
+  bool more_than(size_t most, const uint16_t* ids, const size_t* tokens, size_t count, size_t k,
+                 size_t num_experts) {
+    if (stamp_.size() < num_experts) stamp_.assign(num_experts, 0), epoch_ = 0;
+    if (++epoch_ == 0) std::fill(stamp_.begin(), stamp_.end(), 0), epoch_ = 1;
+    size_t distinct = 0;
+    for (size_t i = 0; i < count; ++i)
+      for (size_t j = 0; j < k; ++j) {
+        uint32_t& seen = stamp_[ids[tokens[i] * k + j]];
+        if (seen == epoch_) continue;
+        seen = epoch_;
+        if (++distinct > most) return true;
+      }
+    return false;
+  }
+
+ private:
+  std::vector<uint32_t> stamp_;  // == epoch_: counted in this call
+  uint32_t epoch_ = 0;
+};
+
 // Whether some home GPU's tokens choose more distinct experts than a GPU has slots: then one
-// of its tokens has an expert off its home, whatever the placement.
+// of its tokens has an expert off its home, whatever the placement. O(n k + homes + E) a
+// layer: sorting the (home, expert) pairs instead made this the evaluator's largest cost.
 bool home_overflows(const uint16_t* ids, const int32_t* home, size_t n, int k, int num_experts,
                     int slots) {
-  if (static_cast<size_t>(slots) >= n * static_cast<size_t>(k)) return false;
-  thread_local std::vector<uint64_t> keys;  // home * E + expert, one per pair
-  keys.clear();
-  for (size_t t = 0; t < n; ++t)
-    for (size_t j = 0; j < static_cast<size_t>(k); ++j)
-      keys.push_back(static_cast<uint64_t>(home[t]) * static_cast<uint64_t>(num_experts) +
-                     ids[t * static_cast<size_t>(k) + j]);
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  const auto E = static_cast<uint64_t>(num_experts);
-  for (size_t i = 0, run = 0; i < keys.size(); ++i) {
-    run = i > 0 && keys[i] / E == keys[i - 1] / E ? run + 1 : 1;
-    if (run > static_cast<size_t>(slots)) return true;
+  const auto K = static_cast<size_t>(k), S = static_cast<size_t>(slots);
+  if (S >= n * K) return false;
+  thread_local HomeBuckets buckets;  // reused: evaluate calls this per layer and step
+  thread_local DistinctExperts distinct;
+  buckets.fill(home, n);
+  for (size_t h = 0; h < buckets.homes(); ++h) {
+    const size_t first = buckets.start[h], count = buckets.start[h + 1] - first;
+    if (count * K > S && distinct.more_than(S, ids, buckets.order.data() + first, count, K,
+                                            static_cast<size_t>(num_experts)))
+      return true;
   }
   return false;
 }
