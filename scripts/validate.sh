@@ -76,7 +76,7 @@ validate_job() {
   "${mpirun[@]}" "$epbench" validate --trace "$trace" --layouts "$out/$name.round-robin.json" \
     --schedule "$out/$name.schedule.h5" --ranks-per-node "$rpn" \
     --cluster "$out/$name.serve.cluster.json" --rounds "$rounds" --report "$out/$name.schedule.json" |
-    grep -E "^(TTFT|TPOT)"
+    grep -E "^(TTFT|TPOT)|TTFT own"
 }
 
 jobs=${EPBENCH_VALIDATE_JOBS:-bound2 oversub4}

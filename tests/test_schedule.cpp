@@ -142,6 +142,10 @@ TEST(ScheduleMetrics, TtftAndTpotFromTheStepEnds) {
   EXPECT_DOUBLE_EQ(c.duration_measured, 6);
   EXPECT_DOUBLE_EQ(c.duration_simulated, 2.5);
   EXPECT_NE(comparison_table(c).find("2 of 3 steps started later"), std::string::npos);
+  // r1 first ran in step 1, which started 0.5 after its simulated start: its own TTFT is 4
+  EXPECT_EQ(c.first_step_late, (std::vector<double>{0, 0.5}));
+  EXPECT_EQ(own_ttft(c.ttft_measured, c.first_step_late), (std::vector<double>{1, 4}));
+  EXPECT_NE(comparison_table(c).find("TTFT own"), std::string::npos);
 }
 
 TEST_F(Schedule, ServeRefusesASweep) {
@@ -158,6 +162,7 @@ TEST_F(Schedule, ServeRefusesASweep) {
 struct Measured {
   std::vector<double> ttft, step_start, step_end;
   std::vector<uint32_t> intervals;
+  std::vector<double> first_step_late;
 };
 
 Measured read_measured(const std::string& file, const std::string& run) {
@@ -167,7 +172,8 @@ Measured read_measured(const std::string& file, const std::string& run) {
     return h5::read_all<double>(h5::open_dataset(g.id(), name).id());
   };
   return {get("ttft_measured"), get("step_start"), get("step_end"),
-          h5::read_all<uint32_t>(h5::open_dataset(g.id(), "decode_intervals").id())};
+          h5::read_all<uint32_t>(h5::open_dataset(g.id(), "decode_intervals").id()),
+          get("first_step_late")};
 }
 
 void expect_executed(const ScheduleFile& s, const Measured& m) {
@@ -181,6 +187,8 @@ void expect_executed(const ScheduleFile& s, const Measured& m) {
     EXPECT_GE(m.ttft[q], 0) << q;
     EXPECT_GE(m.ttft[q], m.step_end[first] - m.step_start[first]) << q;
     EXPECT_EQ(m.intervals[q], s.output[q] - 1) << q;
+    // the lateness its TTFT inherited: its first step's start, measured less simulated
+    EXPECT_DOUBLE_EQ(m.first_step_late[q], m.step_start[first] - s.step_start[first]) << q;
   }
 }
 

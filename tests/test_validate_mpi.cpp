@@ -124,6 +124,57 @@ TEST_F(ValidateMpi, ReportsEveryConfigurationAndTheRankingAtEachBatchSize) {
   EXPECT_TRUE(j["requests"].empty());
 }
 
+// A served schedule run for real: every request's TTFT and TPOT next to the simulated ones, and
+// its TTFT less the lateness its first step inherited (TTFT own), whose errors are recomputed
+// here from the requests.
+TEST_F(ValidateMpi, ReportsTheServedRequestsAndTheirOwnTtft) {
+  const std::string layout = place("round-robin", 1, 2, 6), schedule = path("s.h5");
+  const std::vector<std::string> serve = {"serve",
+                                          "--trace",
+                                          trace,
+                                          "--layouts",
+                                          layout,
+                                          "--step-cost",
+                                          "moe",
+                                          "--model",
+                                          "brown-moe-8e-top2",
+                                          "--requests",
+                                          "4",
+                                          "--rate",
+                                          "40",
+                                          "--prompt-tokens",
+                                          "5",
+                                          "--output-tokens",
+                                          "3",
+                                          "--token-budget",
+                                          "6",
+                                          "--schedule-out",
+                                          schedule,
+                                          "-o",
+                                          path("serve.h5")};
+  const auto s = test::run_epbench(serve);
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto r = run_mpi(2,
+                         {"--layouts", layout, "--schedule", schedule, "--cluster",
+                          path("cluster.json"), "--rounds", "2", "--report", path("r.json")},
+                         "", "validate");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("TTFT own"), std::string::npos) << r.out;
+  const nlohmann::json j = report();
+  ASSERT_EQ(j["requests"].size(), 4u);
+  std::vector<double> own;
+  for (const auto& q : j["requests"]) {
+    const double m = q["ttft_own_measured_s"], sim = q["ttft_simulated_s"];
+    EXPECT_GT(m, 0);
+    own.push_back(std::fabs(sim - m) / m);  // |p - m| / m, as every error here
+  }
+  std::sort(own.begin(), own.end());
+  EXPECT_EQ(j["ttft_error"]["count"], 4);
+  EXPECT_EQ(j["ttft_own_error"]["count"], 4);
+  EXPECT_NEAR(j["ttft_own_error"]["median"].get<double>(), own[1], 1e-12);  // nearest rank
+  EXPECT_NEAR(j["ttft_own_error"]["max"].get<double>(), own[3], 1e-12);
+}
+
 // A layout file copied under another name places as the original: the ranking counts them once
 // and says so, while every configuration keeps its own line.
 TEST_F(ValidateMpi, LayoutsThatPlaceAlikeAreRankedOnce) {
@@ -156,6 +207,9 @@ TEST_F(ValidateMpi, RoundsKeepTheMedianAndReportTheSpread) {
   r = validate({"--rounds", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2 round(s)"), std::string::npos) << r.out;
+  const size_t line = r.out.find("run: 2 ranks");  // the same job each round: announced once
+  ASSERT_NE(line, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("run: 2 ranks", line + 1), std::string::npos) << r.out;
   const nlohmann::json j = report();
   EXPECT_EQ(j["rounds"], 2);
   ASSERT_EQ(j["configurations"].size(), 6u);

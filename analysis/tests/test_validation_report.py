@@ -31,7 +31,8 @@ def test_writes_the_figure_and_the_tables(tmp_path):
     served = _report(tmp_path / "served.json", requests=[
         {"ttft_measured_s": 0.02, "ttft_simulated_s": 0.021, "tpot_measured_s": 0.001,
          "tpot_simulated_s": None}],  # one output token: no TPOT
-        ttft_error={"count": 1, "median": 0.05, "p90": 0.05, "max": 0.05})
+        ttft_error={"count": 1, "median": 0.05, "p90": 0.05, "max": 0.05},
+        ttft_own_error={"count": 1, "median": 0.03, "p90": 0.03, "max": 0.03})
     drifted = _report(tmp_path / "drifted.json", ranking=[
         {"batch_size": 1, "routing": "first", "layouts": 3, "placements": 2, "spearman": 1.0,
          "rounds_spearman": 0.5, "halves_spearman": 0.6, "exact_model_spearman": 0.866,
@@ -55,8 +56,10 @@ def test_writes_the_figure_and_the_tables(tmp_path):
     assert "(every prediction x 1.050, the probes' median; not the model's error, which is above): " \
         "step time median 4.0 %, p90 6.0 %." in md
     assert md.count("drift taken out") == 1  # reports without a factor print none
-    assert md.count("TTFT") == 1  # only the served schedule has requests
+    assert md.count("TTFT") == 2  # only the served schedule has requests
     assert "TTFT over 1 requests: median 5.0 %" in md
+    assert "TTFT from the request's own steps (less the lateness its first step inherited " \
+        "from the steps before it; not judged by the bars): median 3.0 %, p90 3.0 %" in md
     assert not [p for p in os.listdir(out) if "tmp" in p]
 
 

@@ -82,6 +82,7 @@ void validate(ValidateCliOptions& o) {
     std::vector<std::vector<DriftPoint>> probes = {probe()};
     std::vector<std::vector<MeasuredConfig>> rounds;
     for (int i = 0; i < o.rounds; ++i) {
+      cfg.announce = i == 0;  // the same job every round: its line and warnings once
       rounds.push_back(run_job(cfg, MPI_COMM_WORLD));
       probes.push_back(probe());
     }

@@ -25,6 +25,11 @@ struct Validation {
   std::vector<std::vector<DriftPoint>> probes;
   ValidationSummary summary;
   ErrorStats ttft, tpot;  // count 0 without --schedule
+  // Per served request, the median over rounds of its TTFT less its first step's lateness
+  // (sim/schedule_metrics.h own_ttft), and its errors against the simulated TTFT: what of the
+  // TTFT error is the request's own steps, not the steps before it. Not judged by the bars.
+  std::vector<double> ttft_own_m;
+  ErrorStats ttft_own;
   // The machine's speed during the rounds over its profile's: the median over every probe's
   // points of measured / profiled (NaN without probes). The errors again with every prediction
   // times it: what is left of them once the machine's own drift is taken out. Reported beside

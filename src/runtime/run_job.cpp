@@ -548,7 +548,7 @@ std::vector<MeasuredConfig> run_job(const RunOptions& given, MPI_Comm comm) {
     check_profiles(job);
     check_memory(job);
   });
-  if (job.rank == 0) print_job(job);
+  if (job.rank == 0 && cfg.announce) print_job(job);
   std::unique_ptr<Exchange> exchange;
   agree(comm, [&] { exchange = make_exchange(job); });
   std::vector<MeasuredConfig> out;

@@ -41,6 +41,7 @@ struct RunOptions {
   int fault_rank = -1;  // --inject-fault RANK:STEP: that rank dies at that measured step
   uint64_t fault_step = 0;
   std::string schedule;  // a serve --schedule-out file: run its steps instead of batches
+  bool announce = true;  // print the job's line and its topology warnings (validate: once)
   std::string output, command_line;
 };
 

@@ -65,6 +65,7 @@ void write_schedule(hid_t config, const ScheduleComparison& c) {
   put(g.id(), "arrival", c.arrival);
   put(g.id(), "ttft_measured", c.ttft_measured), put(g.id(), "ttft_simulated", c.ttft_simulated);
   put(g.id(), "tpot_measured", c.tpot_measured), put(g.id(), "tpot_simulated", c.tpot_simulated);
+  put(g.id(), "first_step_late", c.first_step_late);
   put(g.id(), "decode_intervals", c.decode_intervals);
   put(g.id(), "step_start", c.step_start), put(g.id(), "step_end", c.step_end);
   put(g.id(), "step_start_simulated", c.sim_step_start);

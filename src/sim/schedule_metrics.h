@@ -11,6 +11,9 @@ namespace epbench {
 struct ScheduleComparison {
   std::vector<double> arrival;                        // [R] seconds from the start
   std::vector<double> ttft_measured, ttft_simulated;  // [R]
+  // [R] how much later than simulated the request's first step started: the steps before it
+  // over their simulated times, which its measured TTFT inherits (NaN: no step ran it)
+  std::vector<double> first_step_late;
   std::vector<double> tpot_measured, tpot_simulated;  // [R]; NaN for one output token
   std::vector<uint32_t> decode_intervals;             // [R] measured gaps between tokens
   std::vector<double> step_start, step_end;           // [S] measured
@@ -25,6 +28,10 @@ std::vector<double> step_ready_times(const ScheduleFile& s);
 // step_start/step_end: each step's measured wall times, seconds from the job's start.
 ScheduleComparison compare_schedule(const ScheduleFile& s, std::vector<double> step_start,
                                     std::vector<double> step_end);
+
+// A request's TTFT from its own steps: the measured TTFT less its first step's lateness, the
+// simulated TTFT's counterpart where a schedule's earlier steps take their simulated times.
+std::vector<double> own_ttft(const std::vector<double>& ttft, const std::vector<double>& late);
 
 // The table `run --schedule` prints: p50/p90/p99 of TTFT and TPOT, measured and simulated,
 // their relative errors, per-request errors and throughput.
