@@ -30,9 +30,8 @@ void append_requests(const std::vector<std::vector<MeasuredConfig>>& rounds, siz
         rounds, c, [&](const MeasuredConfig& r) { return r.schedule.ttft_measured[i]; }));
     v.tpot_m.push_back(median_over(
         rounds, c, [&](const MeasuredConfig& r) { return r.schedule.tpot_measured[i]; }));
-    v.ttft_own_m.push_back(median_over(rounds, c, [&](const MeasuredConfig& r) {
-      return r.schedule.ttft_measured[i] - r.schedule.first_step_late[i];
-    }));
+    v.ttft_own_m.push_back(
+        median_over(rounds, c, [&](const MeasuredConfig& r) { return own_ttft(r.schedule, i); }));
   }
   v.ttft_s.insert(v.ttft_s.end(), s0.ttft_simulated.begin(), s0.ttft_simulated.end());
   v.tpot_s.insert(v.tpot_s.end(), s0.tpot_simulated.begin(), s0.tpot_simulated.end());

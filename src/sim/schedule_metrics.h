@@ -29,9 +29,9 @@ std::vector<double> step_ready_times(const ScheduleFile& s);
 ScheduleComparison compare_schedule(const ScheduleFile& s, std::vector<double> step_start,
                                     std::vector<double> step_end);
 
-// A request's TTFT from its own steps: the measured TTFT less its first step's lateness, the
+// Request r's TTFT from its own steps: its measured TTFT less its first step's lateness, the
 // simulated TTFT's counterpart where a schedule's earlier steps take their simulated times.
-std::vector<double> own_ttft(const std::vector<double>& ttft, const std::vector<double>& late);
+double own_ttft(const ScheduleComparison& c, size_t r);
 
 // The table `run --schedule` prints: p50/p90/p99 of TTFT and TPOT, measured and simulated,
 // their relative errors, per-request errors and throughput.
