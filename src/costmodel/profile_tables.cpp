@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "costmodel/isotonic.h"
 
 namespace epbench {
 
@@ -29,18 +30,20 @@ std::vector<double> as_double(const std::vector<int64_t>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
 
-// What a reuse curve t(bytes) kept of the cold-to-warm saving after 0, 1, 2, ... other experts:
-// never rising, ending before the first 0.
+// What a reuse curve t(bytes) kept of the cold-to-warm saving after 0, 1, 2, ... other experts,
+// ending before the first 0. The curve is first fitted non-decreasing (a time cannot fall with
+// more read between): a noisy slow point at small d is averaged with those after it rather than
+// capping every d beyond it.
 std::vector<double> kept_saving(const std::vector<int64_t>& bytes, const std::vector<double>& t,
                                 double warm, uint64_t expert_bytes) {
-  const PiecewiseLinear curve(as_double(bytes), t);
-  const double cold = t.back(), end = static_cast<double>(bytes.back());
+  const std::vector<double> fit = non_decreasing_fit(t);
+  const PiecewiseLinear curve(as_double(bytes), fit);
+  const double cold = fit.back(), end = static_cast<double>(bytes.back());
   std::vector<double> kept;
   if (!(cold > warm)) return kept;  // the cache saved nothing
-  double k = 1;
   for (size_t others = 0; double(others) * double(expert_bytes) < end; ++others) {
     const double saved = (cold - curve(double(others) * double(expert_bytes))) / (cold - warm);
-    k = std::clamp(std::min(k, saved), 0.0, 1.0);
+    const double k = std::clamp(saved, 0.0, 1.0);
     if (k == 0) break;
     kept.push_back(k);
   }

@@ -8,8 +8,9 @@
 //   cache costs ffn/warm_time_s(n), never more than the cold time; the caller decides how warm
 //   each expert is (sim/weight_reuse.h) from how many other experts were read since it;
 // - its warmth (version 3, the reuse curves): after d bytes of other experts, the share of the
-//   cold-to-warm saving that a curve kept, (cold - t(d)) / (cold - warm) at one token, cold
-//   being the curve's last point; never rising with d, 0 from the curve's end on; between the
+//   cold-to-warm saving that a curve kept, (cold - t(d)) / (cold - warm) at one token, t the
+//   curve fitted non-decreasing (costmodel/isotonic.h), cold its last point; 0 from the
+//   curve's end on; between the
 //   curve of others read from memory and the one of others read from the cache by the share of
 //   them read from the cache. Without curves an expert is warm while it and those read since
 //   fit in the cache share;
