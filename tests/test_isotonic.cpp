@@ -33,7 +33,9 @@ TEST(Isotonic, IsTheClosestNonDecreasingSequence) {
     ASSERT_EQ(f.size(), y.size());
     double sum_y = 0, sum_f = 0, err = 0;
     for (size_t i = 0; i < y.size(); ++i) {
-      if (i) EXPECT_LE(f[i - 1], f[i]);
+      if (i) {
+        EXPECT_LE(f[i - 1], f[i]);
+      }
       sum_y += y[i], sum_f += f[i], err += (f[i] - y[i]) * (f[i] - y[i]);
     }
     EXPECT_NEAR(sum_f, sum_y, 1e-9);
@@ -48,7 +50,9 @@ TEST(Isotonic, IsTheClosestNonDecreasingSequence) {
           if (j && g[j - 1] > g[j]) ordered = false;
           err_g += (g[j] - y[j]) * (g[j] - y[j]);
         }
-        if (ordered) EXPECT_GE(err_g, err - 1e-12) << trial;
+        if (ordered) {
+          EXPECT_GE(err_g, err - 1e-12) << trial;
+        }
       }
   }
 }
