@@ -10,10 +10,9 @@
 // - its warmth (version 3, the reuse curves): after d bytes of other experts, the share of the
 //   cold-to-warm saving that a curve kept, (cold - t(d)) / (cold - warm) at one token, t the
 //   curve fitted non-decreasing (costmodel/isotonic.h), cold its last point; 0 from the
-//   curve's end on; between the
-//   curve of others read from memory and the one of others read from the cache by the share of
-//   them read from the cache. Without curves an expert is warm while it and those read since
-//   fit in the cache share;
+//   curve's end on; between the curve of others read from memory and the one of others read
+//   from the cache by the share of them read from the cache. Without curves an expert is
+//   warm while it and those read since fit in the cache share;
 // - a GPU sending B bytes over a pattern costs a2a_time_s[p](B / destinations): the measured
 //   all-to-all that moves the same bytes spread evenly over the pattern's destinations; with
 //   back-to-back tables (version 4) a GPU that ran `a` of the profile's A experts costs
